@@ -1,0 +1,12 @@
+// Package parser owns what a data call is and what a submission says.
+//
+// It is pure: bytes and a data-call Definition go in, typed Records and
+// Findings come out. It has no network, no database and no clock (the
+// caller passes the time in). The other stages share its types: the
+// Definition of a data call, the Submission parsed from an email's
+// workbooks with the sheet/row provenance of every Record, and the Finding
+// that a deficiency notice renders.
+//
+// A problem in the sender's workbook is a Finding, never an error: an error
+// from this package means the input could not be examined at all.
+package parser
