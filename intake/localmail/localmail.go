@@ -1,0 +1,115 @@
+// Package localmail runs real IMAP and SMTP servers in-process on loopback:
+// go-imap's imapmemserver behind imapserver, and a go-smtp server that keeps
+// what it receives. `intake demo` runs on them, and so do the tests, so
+// both drive the daemon over the same wire protocols as production.
+package localmail
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+)
+
+// IMAPOptions configures an in-process IMAP server. The zero value gives
+// user "intake" with password "intake" and an INBOX, offering MOVE and IDLE.
+type IMAPOptions struct {
+	Username, Password string
+	Mailboxes          []string // created besides INBOX
+	NoMove             bool     // leave out MOVE (and UIDPLUS): clients fall back to COPY+EXPUNGE
+	Addr               string   // listen address; default 127.0.0.1:0
+}
+
+// IMAPServer is a running in-process IMAP server.
+type IMAPServer struct {
+	Addr     string
+	Username string
+	Password string
+
+	user *imapmemserver.User
+	ln   net.Listener
+	srv  *imapserver.Server
+	done chan struct{}
+}
+
+// StartIMAP starts an IMAP server on loopback. Close stops it.
+func StartIMAP(o IMAPOptions) (*IMAPServer, error) {
+	if o.Username == "" {
+		o.Username, o.Password = "intake", "intake"
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	mem := imapmemserver.New()
+	user := imapmemserver.NewUser(o.Username, o.Password)
+	for _, name := range append([]string{"INBOX"}, o.Mailboxes...) {
+		if err := user.Create(name, nil); err != nil {
+			return nil, fmt.Errorf("localmail: create %s: %w", name, err)
+		}
+	}
+	mem.AddUser(user)
+	caps := imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}, imap.CapIdle: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}
+	if o.NoMove {
+		// IMAP4rev2 implies MOVE and UIDPLUS, so advertise only rev1.
+		caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}}
+	}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:         caps,
+		InsecureAuth: true, // loopback only
+		Logger:       discardLogger{},
+	})
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("localmail: listen: %w", err)
+	}
+	s := &IMAPServer{Addr: ln.Addr().String(), Username: o.Username, Password: o.Password, user: user, ln: ln, srv: srv, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		_ = srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+// Close stops the server and drops every connection.
+func (s *IMAPServer) Close() error {
+	err := s.srv.Close()
+	<-s.done
+	return err
+}
+
+// Deliver appends a message to a mailbox, as an MTA delivering mail would.
+func (s *IMAPServer) Deliver(mailbox string, raw []byte) (imap.UID, error) {
+	data, err := s.user.Append(mailbox, literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Time: time.Now()})
+	if err != nil {
+		return 0, fmt.Errorf("localmail: deliver to %s: %w", mailbox, err)
+	}
+	return data.UID, nil
+}
+
+// Count returns the number of messages in a mailbox.
+func (s *IMAPServer) Count(mailbox string) (int, error) {
+	st, err := s.user.Status(mailbox, &imap.StatusOptions{NumMessages: true})
+	if err != nil {
+		return 0, fmt.Errorf("localmail: status %s: %w", mailbox, err)
+	}
+	return int(*st.NumMessages), nil
+}
+
+type literal struct {
+	io.Reader
+	size int64
+}
+
+func (l literal) Size() int64 { return l.size }
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
