@@ -94,6 +94,7 @@ type excelizeBook struct {
 func (w *excelizeBook) Sheets() []string { return w.sheets }
 func (w *excelizeBook) Date1904() bool   { return w.date1904 }
 func (w *excelizeBook) Close() error     { return w.f.Close() }
+func (w *excelizeBook) Reader() string   { return "excelize" }
 
 func (w *excelizeBook) Rows(name string) (Rows, error) {
 	found := false

@@ -69,6 +69,11 @@ type Workbook interface {
 	Date1904() bool
 	// Rows streams the rows of a sheet. Only one Rows may be open at a time.
 	Rows(sheet string) (Rows, error)
+	// Reader names the reader that produced the rows: "stream" or
+	// "excelize". It turns from "stream" to "excelize" when the streaming
+	// reader met, in the middle of a sheet, a construct it does not
+	// understand and handed the rest of that sheet to excelize.
+	Reader() string
 	Close() error
 }
 
@@ -112,4 +117,9 @@ var (
 	ErrTooLarge    = errors.New("workbook exceeds the size limits") // a Limits bound was hit
 	ErrDoctype     = errors.New("workbook part declares a DOCTYPE") // refused, never expanded
 	ErrNoSuchSheet = errors.New("no such sheet")
+
+	// ErrUnsupported is the streaming reader saying it does not understand
+	// a construct of the file (not that the file is bad): Open then reads
+	// the file with excelize instead.
+	ErrUnsupported = errors.New("construct not supported by the streaming reader")
 )
