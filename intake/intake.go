@@ -1,0 +1,233 @@
+// Package intake runs the mailbox's robot clerk: it fetches mail over IMAP,
+// stores each raw message before anything else, decides what it is (a
+// submission, a bounce of one of our replies, an auto-reply, a forgery),
+// checks submissions against their data call, commits the outcome and the
+// reply in one transaction, files the mail on the server only after that
+// commit, and sends replies from the outbox.
+//
+// It is the only package that talks to mail servers. Parsing and checking
+// belong to parser, SQL to store, message building to reply.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"intake/parser"
+	"intake/parser/email"
+	"intake/reply"
+	"intake/store"
+)
+
+// Agency is one agency allowed to submit, and the addresses it sends from.
+type Agency struct {
+	Code     string   // OPM agency code, e.g. "HS"
+	Name     string   // e.g. "Department of Homeland Security"
+	Senders  []string // allowed sender addresses, or "@domain" for a whole domain
+	Contacts []string // where reminders go; default: the exact addresses among Senders
+}
+
+// Folders are the mailboxes mail is filed into after its outcome is
+// committed.
+type Folders struct {
+	Accepted, Deficient, Ignored, Bounces, Quarantine string
+}
+
+// DefaultFolders are used for every folder left empty.
+func DefaultFolders() Folders {
+	return Folders{Accepted: "Accepted", Deficient: "Deficient", Ignored: "Ignored", Bounces: "Bounces", Quarantine: "Quarantine"}
+}
+
+// Options configure a Daemon. Store, Calls and Reply are required; every
+// other zero value means "the default".
+type Options struct {
+	Store    *store.Store
+	Calls    *parser.Registry
+	Ref      *parser.Reference // reference data; nil skips reference checks
+	Agencies []Agency
+	Reply    *reply.Builder
+	From     string   // the bot's address (From of replies)
+	Own      []string // further addresses of the bot (never answered)
+	// DefaultCall answers mail that names no call (no spreadsheet, no
+	// keyword): its id, or "" to use the only call when there is one.
+	DefaultCall string
+
+	IMAP    IMAPOptions
+	SMTP    SMTPOptions
+	Folders Folders
+	Auth    email.AuthPolicy
+
+	MaxAttempts   int           // processing attempts before quarantine (default 3)
+	RatePerSender int           // replies per sender per RateWindow (default 20)
+	RateWindow    time.Duration // default 1 hour
+	MaxSendTries  int           // SMTP attempts before a reply is given up (default 12)
+	// ReminderDays: remind agencies without an accepted submission this many
+	// days before each deadline; 0 turns reminders off.
+	ReminderDays int
+
+	StartFromNow bool // on first contact with a mailbox, skip the mail already there
+	DryRun       bool // read-only: EXAMINE, no filing, no replies sent
+
+	MaxMessageBytes int64 // larger messages are fetched header-only and answered (default 40 MiB)
+	EmailLimits     email.Limits
+	Limits          parser.Limits
+
+	PollInterval time.Duration // polling period without IDLE, and IDLE refresh (default 1 min)
+	Now          func() time.Time
+	// Backoff gives the wait before the attempt-th retry (attempt >= 1) of
+	// a reply or a reconnection; default exponential from 30 s to 1 h.
+	Backoff func(attempt int) time.Duration
+	Logger  *slog.Logger
+	Metrics *Metrics
+}
+
+// Daemon is the running clerk. Build it with New; Run runs it.
+type Daemon struct {
+	o       Options
+	log     *slog.Logger
+	metrics *Metrics
+	kick    chan struct{} // wakes the outbox
+	// mu serialises processing: the pipeline runs from the fetch loop and
+	// from Replay, never twice at once (versions are read then written).
+	mu sync.Mutex
+}
+
+// New checks the options and fills in defaults.
+func New(o Options) (*Daemon, error) {
+	if o.Store == nil || o.Calls == nil || o.Reply == nil {
+		return nil, errors.New("intake: Store, Calls and Reply are required")
+	}
+	if o.From == "" {
+		return nil, errors.New("intake: From (the bot's address) is required")
+	}
+	def := DefaultFolders()
+	for _, f := range []struct{ dst *string; def string }{
+		{&o.Folders.Accepted, def.Accepted}, {&o.Folders.Deficient, def.Deficient}, {&o.Folders.Ignored, def.Ignored},
+		{&o.Folders.Bounces, def.Bounces}, {&o.Folders.Quarantine, def.Quarantine},
+	} {
+		if *f.dst == "" {
+			*f.dst = f.def
+		}
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 3
+	}
+	if o.RatePerSender <= 0 {
+		o.RatePerSender = 20
+	}
+	if o.RateWindow <= 0 {
+		o.RateWindow = time.Hour
+	}
+	if o.MaxSendTries <= 0 {
+		o.MaxSendTries = 12
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 40 << 20
+	}
+	if o.EmailLimits == (email.Limits{}) {
+		o.EmailLimits = email.DefaultLimits()
+	}
+	if o.Limits == (parser.Limits{}) {
+		o.Limits = parser.DefaultLimits()
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Backoff == nil {
+		o.Backoff = ExponentialBackoff(30*time.Second, time.Hour)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.IMAP.Mailbox == "" {
+		o.IMAP.Mailbox = "INBOX"
+	}
+	if o.DefaultCall != "" && o.Calls.Get(o.DefaultCall) == nil {
+		return nil, fmt.Errorf("intake: default call %q is not defined", o.DefaultCall)
+	}
+	for i, a := range o.Agencies {
+		if a.Code == "" {
+			return nil, fmt.Errorf("intake: agency %d has no code", i+1)
+		}
+		for j, s := range a.Senders {
+			o.Agencies[i].Senders[j] = strings.ToLower(strings.TrimSpace(s))
+		}
+	}
+	return &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1)}, nil
+}
+
+// Run fetches, processes, files and sends until ctx ends. It reconnects to
+// the mail servers with backoff and returns nil on a clean stop.
+func (d *Daemon) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if d.o.DryRun {
+			d.log.Info("dry run: replies are stored but not sent")
+			return
+		}
+		d.RunOutbox(ctx)
+	}()
+	if d.o.ReminderDays > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.RunReminders(ctx)
+		}()
+	}
+	// Mail stored before a crash is processed before anything new arrives.
+	if _, err := d.ProcessPending(ctx); err != nil && ctx.Err() == nil {
+		d.log.Error("process pending", "err", err)
+	}
+	d.RunFetcher(ctx)
+	wg.Wait()
+	return nil
+}
+
+// kickOutbox wakes the outbox without blocking.
+func (d *Daemon) kickOutbox() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// ExponentialBackoff doubles from min to max, with up to 10% jitter so a
+// fleet of retries does not align.
+func ExponentialBackoff(min, max time.Duration) func(int) time.Duration {
+	return func(attempt int) time.Duration {
+		d := min
+		for i := 1; i < attempt && d < max; i++ {
+			d *= 2
+		}
+		if d > max {
+			d = max
+		}
+		return d + time.Duration(rand.Int64N(int64(d)/10+1))
+	}
+}
+
+// sleep waits for d or until ctx ends; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

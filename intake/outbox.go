@@ -1,0 +1,205 @@
+package intake
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/wneessen/go-mail"
+	mailsmtp "github.com/wneessen/go-mail/smtp"
+
+	"intake/store"
+)
+
+// SMTPOptions say how replies leave.
+type SMTPOptions struct {
+	Host      string
+	Port      int
+	TLS       string      // "starttls" (default), "tls", or "none" (loopback tests only)
+	TLSConfig *tls.Config // nil: system roots, ServerName = Host
+	Username  string      // empty: no authentication
+	Password  string
+	Auth      string // "plain" (default when Username is set) or "xoauth2"
+	Token     func(ctx context.Context) (string, error)
+	HELO      string
+	Timeout   time.Duration // default 1 min
+}
+
+// outboxBatch bounds the replies sent over one connection per round.
+const outboxBatch = 50
+
+// RunOutbox sends due replies until ctx ends. It sleeps until the next
+// reply is due or until it is kicked (new replies queued).
+func (d *Daemon) RunOutbox(ctx context.Context) {
+	for ctx.Err() == nil {
+		if _, err := d.SendDue(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("outbox: round failed", "err", err)
+		}
+		wait := d.o.PollInterval
+		if next, ok, err := d.o.Store.NextReplyDue(ctx); err == nil && ok {
+			wait = min(wait, max(time.Until(next), 0))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-d.kick:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// SendDue sends every reply that is due, over one connection. Each attempt
+// is recorded with its next attempt time before the message is sent, so a
+// crash mid-send cannot cause a retry storm; a reply interrupted after the
+// server took it may go out twice, with the same Message-ID.
+func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
+	items, err := d.o.Store.DueReplies(ctx, d.o.Now(), outboxBatch)
+	if err != nil || len(items) == 0 {
+		return 0, err
+	}
+	client, dialErr := d.dialSMTP(ctx)
+	if client != nil {
+		defer client.Close()
+	}
+	for _, it := range items {
+		if ctx.Err() != nil {
+			return sent, ctx.Err()
+		}
+		attempts, err := d.o.Store.ClaimReply(ctx, it.ID, d.o.Now().Add(d.o.Backoff(it.Attempts+1)))
+		if err != nil {
+			return sent, err
+		}
+		log := d.log.With("reply", it.MessageID, "kind", it.Kind, "attempt", attempts)
+		sendErr := dialErr
+		if sendErr == nil {
+			sendErr = sendRaw(client, it)
+		}
+		if sendErr == nil {
+			if err := d.o.Store.ReplySent(ctx, it.ID, d.o.Now()); err != nil {
+				return sent, err
+			}
+			sent++
+			d.metrics.RepliesSent.WithLabelValues(it.Kind).Inc()
+			log.Info("outbox: sent", "to", len(it.To))
+			continue
+		}
+		permanent := Permanent(sendErr)
+		reason := sendErr.Error()
+		if !permanent && attempts >= d.o.MaxSendTries {
+			permanent = true
+			reason = fmt.Sprintf("gave up after %d attempts: %s", attempts, reason)
+		}
+		if err := d.o.Store.ReplyFailed(ctx, it.ID, reason, permanent); err != nil {
+			return sent, err
+		}
+		d.metrics.SendFailures.WithLabelValues(map[bool]string{true: "permanent", false: "temporary"}[permanent]).Inc()
+		log.Warn("outbox: send failed", "err", sendErr, "permanent", permanent)
+		if client != nil && dialErr == nil {
+			// Start the next message on a clean transaction, or a fresh
+			// connection when this one is broken.
+			if client.Reset() != nil {
+				client.Close()
+				client, dialErr = d.dialSMTP(ctx)
+			}
+		}
+	}
+	return sent, nil
+}
+
+// Permanent decides, in one place, whether a send error is final: only an
+// SMTP 5xx reply is. Network errors and 4xx replies are retried (go-mail's
+// own IsTemp reports network errors as permanent, which they are not).
+func Permanent(err error) bool {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code >= 500
+	}
+	var se *mail.SendError
+	if errors.As(err, &se) {
+		return se.ErrorCode() >= 500
+	}
+	return false
+}
+
+// sendRaw sends the stored bytes as they are: the reply was built once,
+// when it was queued, and every attempt sends the same message. The DATA
+// writer does the dot-stuffing and CRLF line endings.
+func sendRaw(c *mailsmtp.Client, it store.OutboxItem) error {
+	if err := c.Mail(it.From); err != nil {
+		return err
+	}
+	for _, to := range it.To {
+		if err := c.Rcpt(to); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(it.Raw); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+func (d *Daemon) dialSMTP(ctx context.Context) (*mailsmtp.Client, error) {
+	o := d.o.SMTP
+	opts := []mail.Option{mail.WithPort(o.Port), mail.WithTimeout(orDefault(o.Timeout, time.Minute))}
+	tlsConfig := o.TLSConfig
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{ServerName: o.Host, MinVersion: tls.VersionTLS12}
+	}
+	switch strings.ToLower(o.TLS) {
+	case "", "starttls":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory), mail.WithTLSConfig(tlsConfig))
+	case "tls":
+		opts = append(opts, mail.WithSSL(), mail.WithTLSConfig(tlsConfig))
+	case "none":
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	default:
+		return nil, fmt.Errorf("smtp: unknown TLS mode %q", o.TLS)
+	}
+	if o.HELO != "" {
+		opts = append(opts, mail.WithHELO(o.HELO))
+	}
+	if o.Username != "" {
+		switch strings.ToLower(o.Auth) {
+		case "", "plain":
+			opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(o.Username), mail.WithPassword(o.Password))
+		case "xoauth2":
+			if o.Token == nil {
+				return nil, errors.New("smtp: xoauth2 without a token source")
+			}
+			tok, err := o.Token(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("smtp: token: %w", err)
+			}
+			opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthXOAUTH2), mail.WithUsername(o.Username), mail.WithPassword(tok))
+		default:
+			return nil, fmt.Errorf("smtp: unknown auth %q", o.Auth)
+		}
+	}
+	mc, err := mail.NewClient(o.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	c, err := mc.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: connect %s:%d: %w", o.Host, o.Port, err)
+	}
+	return c, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

@@ -1,0 +1,307 @@
+package intake
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"intake/parser"
+	"intake/parser/email"
+	"intake/reply"
+	"intake/store"
+)
+
+// ProcessPending processes every stored message not yet decided, oldest
+// first. One bad message never blocks the rest: it is retried on the next
+// round and quarantined after MaxAttempts.
+func (d *Daemon) ProcessPending(ctx context.Context) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids, err := d.o.Store.Pending(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		if err := d.processOne(ctx, id); err != nil {
+			// A store failure: the next round tries again.
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Replay processes one message again, whatever became of it: a
+// quarantined message after a fix, or any message an operator wants
+// re-examined. Its mailbox copy stays where it was filed.
+func (d *Daemon) Replay(ctx context.Context, id int64) error {
+	if err := d.o.Store.Replay(ctx, id); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.processOne(ctx, id)
+}
+
+// processOne counts an attempt (committed first, so a message that kills
+// the daemon is recognised on restart), decides the message and commits
+// the decision. Errors returned are the store's; processing failures are
+// recorded against the message.
+func (d *Daemon) processOne(ctx context.Context, id int64) error {
+	now := d.o.Now()
+	attempts, err := d.o.Store.BeginAttempt(ctx, id, now)
+	if err != nil {
+		return err
+	}
+	m, err := d.o.Store.Message(ctx, id)
+	if err != nil {
+		return err
+	}
+	log := d.log.With("message", id)
+	if attempts > d.o.MaxAttempts {
+		reason := fmt.Sprintf("gave up after %d attempts: %s", attempts-1, m.LastError)
+		log.Error("pipeline: quarantined", "reason", reason)
+		d.metrics.Quarantined.Inc()
+		return d.o.Store.FailAttempt(ctx, id, reason, d.o.Folders.Quarantine, now)
+	}
+	start := time.Now()
+	c, err := d.decide(ctx, m)
+	if err == nil {
+		c.Message, c.Now = id, now
+		_, err = d.o.Store.Complete(ctx, c)
+		if err == nil {
+			d.metrics.Processed.WithLabelValues(c.Status).Inc()
+			d.metrics.ProcessSeconds.Observe(time.Since(start).Seconds())
+			log.Info("pipeline: decided", "status", c.Status, "folder", c.Folder, "call", c.Call, "agency", c.Agency, "note", c.Note, "reply", c.Reply != nil)
+			return nil
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	quarantine := ""
+	if attempts >= d.o.MaxAttempts {
+		quarantine = d.o.Folders.Quarantine
+		d.metrics.Quarantined.Inc()
+	}
+	d.metrics.Failures.Inc()
+	log.Error("pipeline: attempt failed", "attempt", attempts, "err", err, "quarantined", quarantine != "")
+	return d.o.Store.FailAttempt(ctx, id, err.Error(), quarantine, now)
+}
+
+// decide works out what a message is and what to answer. It returns an
+// error only when processing itself failed (a bug, the store); every
+// problem of the sender's is part of the decision.
+func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completion, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("pipeline: panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	msg, err := email.Parse(m.Raw, d.o.EmailLimits)
+	if err != nil {
+		return store.Completion{Status: store.StatusRejected, Folder: d.o.Folders.Quarantine,
+			Note: "unreadable message: " + err.Error()}, nil
+	}
+	c.From = msg.From
+	own := d.ownAddresses()
+
+	// A bounce of one of our replies: record it, never answer it.
+	if b, ok := email.ParseBounce(msg, m.Raw); ok {
+		c.Status, c.Folder = store.StatusBounce, d.o.Folders.Bounces
+		c.Bounce = &store.Bounce{ReplyMessageID: b.ReplyMessageID, Recipient: b.Recipient, Reason: b.Reason, Permanent: b.Permanent}
+		c.Note = "bounce: " + b.Reason
+		return c, nil
+	}
+	// Loops and backscatter (RFC 3834): no answer to automatic mail.
+	if reason := email.AutoReplyReason(msg, own); reason != "" {
+		c.Status, c.Folder, c.Note = store.StatusIgnored, d.o.Folders.Ignored, "not answered: "+reason
+		return c, nil
+	}
+	// Only agencies get in, and only authenticated where that is checked.
+	agency := d.agencyOf(msg.From)
+	if agency == nil {
+		c.Status, c.Folder, c.Note = store.StatusRejected, d.o.Folders.Quarantine, "sender is not on any agency's allowlist"
+		return c, nil
+	}
+	c.Agency = agency.Code
+	if v := email.Authenticate(msg, d.o.Auth); v.Checked && !v.Pass {
+		c.Status, c.Folder, c.Note = store.StatusRejected, d.o.Folders.Quarantine, "sender authentication failed: "+v.Reason
+		return c, nil
+	}
+
+	var files []parser.Input
+	var stored []store.File
+	for _, a := range msg.Attachments {
+		if !a.Spreadsheet() {
+			continue
+		}
+		files = append(files, parser.Input{Name: a.Name, Data: a.Data})
+		stored = append(stored, store.File{Name: a.Name, ContentType: a.ContentType, SHA256: sha256hex(a.Data), Data: a.Data})
+	}
+	recipients := append(append(append([]string(nil), msg.To...), msg.Cc...), msg.DeliveredTo...)
+	def, _ := d.o.Calls.Route(parser.RouteInput{Recipients: recipients, Subject: msg.Subject, Files: files})
+	if def == nil {
+		def = d.defaultCall()
+	}
+	if def == nil {
+		// Nothing says which call this answers and the mailbox serves
+		// several: the sender is told what to send.
+		def = d.o.Calls.All()[0]
+	}
+	c.Call = def.ID
+
+	received := m.ReceivedAt
+	// Cross-kind rules may lean on what the agency already sent.
+	prior, err := d.o.Store.AgencyRecords(ctx, def.ID, agency.Code)
+	if err != nil {
+		return c, err
+	}
+	sub := parser.Check(def, files, parser.Context{Now: received, Agency: agency.Code, Prior: prior, Ref: d.o.Ref, Limits: d.o.Limits})
+	switch {
+	case m.Truncated:
+		sub.Findings = append([]parser.Finding{{Code: "message-too-large", Severity: parser.SeverityError,
+			Message: fmt.Sprintf("Your message was %s, over the %s this mailbox accepts, so its attachments were not read.", mib(m.Size), mib(d.o.MaxMessageBytes)),
+			Fix:     "Send the workbook alone, or split the submission over several messages."}}, sub.Findings...)
+	case len(files) == 0:
+		sub.Findings = append([]parser.Finding{{Code: "no-spreadsheet", Severity: parser.SeverityError,
+			Message: "No spreadsheet was attached to your message.",
+			Fix:     fmt.Sprintf("Reply with the completed %q workbook (.xlsx) attached; `intake template` gives the blank template.", def.Title)}}, sub.Findings...)
+	}
+	if sub.Agency == "" {
+		sub.Agency = agency.Code
+	}
+	due, period, _ := def.Due(received)
+	if sub.Period != "" {
+		period = sub.Period
+	}
+	late := def.Late(received, period)
+	accepted := !sub.Deficient()
+	receipt := fmt.Sprintf("%s-%d-%06d", receiptPrefix(def), received.Year(), m.ID)
+
+	out := reply.Outcome{
+		Call: def, ReplyID: d.newMessageID(), Receipt: receipt, Agency: agency.Code, AgencyName: agency.Name,
+		Original:   reply.Original{MessageID: msg.MessageID, Subject: msg.Subject, From: msg.From, FromName: msg.FromName, References: msg.References, Date: msg.Date},
+		Submission: sub, Files: files, Due: due, Late: late, Now: d.o.Now(),
+	}
+	var mail *reply.Mail
+	if accepted {
+		cur, err := d.o.Store.Current(ctx, def.ID, agency.Code, period)
+		if err != nil {
+			return c, err
+		}
+		out.Version = 1
+		if cur != nil {
+			out.Version = cur.Version + 1
+			changes := parser.Diff(def, cur.Records, sub.Records)
+			out.Changes = &changes
+		}
+		c.Status, c.Folder = store.StatusAccepted, d.o.Folders.Accepted
+		mail, err = d.o.Reply.Acknowledgement(out)
+		if err != nil {
+			return c, err
+		}
+	} else {
+		c.Status, c.Folder = store.StatusDeficient, d.o.Folders.Deficient
+		mail, err = d.o.Reply.Deficiency(out)
+		if err != nil {
+			return c, err
+		}
+	}
+	c.Submission = &store.NewSubmission{
+		Receipt: receipt, Call: def.ID, Agency: agency.Code, Period: period, Sender: msg.From,
+		Accepted: accepted, Late: late, ReceivedAt: received, Files: stored, Result: sub,
+	}
+	c.Note = fmt.Sprintf("%s: %d records, %d findings", receipt, len(sub.Records), len(sub.Findings))
+
+	// Per-sender rate limit: a sender in a loop with us gets no more.
+	n, err := d.o.Store.RepliesTo(ctx, msg.From, d.o.Now().Add(-d.o.RateWindow))
+	if err != nil {
+		return c, err
+	}
+	if n >= d.o.RatePerSender {
+		c.Note += "; reply suppressed: rate limit reached for this sender"
+		d.metrics.RepliesSuppressed.Inc()
+		return c, nil
+	}
+	c.Reply = &store.NewReply{MessageID: mail.MessageID, Kind: mail.Kind, From: mail.From, To: mail.To, Raw: mail.Raw}
+	return c, nil
+}
+
+// agencyOf returns the agency whose allowlist holds addr (an exact address
+// before a domain entry), or nil.
+func (d *Daemon) agencyOf(addr string) *Agency {
+	addr = strings.ToLower(addr)
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return nil
+	}
+	for i, a := range d.o.Agencies {
+		for _, s := range a.Senders {
+			if s == addr {
+				return &d.o.Agencies[i]
+			}
+		}
+	}
+	for i, a := range d.o.Agencies {
+		for _, s := range a.Senders {
+			if strings.HasPrefix(s, "@") && s[1:] == addr[at+1:] {
+				return &d.o.Agencies[i]
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) ownAddresses() []string {
+	own := append([]string{d.o.From}, d.o.Own...)
+	for _, def := range d.o.Calls.All() {
+		own = append(own, def.Routing.Addresses...)
+	}
+	return own
+}
+
+func (d *Daemon) defaultCall() *parser.Definition {
+	if d.o.DefaultCall != "" {
+		return d.o.Calls.Get(d.o.DefaultCall)
+	}
+	if all := d.o.Calls.All(); len(all) == 1 {
+		return all[0]
+	}
+	return nil
+}
+
+// newMessageID makes the Message-ID of a reply: random, on the bot's
+// domain, chosen once and stored with the reply so every retry carries it.
+func (d *Daemon) newMessageID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	domain := "localhost"
+	if at := strings.LastIndexByte(d.o.From, '@'); at >= 0 {
+		domain = d.o.From[at+1:]
+	}
+	return "intake." + hex.EncodeToString(b[:]) + "@" + domain
+}
+
+func receiptPrefix(def *parser.Definition) string {
+	if def.ReceiptPrefix != "" {
+		return def.ReceiptPrefix
+	}
+	return strings.ToUpper(def.ID)
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
+
+func sha256hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
