@@ -1,0 +1,19 @@
+// Package reply turns the outcome of a submission into the message the
+// agency receives, and writes the workbooks agencies are given: blank
+// official templates and annotated copies of their own files.
+//
+// It builds, never sends: a Builder renders an Outcome into a Mail (RFC
+// 5322 bytes with a stable Message-ID chosen by the caller), which the
+// outbox delivers later. The same input always gives the same bytes
+// (MIME boundaries are derived from the Message-ID, the date is the
+// outcome's Now), so a reply can be rebuilt after a crash and reviewed as a
+// golden file.
+//
+// Replies follow RFC 3834: they carry "Auto-Submitted: auto-replied" (and
+// "X-Auto-Response-Suppress: All" for Exchange), thread on the original
+// mail, and go only to the original sender. For a call that holds PII no
+// cell value is ever written into a reply body: findings are value-free
+// already, and changed rows are named by row number instead of by key.
+//
+// The package imports parser for its types only.
+package reply
