@@ -1,0 +1,280 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"intake/parser"
+)
+
+// Completion is the outcome of processing one message, stored by Complete.
+type Completion struct {
+	Message    int64
+	Status     string // any status but StatusReceived
+	Folder     string // where to file it on the server ("" = leave it where it is)
+	Note       string
+	From       string
+	Agency     string
+	Call       string
+	Submission *NewSubmission // nil when none
+	Reply      *NewReply      // nil when no reply
+	Bounce     *Bounce        // nil unless Status == StatusBounce
+	Now        time.Time
+}
+
+// NewSubmission is a submission to store.
+type NewSubmission struct {
+	Receipt, Call, Agency, Period, Sender string
+	// Accepted (no error findings): it becomes the current version for
+	// (call, agency, period) and the previous current one is marked
+	// superseded.
+	Accepted   bool
+	Late       bool
+	ReceivedAt time.Time
+	Files      []File            // attachment bytes as received
+	Result     parser.Submission // records, findings, file results
+}
+
+// File is an attachment as received.
+type File struct {
+	Name, ContentType, SHA256 string
+	Data                      []byte
+}
+
+// Bounce is a delivery failure report about one of our replies.
+type Bounce struct {
+	ReplyMessageID string // Message-ID of our reply, with or without <>
+	Recipient      string
+	Reason         string
+	Permanent      bool // a temporary (delayed) report leaves the reply's status alone
+}
+
+// Completed says what Complete stored.
+type Completed struct {
+	SubmissionID int64 // 0 when there was no submission
+	Version      int   // 0 when not accepted
+}
+
+var finalStatuses = map[string]bool{
+	StatusAccepted: true, StatusDeficient: true, StatusRejected: true, StatusIgnored: true,
+	StatusBounce: true, StatusQuarantined: true,
+}
+
+// Complete ends the processing of a message in ONE transaction: the
+// message's status, folder and note; the submission with its files, records
+// and findings; the reply in the outbox; a bounce recorded on the outbox row
+// it answers (an unknown ReplyMessageID is only noted on the message, not an
+// error). Either all of it is stored or none of it, so a reply never exists
+// without its records. Completing a message that is not in status received
+// is an error (nothing is done twice); ErrNotFound for an unknown message.
+func (s *Store) Complete(ctx context.Context, c Completion) (Completed, error) {
+	if !finalStatuses[c.Status] {
+		return Completed{}, fmt.Errorf("store: complete %d: status %q is not a final status", c.Message, c.Status)
+	}
+	if c.Bounce != nil && c.Status != StatusBounce {
+		return Completed{}, fmt.Errorf("store: complete %d: a bounce with status %s", c.Message, c.Status)
+	}
+	if c.Now.IsZero() {
+		return Completed{}, fmt.Errorf("store: complete %d: zero time", c.Message)
+	}
+	var done Completed
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if err := requireStatus(ctx, tx, c.Message, StatusReceived); err != nil {
+			return err
+		}
+		receipt := ""
+		if c.Submission != nil {
+			var err error
+			if done, err = insertSubmission(ctx, tx, c.Message, c.Submission, c.Now); err != nil {
+				return err
+			}
+			receipt = c.Submission.Receipt
+		}
+		if c.Reply != nil {
+			if _, err := insertReply(ctx, tx, *c.Reply, done.SubmissionID, c.Message, c.Now); err != nil {
+				return err
+			}
+		}
+		note := c.Note
+		if c.Bounce != nil {
+			bn, err := recordBounce(ctx, tx, c.Message, *c.Bounce, c.Now)
+			if err != nil {
+				return err
+			}
+			if note != "" {
+				note += "; "
+			}
+			note += bn
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, folder = ?, note = ?, from_addr = ?,
+			agency = ?, call = ?, receipt = ?, processed_at = ?, last_error = '' WHERE id = ?`,
+			c.Status, c.Folder, note, c.From, c.Agency, c.Call, receipt, ts(c.Now), c.Message); err != nil {
+			return fmt.Errorf("store: complete %d: %w", c.Message, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Completed{}, err
+	}
+	return done, nil
+}
+
+// insertSubmission stores sub, its files, records and findings inside tx.
+func insertSubmission(ctx context.Context, tx *sql.Tx, message int64, sub *NewSubmission, now time.Time) (Completed, error) {
+	if sub.Receipt == "" {
+		return Completed{}, errors.New("store: insert submission: empty receipt")
+	}
+	if sub.Call == "" {
+		return Completed{}, fmt.Errorf("store: insert submission %s: empty call", sub.Receipt)
+	}
+	fail := func(err error) (Completed, error) {
+		return Completed{}, fmt.Errorf("store: insert submission %s: %w", sub.Receipt, err)
+	}
+	var errs, warns int
+	for _, f := range sub.Result.Findings {
+		if f.Severity == parser.SeverityWarning {
+			warns++
+		} else {
+			errs++
+		}
+	}
+	fileResults, err := json.Marshal(sub.Result.Files)
+	if err != nil {
+		return fail(err)
+	}
+	state, version := "deficient", 0
+	if sub.Accepted {
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM submissions
+			WHERE call = ? AND agency = ? AND period = ?`, sub.Call, sub.Agency, sub.Period).Scan(&version); err != nil {
+			return fail(err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE submissions SET state = 'superseded'
+			WHERE call = ? AND agency = ? AND period = ? AND state = 'current'`, sub.Call, sub.Agency, sub.Period); err != nil {
+			return fail(err)
+		}
+		state = "current"
+	}
+	received := sub.ReceivedAt
+	if received.IsZero() {
+		received = now
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO submissions
+		(receipt, message, call, agency, period, sender, version, state, late, received_at, created_at,
+		 records, errors, warnings, file_results)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sub.Receipt, message, sub.Call, sub.Agency, sub.Period, sub.Sender, version, state, boolInt(sub.Late),
+		ts(received), ts(now), len(sub.Result.Records), errs, warns, string(fileResults))
+	if err != nil {
+		return fail(err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fail(err)
+	}
+
+	fileIDs := map[string]int64{} // name -> first stored file of that name
+	for _, f := range sub.Files {
+		data := f.Data
+		if data == nil {
+			data = []byte{}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO files (submission, name, content_type, sha256, size, data)
+			VALUES (?, ?, ?, ?, ?, ?)`, id, f.Name, f.ContentType, f.SHA256, len(f.Data), data)
+		if err != nil {
+			return fail(fmt.Errorf("file %q: %w", f.Name, err))
+		}
+		if _, ok := fileIDs[f.Name]; !ok {
+			if fileIDs[f.Name], err = res.LastInsertId(); err != nil {
+				return fail(err)
+			}
+		}
+	}
+
+	if err := insertRecords(ctx, tx, id, fileIDs, sub.Result.Records); err != nil {
+		return fail(err)
+	}
+
+	if len(sub.Result.Findings) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO findings
+			(submission, file_name, sheet, row, col, column_name, code, severity, message, fix, cite)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return fail(err)
+		}
+		defer stmt.Close()
+		for _, f := range sub.Result.Findings {
+			sev := f.Severity
+			if sev == "" {
+				sev = parser.SeverityError
+			}
+			if _, err := stmt.ExecContext(ctx, id, f.File, f.Sheet, f.Row, f.Col, f.Column, f.Code, sev,
+				f.Message, f.Fix, f.Cite); err != nil {
+				return fail(fmt.Errorf("finding: %w", err))
+			}
+		}
+	}
+	return Completed{SubmissionID: id, Version: version}, nil
+}
+
+// insertRecords stores records with one prepared statement; the fields are
+// encoded into one reused buffer.
+func insertRecords(ctx context.Context, tx *sql.Tx, submission int64, fileIDs map[string]int64, records []parser.Record) error {
+	if len(records) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO records (submission, file, kind, file_name, sheet, row, fields)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	var (
+		buf  []byte
+		keys []string
+	)
+	for i := range records {
+		r := &records[i]
+		var file any
+		if fid, ok := fileIDs[r.File]; ok {
+			file = fid
+		}
+		buf, keys = appendFields(buf[:0], r.Fields, keys)
+		// string(buf) copies: the driver binds it as TEXT (SQLITE_TRANSIENT).
+		if _, err := stmt.ExecContext(ctx, submission, file, r.Kind, r.File, r.Sheet, r.Row, string(buf)); err != nil {
+			return fmt.Errorf("record %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// recordBounce records b on the outbox row it reports on, and returns the
+// note for the bounce message.
+func recordBounce(ctx context.Context, tx *sql.Tx, message int64, b Bounce, now time.Time) (string, error) {
+	o, err := replyByMessageID(ctx, tx, b.ReplyMessageID)
+	kind := "temporary"
+	if b.Permanent {
+		kind = "permanent"
+	}
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Sprintf("%s bounce of unknown reply <%s> to %s: %s", kind, trimID(b.ReplyMessageID), b.Recipient, b.Reason), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	q := `UPDATE outbox SET bounced_at = ?, bounce_recipient = ?, bounce_reason = ?, bounce_message = ?, last_error = ?
+		WHERE id = ?`
+	args := []any{ts(now), b.Recipient, b.Reason, message, "bounce: " + b.Reason, o.ID}
+	if b.Permanent {
+		q = `UPDATE outbox SET bounced_at = ?, bounce_recipient = ?, bounce_reason = ?, bounce_message = ?, last_error = ?,
+			status = ? WHERE id = ?`
+		args = []any{ts(now), b.Recipient, b.Reason, message, "bounce: " + b.Reason, OutboxBounced, o.ID}
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return "", fmt.Errorf("store: record bounce: %w", err)
+	}
+	return fmt.Sprintf("%s bounce of reply %d <%s> to %s: %s", kind, o.ID, o.MessageID, b.Recipient, b.Reason), nil
+}

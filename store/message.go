@@ -1,0 +1,344 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Message statuses.
+const (
+	StatusReceived    = "received"    // raw stored, not yet processed
+	StatusAccepted    = "accepted"    // submission accepted, acknowledgement queued
+	StatusDeficient   = "deficient"   // deficiency notice queued
+	StatusRejected    = "rejected"    // not from an authorised sender (forged/unknown): quarantined, no reply
+	StatusIgnored     = "ignored"     // auto-reply, list mail, own message: no reply
+	StatusBounce      = "bounce"      // a bounce of one of our replies, recorded
+	StatusQuarantined = "quarantined" // processing failed too often
+)
+
+// RawMessage is a message as fetched from the server.
+type RawMessage struct {
+	Mailbox     string
+	UIDValidity uint32
+	UID         uint32
+	DedupeKey   string // same mail delivered twice has the same key; "" never matches
+	MessageID   string // may be ""
+	SHA256      string // hex of Raw
+	Raw         []byte
+	Truncated   bool  // only the header was fetched (message over the size limit)
+	Size        int64 // size on the server
+
+	InternalDate, ReceivedAt time.Time
+}
+
+// Message is a stored message and where its processing stands.
+type Message struct {
+	ID          int64
+	MessageID   string
+	SHA256      string
+	Size        int64
+	Truncated   bool
+	Raw         []byte // not loaded by Messages
+	Status      string // one of the Status constants
+	Attempts    int    // processing attempts begun
+	LastError   string // why the last attempt failed
+	Folder      string // where to file it on the server ("" while received)
+	Note        string
+	From        string
+	Agency      string
+	Call        string
+	Receipt     string // receipt of its submission, if any
+	ReceivedAt  time.Time
+	ProcessedAt time.Time // zero while received
+}
+
+// SaveRaw stores a fetched message, in one transaction. If the location
+// (mailbox, uidvalidity, uid) is known, it returns that location's message
+// id and created=false. Else if DedupeKey matches a stored message, it adds
+// this location to that message (to be filed like it) and returns
+// created=false. Else it inserts the message (status received) and its
+// location and returns created=true.
+func (s *Store) SaveRaw(ctx context.Context, m RawMessage) (id int64, created bool, err error) {
+	if m.Mailbox == "" {
+		return 0, false, errors.New("store: save raw: empty mailbox")
+	}
+	if m.Raw == nil {
+		m.Raw = []byte{} // raw is NOT NULL; an empty fetch is still a message
+	}
+	now := m.ReceivedAt
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT message FROM locations WHERE mailbox = ? AND uidvalidity = ? AND uid = ?`,
+			m.Mailbox, m.UIDValidity, m.UID).Scan(&id)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: save raw: find location: %w", err)
+		}
+		if m.DedupeKey != "" {
+			err := tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE dedupe_key = ?`, m.DedupeKey).Scan(&id)
+			switch {
+			case err == nil:
+				return insertLocation(ctx, tx, id, m, now)
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("store: save raw: find dedupe key: %w", err)
+			}
+		}
+		var key any
+		if m.DedupeKey != "" {
+			key = m.DedupeKey
+		}
+		received := m.ReceivedAt
+		if received.IsZero() {
+			received = time.Unix(0, 0)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO messages
+			(message_id, dedupe_key, sha256, size, truncated, raw, internal_date, received_at, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.MessageID, key, m.SHA256, m.Size, boolInt(m.Truncated), m.Raw, ts(m.InternalDate), ts(received), StatusReceived)
+		if err != nil {
+			return fmt.Errorf("store: save raw: insert message: %w", err)
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return fmt.Errorf("store: save raw: %w", err)
+		}
+		created = true
+		return insertLocation(ctx, tx, id, m, now)
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return id, created, nil
+}
+
+func insertLocation(ctx context.Context, tx *sql.Tx, id int64, m RawMessage, now time.Time) error {
+	if now.IsZero() {
+		now = time.Unix(0, 0)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO locations (message, mailbox, uidvalidity, uid, saved_at) VALUES (?, ?, ?, ?, ?)`,
+		id, m.Mailbox, m.UIDValidity, m.UID, ts(now)); err != nil {
+		return fmt.Errorf("store: save raw: insert location: %w", err)
+	}
+	return nil
+}
+
+const messageColumns = `id, message_id, sha256, size, truncated, status, attempts, last_error, folder, note,
+	from_addr, agency, call, receipt, received_at, processed_at`
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+// scanMessage reads messageColumns (and, with raw, the raw column after them).
+func scanMessage(r rowScanner, withRaw bool) (*Message, error) {
+	var (
+		m                   Message
+		truncated           int
+		received, processed sql.NullString
+	)
+	dest := []any{&m.ID, &m.MessageID, &m.SHA256, &m.Size, &truncated, &m.Status, &m.Attempts, &m.LastError,
+		&m.Folder, &m.Note, &m.From, &m.Agency, &m.Call, &m.Receipt, &received, &processed}
+	if withRaw {
+		dest = append(dest, &m.Raw)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	m.Truncated = truncated != 0
+	var err error
+	if m.ReceivedAt, err = parseTS(received); err != nil {
+		return nil, err
+	}
+	if m.ProcessedAt, err = parseTS(processed); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Message returns the stored message with its raw bytes, or ErrNotFound.
+func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
+	row := s.rdb.QueryRowContext(ctx, `SELECT `+messageColumns+`, raw FROM messages WHERE id = ?`, id)
+	m, err := scanMessage(row, true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// Pending returns the ids of the messages in status received, ascending.
+func (s *Store) Pending(ctx context.Context) ([]int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM messages WHERE status = ? ORDER BY id`, StatusReceived)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: pending: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: pending: %w", err)
+	}
+	return ids, nil
+}
+
+// BeginAttempt counts an attempt before processing and commits it, so a
+// message that crashes the daemon is seen on restart. It returns the number
+// of attempts including this one; ErrNotFound for an unknown id.
+func (s *Store) BeginAttempt(ctx context.Context, id int64, now time.Time) (attempts int, err error) {
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `UPDATE messages SET attempts = attempts + 1, last_attempt_at = ?
+			WHERE id = ? RETURNING attempts`, ts(now), id).Scan(&attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("store: begin attempt %d: %w", id, err)
+		}
+		return nil
+	})
+	return attempts, err
+}
+
+// FailAttempt records why processing of a received message failed. With
+// quarantineFolder != "" the message becomes quarantined and is to be
+// filed in that folder. ErrNotFound for an unknown id; an error if the
+// message is no longer in status received.
+func (s *Store) FailAttempt(ctx context.Context, id int64, reason, quarantineFolder string, now time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := requireStatus(ctx, tx, id, StatusReceived); err != nil {
+			return err
+		}
+		var err error
+		if quarantineFolder == "" {
+			_, err = tx.ExecContext(ctx, `UPDATE messages SET last_error = ? WHERE id = ?`, reason, id)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE messages SET last_error = ?, status = ?, folder = ?, processed_at = ?
+				WHERE id = ?`, reason, StatusQuarantined, quarantineFolder, ts(now), id)
+		}
+		if err != nil {
+			return fmt.Errorf("store: fail attempt %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// requireStatus checks, inside tx, that message id exists (else
+// ErrNotFound) and is in status want.
+func requireStatus(ctx context.Context, tx *sql.Tx, id int64, want string) error {
+	var status string
+	err := tx.QueryRowContext(ctx, `SELECT status FROM messages WHERE id = ?`, id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store: message %d: %w", id, err)
+	}
+	if status != want {
+		return fmt.Errorf("store: message %d is %s, not %s", id, status, want)
+	}
+	return nil
+}
+
+// Replay puts a message back to status received with attempts 0, so it is
+// processed again. Its locations already filed stay filed (the mail is not
+// moved a second time). ErrNotFound for an unknown id.
+func (s *Store) Replay(ctx context.Context, id int64) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, attempts = 0, last_error = '' WHERE id = ?`,
+			StatusReceived, id)
+		if err != nil {
+			return fmt.Errorf("store: replay %d: %w", id, err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("store: replay %d: %w", id, err)
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// MessageFilter selects messages for Messages. Zero values select all.
+type MessageFilter struct {
+	Status string // "" = any
+	Limit  int    // <= 0 = no limit
+}
+
+// Messages lists messages, newest first, without their raw bytes.
+func (s *Store) Messages(ctx context.Context, f MessageFilter) ([]Message, error) {
+	q := `SELECT ` + messageColumns + ` FROM messages`
+	var args []any
+	if f.Status != "" {
+		q += ` WHERE status = ?`
+		args = append(args, f.Status)
+	}
+	q += ` ORDER BY id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m, err := scanMessage(rows, false)
+		if err != nil {
+			return nil, fmt.Errorf("store: messages: %w", err)
+		}
+		out = append(out, *m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: messages: %w", err)
+	}
+	return out, nil
+}
+
+// Counts returns the number of messages per status and of outbox rows per
+// status (statuses without rows are absent).
+func (s *Store) Counts(ctx context.Context) (messages map[string]int, outbox map[string]int, err error) {
+	err = s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		if messages, err = countBy(ctx, tx, `SELECT status, COUNT(*) FROM messages GROUP BY status`); err != nil {
+			return err
+		}
+		outbox, err = countBy(ctx, tx, `SELECT status, COUNT(*) FROM outbox GROUP BY status`)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return messages, outbox, nil
+}
+
+func countBy(ctx context.Context, tx *sql.Tx, q string) (map[string]int, error) {
+	rows, err := tx.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, fmt.Errorf("store: counts: %w", err)
+		}
+		out[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: counts: %w", err)
+	}
+	return out, nil
+}

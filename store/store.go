@@ -1,0 +1,190 @@
+// Package store keeps everything the intake bot knows in one SQLite file:
+// every fetched message (raw bytes first, before anything else happens),
+// where it lies on the server, each submission with its files, records and
+// findings, the outbox of replies, reminders, and the fetch cursors.
+//
+// It knows SQL and nothing of IMAP or SMTP. There is one Store type with a
+// method per query, grouped by table (message.go, location.go, cursor.go,
+// submission.go, complete.go, outbox.go). Every multi-step write is one
+// transaction, so a reply can never exist without the records it reports.
+//
+// Schema (migrations/*.sql, applied in order by migrate.go and recorded in
+// schema_migrations):
+//
+//	messages           one row per distinct mail: raw bytes, sha256, dedupe key,
+//	                   processing status, attempts, the folder it is to be filed in
+//	locations          (mailbox, uidvalidity, uid) where a message was seen; filed_at
+//	                   once it was moved to its folder on the server
+//	cursors            per mailbox: uidvalidity and the last UID fetched
+//	submissions        one per processed submission: receipt, call, agency, period,
+//	                   version, state (current | superseded | deficient), counts
+//	files              attachment bytes as received, per submission
+//	records            one data row each: provenance columns (submission, kind, file,
+//	                   sheet, row) and the row's fields as a JSON object, so any
+//	                   data call's columns fit
+//	findings           validation findings per submission
+//	outbox             replies to send: stable Message-ID, raw bytes, status, attempts,
+//	                   next attempt, last error, bounce details
+//	outbox_recipients  normalised recipient addresses (per-sender rate limits)
+//	reminders          one row per (call, agency, due): a reminder is queued once
+//
+// Times are stored as fixed-width UTC text (RFC 3339 with nanoseconds), so
+// they sort and compare as strings; the zero time is stored as NULL.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the database/sql driver "sqlite3" (cgo)
+)
+
+// ErrNotFound is returned when the message, submission, file or reply asked
+// for does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// Store is the intake bot's database. It is safe for concurrent use.
+type Store struct {
+	db  *sql.DB // writes (and reads inside write transactions): BEGIN IMMEDIATE
+	rdb *sql.DB // reads that span several queries: deferred, query-only
+}
+
+// Open opens (creating it if needed) the database file at path and brings
+// its schema up to date. It refuses a file whose schema is newer than this
+// code knows.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("store: open: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// A "file:" URI with the path escaped, so a '?' or '#' in a directory
+	// name is not taken for the start of the parameters.
+	uri := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()
+
+	// Why each parameter:
+	//   _journal_mode=WAL: readers never block the writer nor the writer the
+	//     readers (the dashboard reads while the daemon writes).
+	//   _busy_timeout=5000: a writer waits up to 5 s for the write lock
+	//     instead of failing at once with "database is locked".
+	//   _foreign_keys=on: SQLite leaves foreign keys unchecked unless asked,
+	//     per connection; a record must never point at a missing submission.
+	//   _txlock=immediate: every transaction takes the write lock at BEGIN.
+	//     With the default (deferred) a read-then-write transaction upgrades
+	//     its lock late and fails "database is locked" when another writer
+	//     got there first, whatever the busy timeout.
+	//   _synchronous=NORMAL: in WAL mode this never corrupts the database and
+	//     loses nothing on a process crash (the common case: the daemon is
+	//     killed or panics); only an OS crash or power loss may roll back the
+	//     last commits. FULL would fsync on every commit, and the mail stays
+	//     on the IMAP server until a commit has been made.
+	wdsn := uri + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
+	db, err := sql.Open("sqlite3", wdsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// The read pool uses deferred transactions (a read-only snapshot must
+	// not take the write lock) and is query-only, so a mistake there cannot
+	// write. The file is already in WAL mode (persistent), set above.
+	rdsn := uri + "?_busy_timeout=5000&_foreign_keys=on&_txlock=deferred&_query_only=true"
+	rdb, err := sql.Open("sqlite3", rdsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := rdb.PingContext(ctx); err != nil {
+		db.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return &Store{db: db, rdb: rdb}, nil
+}
+
+// Close closes the database. Every write is committed or rolled back when
+// its method returns, so closing never loses a completed call.
+func (s *Store) Close() error {
+	err := errors.Join(s.rdb.Close(), s.db.Close())
+	if err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// write runs fn in one write transaction (BEGIN IMMEDIATE): committed when
+// fn returns nil, rolled back otherwise.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in one read-only transaction: the queries in fn see one
+// snapshot of the database.
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.rdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to commit
+	return fn(tx)
+}
+
+// tsLayout is fixed-width so that stored times sort as strings.
+const tsLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// ts turns a time into its stored form: NULL for the zero time.
+func ts(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(tsLayout)
+}
+
+// tsq is ts for a comparison operand: the zero time compares as the
+// smallest stored value.
+func tsq(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(tsLayout)
+}
+
+// parseTS reads a stored time back; NULL gives the zero time.
+func parseTS(v sql.NullString) (time.Time, error) {
+	if !v.Valid || v.String == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(tsLayout, v.String)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: bad stored time %q: %w", v.String, err)
+	}
+	return t, nil
+}
+
+// boolInt stores a bool as 0 or 1.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
