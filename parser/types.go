@@ -24,6 +24,8 @@ type Definition struct {
 	Kinds        []Kind `yaml:"kinds"`
 	Rules        []Rule `yaml:"rules"`        // cross-kind rules (e.g. a retention request names a reported position)
 	Instructions string `yaml:"instructions"` // shown on the template's instructions sheet
+
+	c *compiled // built by ParseDefinition: compiled rules, patterns, deadline
 }
 
 // Routing says how an incoming mail is matched to this call.
@@ -58,26 +60,35 @@ type Kind struct {
 	// MinRows is the least number of data rows a sheet of this kind must
 	// have (default 1).
 	MinRows int `yaml:"min_rows"`
+	// Optional: a submission may leave this kind out, and a sheet of it
+	// with no data rows is fine (e.g. retention requests).
+	Optional bool `yaml:"optional"`
+	// Period names the date column that gives a submission its reporting
+	// period (weekly calls): the ISO week of that date, e.g. "2025-W10".
+	Period string `yaml:"period"`
 }
 
 // Column is one column of a kind.
 type Column struct {
-	Key         string   `yaml:"key"`         // field name in Records, e.g. "position_number"
-	Header      string   `yaml:"header"`      // official header text
-	Aliases     []string `yaml:"aliases"`     // other accepted headers (matched ignoring case, spacing, punctuation)
-	Type        string   `yaml:"type"`        // text, yesno, enum, date, integer, number, email
-	Required    bool     `yaml:"required"`    // must not be blank
-	Allowed     []string `yaml:"allowed"`     // enum values (matched case-insensitively, stored canonical)
-	Pattern     string   `yaml:"pattern"`     // RE2 the (trimmed) value must match fully
-	Unique      bool     `yaml:"unique"`      // no two rows of the sheet share a value
-	MaxLength   int      `yaml:"max_length"`  // characters, 0 = default limit
-	Min         *float64 `yaml:"min"`         // for integer and number
-	Max         *float64 `yaml:"max"`         // for integer and number
-	Reference   string   `yaml:"reference"`   // "agency", "subagency" or "pay-plan": checked against reference data
-	Substantive bool     `yaml:"substantive"` // free text that must say something (no placeholder)
-	Description string   `yaml:"description"` // shown in templates and fixes
-	Example     string   `yaml:"example"`
-	Width       float64  `yaml:"width"` // template column width
+	Key      string   `yaml:"key"`      // field name in Records, e.g. "position_number"
+	Header   string   `yaml:"header"`   // official header text
+	Aliases  []string `yaml:"aliases"`  // other accepted headers (matched ignoring case, spacing, punctuation)
+	Type     string   `yaml:"type"`     // text, yesno, enum, date, integer, number, email
+	Required bool     `yaml:"required"` // must not be blank
+	Allowed  []string `yaml:"allowed"`  // enum values (matched case-insensitively, stored canonical)
+	// ValueAliases maps other accepted spellings of an enum value to the
+	// allowed value they mean, e.g. "N/A": "Not applicable".
+	ValueAliases map[string]string `yaml:"value_aliases"`
+	Pattern      string            `yaml:"pattern"`     // RE2 the (trimmed) value must match fully
+	Unique       bool              `yaml:"unique"`      // no two rows of the sheet share a value
+	MaxLength    int               `yaml:"max_length"`  // characters, 0 = default limit
+	Min          *float64          `yaml:"min"`         // for integer and number
+	Max          *float64          `yaml:"max"`         // for integer and number
+	Reference    string            `yaml:"reference"`   // "agency", "subagency" or "pay-plan": checked against reference data
+	Substantive  bool              `yaml:"substantive"` // free text that must say something (no placeholder)
+	Description  string            `yaml:"description"` // shown in templates and fixes
+	Example      string            `yaml:"example"`
+	Width        float64           `yaml:"width"` // template column width
 }
 
 // Rule is a check over a row (When/Assert are CEL expressions over `row`)
