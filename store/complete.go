@@ -146,17 +146,18 @@ func insertSubmission(ctx context.Context, tx *sql.Tx, message int64, sub *NewSu
 	if err != nil {
 		return fail(err)
 	}
-	state, version := "deficient", 0
+	state, version := stateDeficient, 0
 	if sub.Accepted {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM submissions
 			WHERE call = ? AND agency = ? AND period = ?`, sub.Call, sub.Agency, sub.Period).Scan(&version); err != nil {
 			return fail(err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE submissions SET state = 'superseded'
-			WHERE call = ? AND agency = ? AND period = ? AND state = 'current'`, sub.Call, sub.Agency, sub.Period); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE submissions SET state = ?
+			WHERE call = ? AND agency = ? AND period = ? AND state = ?`,
+			stateSuperseded, sub.Call, sub.Agency, sub.Period, stateCurrent); err != nil {
 			return fail(err)
 		}
-		state = "current"
+		state = stateCurrent
 	}
 	received := sub.ReceivedAt
 	if received.IsZero() {

@@ -1,0 +1,438 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"intake/parser"
+)
+
+// Submission states.
+const (
+	stateCurrent    = "current"    // the accepted version in force for (call, agency, period)
+	stateSuperseded = "superseded" // an accepted version replaced by a newer one
+	stateDeficient  = "deficient"  // not accepted (error findings)
+)
+
+// Current is the accepted version in force for (call, agency, period).
+type Current struct {
+	SubmissionID int64
+	Receipt      string
+	Version      int
+	Records      []parser.Record
+}
+
+// Current returns the current accepted version for (call, agency, period)
+// with its records in stored order; nil, nil when there is none.
+func (s *Store) Current(ctx context.Context, call, agency, period string) (*Current, error) {
+	var cur *Current
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var c Current
+		err := tx.QueryRowContext(ctx, `SELECT id, receipt, version FROM submissions
+			WHERE call = ? AND agency = ? AND period = ? AND state = ?`, call, agency, period, stateCurrent).
+			Scan(&c.SubmissionID, &c.Receipt, &c.Version)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: current: %w", err)
+		}
+		if c.Records, err = submissionRecords(ctx, tx, c.SubmissionID); err != nil {
+			return err
+		}
+		cur = &c
+		return nil
+	})
+	return cur, err
+}
+
+func submissionRecords(ctx context.Context, tx *sql.Tx, submission int64) ([]parser.Record, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT kind, file_name, sheet, row, fields FROM records
+		WHERE submission = ? ORDER BY id`, submission)
+	if err != nil {
+		return nil, fmt.Errorf("store: records: %w", err)
+	}
+	defer rows.Close()
+	var out []parser.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: records: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: records: %w", err)
+	}
+	return out, nil
+}
+
+// AgencyRecords returns the agency's current accepted records of a call
+// across all periods, by kind (for cross-kind rules). The map is empty, not
+// nil, when there are none.
+func (s *Store) AgencyRecords(ctx context.Context, call, agency string) (map[string][]parser.Record, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT r.kind, r.file_name, r.sheet, r.row, r.fields
+		FROM submissions s JOIN records r ON r.submission = s.id
+		WHERE s.call = ? AND s.agency = ? AND s.state = ?
+		ORDER BY s.period, r.id`, call, agency, stateCurrent)
+	if err != nil {
+		return nil, fmt.Errorf("store: agency records: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]parser.Record{}
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: agency records: %w", err)
+		}
+		out[r.Kind] = append(out[r.Kind], r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: agency records: %w", err)
+	}
+	return out, nil
+}
+
+// SubmissionSummary is one submission as listed for staff.
+type SubmissionSummary struct {
+	ID         int64
+	Receipt    string
+	Call       string
+	Agency     string
+	Period     string
+	Sender     string
+	MessageID  string // Message-ID of the mail that carried it
+	Version    int    // 0 unless accepted
+	State      string // "current", "superseded", "deficient"
+	Late       bool
+	ReceivedAt time.Time
+	Records    int   // records stored
+	Errors     int   // error findings
+	Warnings   int   // warning findings
+	Message    int64 // id of the stored message
+}
+
+// ListFilter selects submissions. Zero values select all.
+type ListFilter struct {
+	Call, Agency, State string
+	Since               time.Time // received at or after
+	Limit               int       // <= 0 = no limit
+}
+
+const summaryColumns = `s.id, s.receipt, s.call, s.agency, s.period, s.sender, m.message_id, s.version, s.state,
+	s.late, s.received_at, s.records, s.errors, s.warnings, s.message`
+
+const summaryFrom = ` FROM submissions s JOIN messages m ON m.id = s.message`
+
+func scanSummary(r rowScanner) (SubmissionSummary, error) {
+	var (
+		x        SubmissionSummary
+		late     int
+		received sql.NullString
+	)
+	if err := r.Scan(&x.ID, &x.Receipt, &x.Call, &x.Agency, &x.Period, &x.Sender, &x.MessageID, &x.Version,
+		&x.State, &late, &received, &x.Records, &x.Errors, &x.Warnings, &x.Message); err != nil {
+		return x, err
+	}
+	x.Late = late != 0
+	var err error
+	x.ReceivedAt, err = parseTS(received)
+	return x, err
+}
+
+// Submissions lists submissions, newest first.
+func (s *Store) Submissions(ctx context.Context, f ListFilter) ([]SubmissionSummary, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, arg any) {
+		where = append(where, cond)
+		args = append(args, arg)
+	}
+	if f.Call != "" {
+		add("s.call = ?", f.Call)
+	}
+	if f.Agency != "" {
+		add("s.agency = ?", f.Agency)
+	}
+	if f.State != "" {
+		add("s.state = ?", f.State)
+	}
+	if !f.Since.IsZero() {
+		add("s.received_at >= ?", tsq(f.Since))
+	}
+	q := `SELECT ` + summaryColumns + summaryFrom
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	q += ` ORDER BY s.received_at DESC, s.id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: submissions: %w", err)
+	}
+	defer rows.Close()
+	var out []SubmissionSummary
+	for rows.Next() {
+		x, err := scanSummary(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: submissions: %w", err)
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: submissions: %w", err)
+	}
+	return out, nil
+}
+
+// StoredFile describes a stored attachment (without its bytes).
+type StoredFile struct {
+	Name, ContentType, SHA256 string
+	Size                      int64
+}
+
+// SubmissionDetail is everything stored about one submission.
+type SubmissionDetail struct {
+	SubmissionSummary
+	Files    []StoredFile
+	Findings []parser.Finding
+	Records  []parser.Record
+	Replies  []OutboxItem // replies that answer it, oldest first
+}
+
+// SubmissionByReceipt returns a submission with its files, findings,
+// records and replies, read in one snapshot; ErrNotFound for an unknown
+// receipt.
+func (s *Store) SubmissionByReceipt(ctx context.Context, receipt string) (*SubmissionDetail, error) {
+	var d SubmissionDetail
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		var err error
+		d.SubmissionSummary, err = scanSummary(tx.QueryRowContext(ctx, `SELECT `+summaryColumns+summaryFrom+
+			` WHERE s.receipt = ?`, receipt))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("store: submission %s: %w", receipt, err)
+		}
+		if d.Files, err = submissionFiles(ctx, tx, d.ID); err != nil {
+			return err
+		}
+		if d.Findings, err = submissionFindings(ctx, tx, d.ID); err != nil {
+			return err
+		}
+		if d.Records, err = submissionRecords(ctx, tx, d.ID); err != nil {
+			return err
+		}
+		if d.Replies, err = queryOutbox(ctx, tx, `SELECT `+outboxColumns+outboxFrom+
+			` WHERE o.submission = ? ORDER BY o.id`, d.ID); err != nil {
+			return fmt.Errorf("store: submission %s: replies: %w", receipt, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+func submissionFiles(ctx context.Context, tx *sql.Tx, submission int64) ([]StoredFile, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT name, content_type, sha256, size FROM files WHERE submission = ? ORDER BY id`, submission)
+	if err != nil {
+		return nil, fmt.Errorf("store: files: %w", err)
+	}
+	defer rows.Close()
+	var out []StoredFile
+	for rows.Next() {
+		var f StoredFile
+		if err := rows.Scan(&f.Name, &f.ContentType, &f.SHA256, &f.Size); err != nil {
+			return nil, fmt.Errorf("store: files: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: files: %w", err)
+	}
+	return out, nil
+}
+
+func submissionFindings(ctx context.Context, tx *sql.Tx, submission int64) ([]parser.Finding, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT file_name, sheet, row, col, column_name, code, severity, message, fix, cite
+		FROM findings WHERE submission = ? ORDER BY id`, submission)
+	if err != nil {
+		return nil, fmt.Errorf("store: findings: %w", err)
+	}
+	defer rows.Close()
+	var out []parser.Finding
+	for rows.Next() {
+		var f parser.Finding
+		if err := rows.Scan(&f.File, &f.Sheet, &f.Row, &f.Col, &f.Column, &f.Code, &f.Severity, &f.Message,
+			&f.Fix, &f.Cite); err != nil {
+			return nil, fmt.Errorf("store: findings: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: findings: %w", err)
+	}
+	return out, nil
+}
+
+// FileData returns a stored attachment of the submission with that receipt
+// by its SHA-256 (hex, any case), with its bytes; ErrNotFound when there is
+// none.
+func (s *Store) FileData(ctx context.Context, receipt, sha256 string) (StoredFile, []byte, error) {
+	var (
+		f    StoredFile
+		data []byte
+	)
+	err := s.rdb.QueryRowContext(ctx, `SELECT f.name, f.content_type, f.sha256, f.size, f.data
+		FROM files f JOIN submissions s ON s.id = f.submission
+		WHERE s.receipt = ? AND lower(f.sha256) = lower(?) ORDER BY f.id LIMIT 1`, receipt, sha256).
+		Scan(&f.Name, &f.ContentType, &f.SHA256, &f.Size, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return StoredFile{}, nil, ErrNotFound
+	}
+	if err != nil {
+		return StoredFile{}, nil, fmt.Errorf("store: file %s %s: %w", receipt, sha256, err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return f, data, nil
+}
+
+// AgencyState is where one agency stands on a call (for one period).
+type AgencyState struct {
+	Agency, Period string
+	Receipt        string    // the current accepted version's, else the latest submission's
+	Sender         string    // of that submission
+	Version        int       // 0 when none is accepted
+	Accepted       bool      // a current accepted version exists
+	Late           bool      // that submission was late
+	LastAt         time.Time // when the latest submission (of any state) was received
+	Submissions    int       // all submissions, of any state
+}
+
+// CallStatus returns, per agency that ever submitted to call (and to
+// period, if period != ""), its latest state: one row per agency and
+// period, ordered by agency and period. The state shown is that of the
+// current accepted version if there is one (a later deficient resubmission
+// does not undo it), else that of the latest submission.
+func (s *Store) CallStatus(ctx context.Context, call, period string) ([]AgencyState, error) {
+	q := `SELECT agency, period, receipt, sender, version, state, late, received_at FROM submissions WHERE call = ?`
+	args := []any{call}
+	if period != "" {
+		q += ` AND period = ?`
+		args = append(args, period)
+	}
+	q += ` ORDER BY agency, period, id`
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: call status: %w", err)
+	}
+	defer rows.Close()
+	var out []AgencyState
+	for rows.Next() {
+		var (
+			agency, per, receipt, sender, state string
+			version, late                       int
+			received                            sql.NullString
+		)
+		if err := rows.Scan(&agency, &per, &receipt, &sender, &version, &state, &late, &received); err != nil {
+			return nil, fmt.Errorf("store: call status: %w", err)
+		}
+		at, err := parseTS(received)
+		if err != nil {
+			return nil, err
+		}
+		if n := len(out); n == 0 || out[n-1].Agency != agency || out[n-1].Period != per {
+			out = append(out, AgencyState{Agency: agency, Period: per})
+		}
+		a := &out[len(out)-1]
+		a.Submissions++
+		if at.After(a.LastAt) {
+			a.LastAt = at
+		}
+		// Rows come in id order: a later one replaces the shown state unless
+		// a current accepted version is shown already.
+		if state == stateCurrent || !a.Accepted {
+			a.Receipt, a.Sender, a.Version, a.Late = receipt, sender, version, late != 0
+			a.Accepted = state == stateCurrent
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: call status: %w", err)
+	}
+	return out, nil
+}
+
+// ExportRow is one record with its provenance, for exports.
+type ExportRow struct {
+	Receipt, MessageID, FileName, FileSHA256, Sheet, Agency, Period, Kind string
+	Row, Version                                                          int
+	ReceivedAt                                                            time.Time
+	Fields                                                                map[string]string
+}
+
+// ExportRecords streams the records of a call to fn, by submission then in
+// stored order: of one kind if kind != "", and only of current versions if
+// currentOnly (else of every submission, superseded and deficient ones
+// too). An error from fn stops the export and is returned as is.
+func (s *Store) ExportRecords(ctx context.Context, call, kind string, currentOnly bool, fn func(ExportRow) error) error {
+	q := `SELECT s.receipt, m.message_id, r.file_name, COALESCE(f.sha256, ''), r.sheet, s.agency, s.period, r.kind,
+		r.row, s.version, s.received_at, r.fields
+		FROM submissions s
+		JOIN messages m ON m.id = s.message
+		JOIN records r ON r.submission = s.id
+		LEFT JOIN files f ON f.id = r.file
+		WHERE s.call = ?`
+	args := []any{call}
+	if kind != "" {
+		q += ` AND r.kind = ?`
+		args = append(args, kind)
+	}
+	if currentOnly {
+		q += ` AND s.state = ?`
+		args = append(args, stateCurrent)
+	}
+	q += ` ORDER BY s.id, r.id`
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("store: export: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			x        ExportRow
+			received sql.NullString
+			fields   []byte
+		)
+		if err := rows.Scan(&x.Receipt, &x.MessageID, &x.FileName, &x.FileSHA256, &x.Sheet, &x.Agency, &x.Period,
+			&x.Kind, &x.Row, &x.Version, &received, &fields); err != nil {
+			return fmt.Errorf("store: export: %w", err)
+		}
+		if x.ReceivedAt, err = parseTS(received); err != nil {
+			return err
+		}
+		if x.Fields, err = decodeFields(fields); err != nil {
+			return err
+		}
+		if err := fn(x); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: export: %w", err)
+	}
+	return nil
+}
