@@ -97,7 +97,7 @@ type Message struct {
 	InReplyTo      string   // first In-Reply-To id, without <>
 	References     []string // without <>
 	Header         mail.Header
-	Text           string       // first text/plain body, decoded, at most MaxTextBytes
+	Text           string       // first text/plain body, decoded, LF line ends, at most MaxTextBytes
 	Attachments    []Attachment // attachments and named inline parts, those of forwarded messages too
 	Problems       []string     // what was odd but survivable
 

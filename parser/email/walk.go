@@ -199,7 +199,7 @@ func (w *walker) leaf(e *message.Entity, mediaType string, attached bool) {
 			}
 			w.m.textAll.add(data)
 			if mediaType == "text/plain" && w.m.Text == "" && !attached {
-				w.m.Text = toUTF8(string(data))
+				w.m.Text = strings.ReplaceAll(toUTF8(string(data)), "\r\n", "\n")
 			}
 		}
 		return
