@@ -209,7 +209,7 @@ Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;
 	name="SES Position Report FY25.xlsx"
 Content-Description: SES Position Report FY25.xlsx
 Content-Disposition: attachment;
-	filename="SES Position Report FY25.xlsx"; size=` + fmt.Sprint(len(wb)) + `;
+	filename="SES Position Report FY25.xlsx"; size=`+fmt.Sprint(len(wb))+`;
 	creation-date="Mon, 10 Mar 2025 13:29:00 GMT";
 	modification-date="Mon, 10 Mar 2025 13:30:00 GMT"
 Content-Transfer-Encoding: base64
