@@ -22,6 +22,8 @@ func SanitizeFilename(name string) string {
 	var b strings.Builder
 	for _, r := range name {
 		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			b.WriteByte(' ')
 		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Bidi_Control, r),
 			r == '\u200b', r == '\ufeff':
 			continue
