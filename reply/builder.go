@@ -60,7 +60,7 @@ type Outcome struct {
 	Due        time.Time      // zero: no deadline known
 	Late       bool
 	Changes    *parser.Changes // nil for a first version; else what changed since the previous version
-	Now        time.Time // the reply's Date
+	Now        time.Time       // the reply's Date
 }
 
 // Mail is a built message, ready for the outbox.
