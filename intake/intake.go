@@ -107,7 +107,10 @@ func New(o Options) (*Daemon, error) {
 		return nil, errors.New("intake: From (the bot's address) is required")
 	}
 	def := DefaultFolders()
-	for _, f := range []struct{ dst *string; def string }{
+	for _, f := range []struct {
+		dst *string
+		def string
+	}{
 		{&o.Folders.Accepted, def.Accepted}, {&o.Folders.Deficient, def.Deficient}, {&o.Folders.Ignored, def.Ignored},
 		{&o.Folders.Bounces, def.Bounces}, {&o.Folders.Quarantine, def.Quarantine},
 	} {

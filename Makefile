@@ -1,0 +1,49 @@
+# intake: the robot clerk of a data-call mailbox.
+#   make demo   the whole job on embedded defaults (in-process IMAP and SMTP, a SQLite file)
+#   make test   every test; under CI=true the real servers and programs the tests need are installed first
+#   make bench  the benchmarks, with the workbook reader's comparison table
+
+GO      ?= go
+BIN     := bin/intake
+FUZZTIME ?= 10s
+# go-sqlite3 needs cgo.
+export CGO_ENABLED := 1
+
+.PHONY: all build demo test test-deps unit fuzz bench vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/intake
+
+demo: build
+	./$(BIN) demo
+
+test: test-deps vet unit fuzz
+
+# Under CI=true, install Dovecot, Postfix, openpyxl, LibreOffice and Gnumeric
+# from Debian's packages (outside CI the tests that need them skip, saying so).
+test-deps:
+	@if [ "$$CI" = "true" ]; then scripts/install-test-deps; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Short, bounded runs of every fuzz target (one target per invocation, as go test requires).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@if [ -x scripts/bench-readers ]; then scripts/bench-readers; fi
+
+clean:
+	rm -rf bin

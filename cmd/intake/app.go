@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"intake/intake"
+	"intake/intake/web"
+	"intake/parser"
+	"intake/parser/email"
+	"intake/reply"
+	"intake/store"
+)
+
+// app holds the stages wired from one configuration.
+type app struct {
+	cfg      *Config
+	log      *slog.Logger
+	store    *store.Store
+	calls    *parser.Registry
+	ref      *parser.Reference
+	reply    *reply.Builder
+	agencies []intake.Agency
+	metrics  *prometheus.Registry
+}
+
+// newLogger makes the process logger. Cell values never reach it: the
+// stages log ids, counts and codes only.
+func newLogger(w io.Writer, c LogConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// loadCalls returns the built-in data calls plus those in dir; a wrong
+// definition is refused here, at start, with the file and field named.
+func loadCalls(dir string) (*parser.Registry, error) {
+	defs, err := parser.Builtin()
+	if err != nil {
+		return nil, fmt.Errorf("built-in data calls: %w", err)
+	}
+	if dir != "" {
+		more, err := parser.LoadFS(os.DirFS(dir))
+		if err != nil {
+			return nil, fmt.Errorf("calls_dir %s: %w", dir, err)
+		}
+		defs = append(defs, more...)
+	}
+	return parser.NewRegistry(defs...)
+}
+
+func loadReference(dir string) (*parser.Reference, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	ref, err := parser.LoadReference(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("reference_dir %s: %w", dir, err)
+	}
+	return ref, nil
+}
+
+// openApp opens the store and loads definitions, reference data and the
+// reply builder.
+func openApp(ctx context.Context, e *env, cfg *Config) (*app, error) {
+	a := &app{cfg: cfg, log: newLogger(e.stderr, cfg.Log)}
+	var err error
+	if a.calls, err = loadCalls(cfg.CallsDir); err != nil {
+		return nil, err
+	}
+	if a.ref, err = loadReference(cfg.ReferenceDir); err != nil {
+		return nil, err
+	}
+	if a.agencies, err = agencies(cfg.Agencies, a.ref); err != nil {
+		return nil, err
+	}
+	if a.reply, err = reply.NewBuilder(reply.Options{From: cfg.From, FromName: cfg.FromName, Organization: cfg.Organization}); err != nil {
+		return nil, err
+	}
+	if dir := filepath.Dir(cfg.Store); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("store directory: %w", err)
+		}
+	}
+	if a.store, err = store.Open(ctx, cfg.Store); err != nil {
+		return nil, err
+	}
+	a.metrics = prometheus.NewRegistry()
+	a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return a, nil
+}
+
+func (a *app) Close() error { return a.store.Close() }
+
+// agencies turns the configured allowlist into the daemon's, adding the
+// .gov domains the reference data lists for an agency's organisation.
+func agencies(cs []AgencyConfig, ref *parser.Reference) ([]intake.Agency, error) {
+	var out []intake.Agency
+	for _, c := range cs {
+		a := intake.Agency{Code: c.Code, Name: c.Name, Senders: append([]string(nil), c.Senders...), Contacts: c.Contacts}
+		if c.GovOrganization != "" {
+			n := 0
+			for domain, org := range ref.Domains {
+				if strings.EqualFold(org, c.GovOrganization) {
+					a.Senders = append(a.Senders, "@"+domain)
+					n++
+				}
+			}
+			if n == 0 {
+				return nil, fmt.Errorf("agency %s: no .gov domain in the reference data belongs to %q", c.Code, c.GovOrganization)
+			}
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// daemonOptions wires the configuration into the daemon's options.
+func (a *app) daemonOptions() (intake.Options, error) {
+	c := a.cfg
+	imapTLS, err := tlsConfig(hostOf(c.IMAP.Addr), c.IMAP.CAFile)
+	if err != nil {
+		return intake.Options{}, err
+	}
+	smtpTLS, err := tlsConfig(c.SMTP.Host, c.SMTP.CAFile)
+	if err != nil {
+		return intake.Options{}, err
+	}
+	imapToken := tokenSource(c.IMAP.TokenFile, "INTAKE_IMAP_TOKEN")
+	smtpToken := tokenSource(c.SMTP.TokenFile, "INTAKE_SMTP_TOKEN")
+	return intake.Options{
+		Store: a.store, Calls: a.calls, Ref: a.ref, Agencies: a.agencies, Reply: a.reply,
+		From: c.From, Own: c.OwnAddresses, DefaultCall: c.DefaultCall,
+		IMAP: intake.IMAPOptions{
+			Addr: c.IMAP.Addr, TLS: c.IMAP.TLS, TLSConfig: imapTLS, Username: c.IMAP.Username, Password: c.IMAP.Password,
+			Auth: c.IMAP.Auth, Token: func(context.Context) (string, error) { return imapToken() }, Mailbox: c.IMAP.Mailbox, Timeout: c.IMAP.Timeout,
+		},
+		SMTP: intake.SMTPOptions{
+			Host: c.SMTP.Host, Port: c.SMTP.Port, TLS: c.SMTP.TLS, TLSConfig: smtpTLS, Username: c.SMTP.Username, Password: c.SMTP.Password,
+			Auth: c.SMTP.Auth, Token: func(context.Context) (string, error) { return smtpToken() }, HELO: c.SMTP.HELO, Timeout: c.SMTP.Timeout,
+		},
+		Folders: intake.Folders{Accepted: c.Folders.Accepted, Deficient: c.Folders.Deficient, Ignored: c.Folders.Ignored,
+			Bounces: c.Folders.Bounces, Quarantine: c.Folders.Quarantine},
+		Auth:            email.AuthPolicy{TrustedAuthServID: c.Auth.TrustedAuthServID, RequireDMARC: c.Auth.RequireDMARC},
+		MaxAttempts:     c.MaxAttempts,
+		RatePerSender:   c.RatePerSender,
+		RateWindow:      c.RateWindow,
+		ReminderDays:    c.ReminderDays,
+		StartFromNow:    c.StartFromNow,
+		DryRun:          c.DryRun,
+		MaxMessageBytes: int64(c.MaxMessageMB) << 20,
+		PollInterval:    c.PollInterval,
+		Logger:          a.log,
+		Metrics:         intake.NewMetrics(a.metrics),
+	}, nil
+}
+
+// webHandler is the staff dashboard with /metrics beside it.
+func (a *app) webHandler() (http.Handler, error) {
+	if len(a.cfg.Web.Users) == 0 {
+		return nil, errors.New("web.users: the dashboard shows agency data and needs at least one user (or $INTAKE_WEB_USER and $INTAKE_WEB_PASSWORD)")
+	}
+	names := map[string]string{}
+	for _, ag := range a.agencies {
+		names[ag.Code] = ag.Name
+	}
+	return web.New(web.Options{
+		Store: a.store, Calls: a.calls, Users: a.cfg.Web.Users, Agencies: names, Logger: a.log,
+		Metrics: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
+	})
+}
+
+func hostOf(addr string) string {
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		return addr[:i]
+	}
+	return addr
+}

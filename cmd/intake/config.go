@@ -1,0 +1,296 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the one configuration file (`--config`). Every secret can also
+// come from the environment or from a file; see secret().
+type Config struct {
+	Store        string   `yaml:"store"`         // SQLite file
+	CallsDir     string   `yaml:"calls_dir"`     // more data-call definitions (*.yaml), beside the built-ins
+	ReferenceDir string   `yaml:"reference_dir"` // reference data: derived/agency_subelements.csv, derived/pay_plans.csv, dotgov/current-federal.csv
+	From         string   `yaml:"from"`          // the bot's address
+	FromName     string   `yaml:"from_name"`
+	Organization string   `yaml:"organization"`
+	OwnAddresses []string `yaml:"own_addresses"` // further addresses of the bot, never answered
+	DefaultCall  string   `yaml:"default_call"`  // call for mail that names none
+
+	IMAP    IMAPConfig    `yaml:"imap"`
+	SMTP    SMTPConfig    `yaml:"smtp"`
+	Folders FoldersConfig `yaml:"folders"`
+	Auth    AuthConfig    `yaml:"auth"`
+
+	Agencies []AgencyConfig `yaml:"agencies"`
+
+	MaxAttempts     int           `yaml:"max_attempts"`     // processing attempts before quarantine
+	MaxMessageMB    int           `yaml:"max_message_mb"`   // larger mail is answered unread
+	RatePerSender   int           `yaml:"rate_per_sender"`  // replies per sender per rate_window
+	RateWindow      time.Duration `yaml:"rate_window"`      //
+	ReminderDays    int           `yaml:"reminder_days"`    // 0: no reminders
+	StartFromNow    bool          `yaml:"start_from_now"`   // skip mail already in the mailbox on first contact
+	DryRun          bool          `yaml:"dry_run"`          // read-only mailbox, no replies sent
+	PollInterval    time.Duration `yaml:"poll_interval"`    // without IDLE; also the IDLE refresh
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` //
+
+	Web WebConfig `yaml:"web"`
+	Log LogConfig `yaml:"log"`
+}
+
+type IMAPConfig struct {
+	Addr         string        `yaml:"addr"`     // host:port
+	TLS          string        `yaml:"tls"`      // tls | starttls | none
+	CAFile       string        `yaml:"ca_file"`  // extra CA (a private CA in front of the server)
+	Username     string        `yaml:"username"` //
+	Password     string        `yaml:"password"` // or password_file, or $INTAKE_IMAP_PASSWORD
+	PasswordFile string        `yaml:"password_file"`
+	Auth         string        `yaml:"auth"`       // plain | xoauth2
+	TokenFile    string        `yaml:"token_file"` // XOAUTH2 access token, read at each login; or $INTAKE_IMAP_TOKEN
+	Mailbox      string        `yaml:"mailbox"`
+	Timeout      time.Duration `yaml:"timeout"`
+}
+
+type SMTPConfig struct {
+	Host         string        `yaml:"host"`
+	Port         int           `yaml:"port"`
+	TLS          string        `yaml:"tls"` // starttls | tls | none
+	CAFile       string        `yaml:"ca_file"`
+	Username     string        `yaml:"username"`
+	Password     string        `yaml:"password"` // or password_file, or $INTAKE_SMTP_PASSWORD
+	PasswordFile string        `yaml:"password_file"`
+	Auth         string        `yaml:"auth"`       // plain | xoauth2
+	TokenFile    string        `yaml:"token_file"` // or $INTAKE_SMTP_TOKEN
+	HELO         string        `yaml:"helo"`
+	Timeout      time.Duration `yaml:"timeout"`
+}
+
+type FoldersConfig struct {
+	Accepted   string `yaml:"accepted"`
+	Deficient  string `yaml:"deficient"`
+	Ignored    string `yaml:"ignored"`
+	Bounces    string `yaml:"bounces"`
+	Quarantine string `yaml:"quarantine"`
+}
+
+type AuthConfig struct {
+	// TrustedAuthServID is the authserv-id of the receiving server's
+	// Authentication-Results; others are ignored (a sender can forge them).
+	TrustedAuthServID string `yaml:"trusted_authserv_id"`
+	RequireDMARC      bool   `yaml:"require_dmarc"` // DMARC (or aligned DKIM) pass is required
+}
+
+type AgencyConfig struct {
+	Code    string   `yaml:"code"`
+	Name    string   `yaml:"name"`
+	Senders []string `yaml:"senders"` // addresses, or "@domain"
+	// GovOrganization adds every .gov domain the reference data lists for
+	// this organisation (e.g. "Department of Homeland Security").
+	GovOrganization string   `yaml:"gov_organization"`
+	Contacts        []string `yaml:"contacts"` // reminder recipients
+}
+
+type WebConfig struct {
+	Listen string            `yaml:"listen"` // e.g. 127.0.0.1:8080; empty: no dashboard with `run`
+	Users  map[string]string `yaml:"users"`  // user -> password; or $INTAKE_WEB_USER / $INTAKE_WEB_PASSWORD
+}
+
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // text | json
+}
+
+// LoadConfig reads and validates a configuration file; unknown keys are
+// refused, so a typo is not silently ignored.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	c.applyDefaults()
+	if err := c.resolveSecrets(); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Store, "intake.db")
+	def(&c.FromName, "Data Call Intake")
+	def(&c.IMAP.TLS, "tls")
+	def(&c.IMAP.Auth, "plain")
+	def(&c.IMAP.Mailbox, "INBOX")
+	def(&c.SMTP.TLS, "starttls")
+	def(&c.Log.Level, "info")
+	def(&c.Log.Format, "text")
+	if c.SMTP.Port == 0 {
+		c.SMTP.Port = 587
+		if c.SMTP.TLS == "tls" {
+			c.SMTP.Port = 465
+		}
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+}
+
+// resolveSecrets fills every secret from, in order: the file named in the
+// configuration, the environment, the configuration value itself.
+func (c *Config) resolveSecrets() error {
+	for _, s := range []struct {
+		dst  *string
+		file string
+		env  string
+	}{
+		{&c.IMAP.Password, c.IMAP.PasswordFile, "INTAKE_IMAP_PASSWORD"},
+		{&c.SMTP.Password, c.SMTP.PasswordFile, "INTAKE_SMTP_PASSWORD"},
+	} {
+		v, err := secret(*s.dst, s.file, s.env)
+		if err != nil {
+			return err
+		}
+		*s.dst = v
+	}
+	if u, p := os.Getenv("INTAKE_WEB_USER"), os.Getenv("INTAKE_WEB_PASSWORD"); u != "" && p != "" {
+		if c.Web.Users == nil {
+			c.Web.Users = map[string]string{}
+		}
+		c.Web.Users[u] = p
+	}
+	return nil
+}
+
+func secret(value, file, env string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("config: secret file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if v := os.Getenv(env); v != "" {
+		return v, nil
+	}
+	return value, nil
+}
+
+// tokenSource reads an OAuth access token at each login (a sidecar keeps
+// the file fresh), or takes it from the environment.
+func tokenSource(file, env string) func() (string, error) {
+	return func() (string, error) {
+		if file != "" {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return "", err
+			}
+			return strings.TrimSpace(string(b)), nil
+		}
+		if v := os.Getenv(env); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("no token: set a token_file or $%s", env)
+	}
+}
+
+// Validate checks settings against each other; each message names the
+// setting.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if !strings.Contains(c.From, "@") {
+		bad("from: the bot's address is required (e.g. allocation-management@opm.gov)")
+	}
+	oneOf := func(name, v string, allowed ...string) {
+		for _, a := range allowed {
+			if v == a {
+				return
+			}
+		}
+		bad("%s: %q is not one of %s", name, v, strings.Join(allowed, ", "))
+	}
+	oneOf("imap.tls", c.IMAP.TLS, "tls", "starttls", "none")
+	oneOf("imap.auth", c.IMAP.Auth, "plain", "xoauth2")
+	oneOf("smtp.tls", c.SMTP.TLS, "tls", "starttls", "none")
+	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf("log.format", c.Log.Format, "text", "json")
+	if c.SMTP.Auth != "" {
+		oneOf("smtp.auth", c.SMTP.Auth, "plain", "xoauth2")
+	}
+	if c.Auth.RequireDMARC && c.Auth.TrustedAuthServID == "" {
+		bad("auth.require_dmarc needs auth.trusted_authserv_id (whose Authentication-Results to trust)")
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Agencies {
+		if a.Code == "" {
+			bad("agencies[%d]: code is required", i)
+		}
+		if seen[a.Code] {
+			bad("agencies[%d]: code %q appears twice", i, a.Code)
+		}
+		seen[a.Code] = true
+		if len(a.Senders) == 0 && a.GovOrganization == "" {
+			bad("agencies[%d] (%s): senders or gov_organization is required", i, a.Code)
+		}
+		for _, s := range a.Senders {
+			if !strings.Contains(s, "@") {
+				bad("agencies[%d] (%s): sender %q is neither an address nor @domain", i, a.Code, s)
+			}
+		}
+		if a.GovOrganization != "" && c.ReferenceDir == "" {
+			bad("agencies[%d] (%s): gov_organization needs reference_dir", i, a.Code)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateDaemon adds what `run` needs beyond the offline commands.
+func (c *Config) ValidateDaemon() error {
+	var errs []error
+	if c.IMAP.Addr == "" {
+		errs = append(errs, errors.New("imap.addr is required"))
+	}
+	if c.SMTP.Host == "" {
+		errs = append(errs, errors.New("smtp.host is required"))
+	}
+	if len(c.Agencies) == 0 {
+		errs = append(errs, errors.New("agencies: no agency may submit: list at least one"))
+	}
+	return errors.Join(errs...)
+}
+
+func tlsConfig(host, caFile string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("config: ca_file %s: no certificate found", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}

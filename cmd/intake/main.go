@@ -1,0 +1,102 @@
+// Command intake is the robot clerk of a data-call mailbox: `intake run`
+// answers the mailbox; the other subcommands serve OPM staff and agencies.
+// See `intake help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// env is what every subcommand gets: its output streams.
+type env struct {
+	stdout, stderr io.Writer
+}
+
+var errUsage = errors.New("usage")
+
+func commands() map[string]command {
+	return map[string]command{
+		"run":      {"answer the mailbox: fetch, check, store, reply (the daemon)", cmdRun},
+		"serve":    {"serve the staff dashboard and JSON API only", cmdServe},
+		"demo":     {"the whole job on in-process IMAP and SMTP servers with sample submissions", cmdDemo},
+		"template": {"write the blank official template: template CALL [KIND] -o FILE.xlsx", cmdTemplate},
+		"check":    {"check a workbook offline and print the findings: check FILE.xlsx [--call CALL]", cmdCheck},
+		"calls":    {"list the data calls (built-in and from calls_dir), or refuse a wrong definition", cmdCalls},
+		"status":   {"per call: which agencies submitted, are late, or are missing", cmdStatus},
+		"list":     {"list submissions (or --messages: mail that was not a submission)", cmdList},
+		"show":     {"show one submission: show RECEIPT", cmdShow},
+		"export":   {"export records with provenance as CSV or XLSX", cmdExport},
+		"replay":   {"process a stored message again: replay MESSAGE-ID", cmdReplay},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "intake:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a subcommand; tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stderr, cmds)
+		if len(args) == 0 {
+			return errUsage
+		}
+		return nil
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "intake: unknown command %q\n\n", args[0])
+		usage(stderr, cmds)
+		return errUsage
+	}
+	return c.run(ctx, &env{stdout: stdout, stderr: stderr}, args[1:])
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "usage: intake COMMAND [flags]   (intake COMMAND -h for its flags)")
+	fmt.Fprintln(w)
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+	}
+}
+
+// flags makes a subcommand's flag set; its errors go to stderr.
+func flags(e *env, name, args string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: intake %s %s\n", name, args)
+		fs.PrintDefaults()
+	}
+	return fs
+}

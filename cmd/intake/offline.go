@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"intake/parser"
+	"intake/reply"
+)
+
+func cmdTemplate(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "template", "CALL [KIND] -o FILE.xlsx")
+	out := fs.String("o", "", "output file (.xlsx)")
+	dir := fs.String("calls", "", "directory of more data-call definitions")
+	if err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 || *out == "" {
+		fs.Usage()
+		return errUsage
+	}
+	calls, err := loadCalls(*dir)
+	if err != nil {
+		return err
+	}
+	def := calls.Get(fs.Arg(0))
+	if def == nil {
+		return fmt.Errorf("no data call %q (see `intake calls`)", fs.Arg(0))
+	}
+	var data []byte
+	if fs.NArg() == 2 {
+		data, err = reply.Template(def, fs.Arg(1))
+	} else {
+		data, err = reply.TemplateAll(def)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s (%d bytes)\n", *out, len(data))
+	return nil
+}
+
+func cmdCheck(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "check", "FILE.xlsx... [--call CALL] [--agency CODE] [--reference DIR]")
+	callID := fs.String("call", "", "data call (default: recognised from the workbook)")
+	agency := fs.String("agency", "", "agency code of the sender")
+	refDir := fs.String("reference", "", "reference data directory (agency codes, pay plans)")
+	dir := fs.String("calls", "", "directory of more data-call definitions")
+	if err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	calls, err := loadCalls(*dir)
+	if err != nil {
+		return err
+	}
+	ref, err := loadReference(*refDir)
+	if err != nil {
+		return err
+	}
+	var files []parser.Input
+	for _, p := range fs.Args() {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files = append(files, parser.Input{Name: filepath.Base(p), Data: data})
+	}
+	var def *parser.Definition
+	if *callID != "" {
+		if def = calls.Get(*callID); def == nil {
+			return fmt.Errorf("no data call %q (see `intake calls`)", *callID)
+		}
+	} else if def, _ = calls.Route(parser.RouteInput{Files: files}); def == nil {
+		return fmt.Errorf("the workbook matches no data call: name one with --call (see `intake calls`)")
+	}
+	sub := parser.Check(def, files, parser.Context{Now: time.Now(), Agency: *agency, Ref: ref, Limits: parser.DefaultLimits()})
+	printCheck(e, def, sub)
+	if sub.Deficient() {
+		return fmt.Errorf("%d problem(s): the submission would get a deficiency notice", countErrors(sub.Findings))
+	}
+	return nil
+}
+
+func printCheck(e *env, def *parser.Definition, sub parser.Submission) {
+	fmt.Fprintf(e.stdout, "Data call: %s (%s)\n", def.Title, def.ID)
+	for _, f := range sub.Files {
+		fmt.Fprintf(e.stdout, "File: %s  %d bytes  sha256 %s\n", f.Name, f.Size, f.SHA256)
+		for _, s := range f.Sheets {
+			kind := s.Kind
+			if kind == "" {
+				kind = "(not read: matches no kind)"
+			}
+			fmt.Fprintf(e.stdout, "  sheet %q: %s, %d rows\n", s.Name, kind, s.Rows)
+		}
+	}
+	for kind, n := range sub.Counts() {
+		fmt.Fprintf(e.stdout, "Records: %d %s\n", n, kind)
+	}
+	if len(sub.Findings) == 0 {
+		fmt.Fprintln(e.stdout, "No problems found: the submission would be accepted.")
+		return
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tFILE\tSHEET\tCELL\tCOLUMN\tPROBLEM\tFIX")
+	for _, f := range sub.Findings {
+		cell := f.Cell()
+		if cell == "" && f.Row > 0 {
+			cell = fmt.Sprintf("row %d", f.Row)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.File, f.Sheet, cell, f.Column, oneLine(f.Message), oneLine(f.Fix))
+	}
+	tw.Flush()
+}
+
+func countErrors(fs []parser.Finding) int {
+	n := 0
+	for _, f := range fs {
+		if f.Severity != parser.SeverityWarning {
+			n++
+		}
+	}
+	return n
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func cmdCalls(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "calls", "[--calls DIR]")
+	dir := fs.String("calls", "", "directory of more data-call definitions")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	calls, err := loadCalls(*dir)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTITLE\tDEADLINE\tKINDS")
+	for _, d := range calls.All() {
+		var kinds []string
+		for _, k := range d.Kinds {
+			kinds = append(kinds, k.ID)
+		}
+		deadline := d.Deadline.Date
+		if d.Deadline.Weekly != nil {
+			deadline = fmt.Sprintf("weekly, %s, until %s", d.Deadline.Weekly.Weekday, d.Deadline.Weekly.Until)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Title, deadline, strings.Join(kinds, ", "))
+	}
+	return tw.Flush()
+}
+
+// parseInterspersed parses flags that may come after the positional
+// arguments (`check FILE --call X`), which the flag package alone does not.
+func parseInterspersed(fs interface {
+	Parse([]string) error
+	Args() []string
+}, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}

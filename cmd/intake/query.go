@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"intake/intake"
+	"intake/intake/export"
+	"intake/store"
+)
+
+// staffFlags are the flags of the staff commands: a configuration file,
+// or just the store.
+func staffFlags(fs *flag.FlagSet) (config, storePath *string) {
+	config = fs.String("config", "", "configuration file (default intake.yaml when present)")
+	storePath = fs.String("store", "", "SQLite store (overrides the configuration's)")
+	return
+}
+
+// staffConfig loads the configuration for a staff command; without one
+// (and without intake.yaml) it is the defaults with the given store.
+func staffConfig(config, storePath string) (*Config, error) {
+	if config == "" {
+		if _, err := os.Stat("intake.yaml"); err == nil {
+			config = "intake.yaml"
+		}
+	}
+	cfg := &Config{From: "intake@localhost"}
+	if config != "" {
+		c, err := LoadConfig(config)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	} else {
+		cfg.applyDefaults()
+	}
+	if storePath != "" {
+		cfg.Store = storePath
+	}
+	if _, err := os.Stat(cfg.Store); err != nil {
+		return nil, fmt.Errorf("store %s: %w (name it with --store or --config)", cfg.Store, err)
+	}
+	return cfg, nil
+}
+
+func cmdStatus(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "status", "[--call CALL] [--period P] [--config FILE | --store FILE]")
+	config, storePath := staffFlags(fs)
+	callID := fs.String("call", "", "only this data call")
+	period := fs.String("period", "", "reporting period of a weekly call (default: the current one)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := staffConfig(*config, *storePath)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	now := time.Now()
+	msgs, outbox, err := a.store.Counts(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Messages: %s\nReplies:  %s\n\n", counts(msgs), counts(outbox))
+	for _, def := range a.calls.All() {
+		if *callID != "" && def.ID != *callID {
+			continue
+		}
+		due, p, _ := def.Due(now)
+		if *period != "" {
+			p = *period
+		}
+		states, err := a.store.CallStatus(ctx, def.ID, p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s (%s)", def.Title, def.ID)
+		if !due.IsZero() {
+			fmt.Fprintf(e.stdout, ", due %s", due.Format("2 Jan 2006 15:04 MST"))
+		}
+		if p != "" {
+			fmt.Fprintf(e.stdout, ", period %s", p)
+		}
+		fmt.Fprintln(e.stdout)
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  AGENCY\tSTATE\tRECEIPT\tVERSION\tTIMELINESS\tLAST\tSUBMISSIONS")
+		seen := map[string]bool{}
+		for _, s := range states {
+			seen[s.Agency] = true
+			state := "deficient"
+			if s.Accepted {
+				state = "accepted"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%d\n", s.Agency, state, s.Receipt, s.Version, timeliness(s.Late), s.LastAt.Format(time.DateTime), s.Submissions)
+		}
+		for _, ag := range expected(a.agencies, def.ExpectedAgencies) {
+			if !seen[ag] {
+				fmt.Fprintf(tw, "  %s\tMISSING\t\t\t%s\t\t0\n", ag, missingTimeliness(due, now))
+			}
+		}
+		tw.Flush()
+		fmt.Fprintln(e.stdout)
+	}
+	return nil
+}
+
+func expected(agencies []intake.Agency, want []string) []string {
+	if len(want) > 0 {
+		return want
+	}
+	var out []string
+	for _, a := range agencies {
+		out = append(out, a.Code)
+	}
+	return out
+}
+
+func timeliness(late bool) string {
+	if late {
+		return "late"
+	}
+	return "on time"
+}
+
+func missingTimeliness(due, now time.Time) string {
+	if !due.IsZero() && now.After(due) {
+		return "overdue"
+	}
+	return ""
+}
+
+func counts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	s := ""
+	for _, k := range keys {
+		s += fmt.Sprintf("%s %d  ", k, m[k])
+	}
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func cmdList(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "list", "[--call CALL] [--agency CODE] [--state current|superseded|deficient] [--messages [--status S]]")
+	config, storePath := staffFlags(fs)
+	callID := fs.String("call", "", "only this data call")
+	agency := fs.String("agency", "", "only this agency")
+	state := fs.String("state", "", "only submissions in this state")
+	messages := fs.Bool("messages", false, "list stored mail instead (quarantined, rejected, ignored, bounces ...)")
+	status := fs.String("status", "", "with --messages: only this status")
+	limit := fs.Int("limit", 100, "at most this many")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := staffConfig(*config, *storePath)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	defer tw.Flush()
+	if *messages {
+		ms, err := st.Messages(ctx, store.MessageFilter{Status: *status, Limit: *limit})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(tw, "ID\tRECEIVED\tSTATUS\tFROM\tATTEMPTS\tFOLDER\tNOTE")
+		for _, m := range ms {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.ReceivedAt.Format(time.DateTime), m.Status, m.From, m.Attempts, m.Folder, oneLine(firstNonEmpty(m.Note, m.LastError)))
+		}
+		return nil
+	}
+	subs, err := st.Submissions(ctx, store.ListFilter{Call: *callID, Agency: *agency, State: *state, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(tw, "RECEIPT\tRECEIVED\tCALL\tAGENCY\tSTATE\tVERSION\tRECORDS\tERRORS\tWARNINGS\tTIMELINESS\tSENDER")
+	for _, s := range subs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.Receipt, s.ReceivedAt.Format(time.DateTime), s.Call, s.Agency, s.State, s.Version, s.Records, s.Errors, s.Warnings, timeliness(s.Late), s.Sender)
+	}
+	return nil
+}
+
+func cmdShow(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "show", "RECEIPT [--config FILE | --store FILE]")
+	config, storePath := staffFlags(fs)
+	if err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := staffConfig(*config, *storePath)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	d, err := st.SubmissionByReceipt(ctx, fs.Arg(0))
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no submission with receipt %s", fs.Arg(0))
+	}
+	if err != nil {
+		return err
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "Receipt:   %s\nCall:      %s\nAgency:    %s\nSender:    %s\nReceived:  %s (%s)\nState:     %s, version %d\nMessage:   %s\n",
+		d.Receipt, d.Call, d.Agency, d.Sender, d.ReceivedAt.Format(time.RFC1123Z), timeliness(d.Late), d.State, d.Version, d.MessageID)
+	if d.Period != "" {
+		fmt.Fprintf(w, "Period:    %s\n", d.Period)
+	}
+	for _, f := range d.Files {
+		fmt.Fprintf(w, "File:      %s  %d bytes  sha256 %s\n", f.Name, f.Size, f.SHA256)
+	}
+	fmt.Fprintf(w, "Records:   %d\n", len(d.Records))
+	if len(d.Findings) > 0 {
+		fmt.Fprintf(w, "\nFindings (%d):\n", len(d.Findings))
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, f := range d.Findings {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.Severity, f.Sheet, firstNonEmpty(f.Cell(), rowRef(f.Row)), f.Column, oneLine(f.Message))
+		}
+		tw.Flush()
+	}
+	if len(d.Replies) > 0 {
+		fmt.Fprintln(w, "\nReplies:")
+		for _, r := range d.Replies {
+			fmt.Fprintf(w, "  %s  %s  %s  attempts %d  %s\n", r.Kind, r.Status, r.MessageID, r.Attempts, oneLine(r.LastError))
+		}
+	}
+	return nil
+}
+
+func rowRef(row int) string {
+	if row == 0 {
+		return ""
+	}
+	return "row " + strconv.Itoa(row)
+}
+
+func cmdExport(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "export", "--call CALL [--kind KIND] [--format csv|xlsx] [--all-versions] [-o FILE]")
+	config, storePath := staffFlags(fs)
+	callID := fs.String("call", "", "data call to export (required)")
+	kind := fs.String("kind", "", "only this attachment kind")
+	format := fs.String("format", "csv", "csv or xlsx")
+	all := fs.Bool("all-versions", false, "include superseded versions (default: current versions only)")
+	out := fs.String("o", "", "output file (default: standard output)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *callID == "" || (*format != "csv" && *format != "xlsx") {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := staffConfig(*config, *storePath)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	def := a.calls.Get(*callID)
+	if def == nil {
+		return fmt.Errorf("no data call %q", *callID)
+	}
+	w := e.stdout
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	n, err := export.Write(ctx, w, a.store, export.Format(*format), export.Options{Call: def, Kind: *kind, CurrentOnly: !*all})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "exported %d records\n", n)
+	return nil
+}
+
+func cmdReplay(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "replay", "MESSAGE-ID --config FILE   (the number `intake list --messages` shows)")
+	path := fs.String("config", "intake.yaml", "configuration file")
+	if err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil {
+		return fmt.Errorf("replay: %q is not a message number", fs.Arg(0))
+	}
+	cfg, err := LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	opts, err := a.daemonOptions()
+	if err != nil {
+		return err
+	}
+	d, err := intake.New(opts)
+	if err != nil {
+		return err
+	}
+	if err := d.Replay(ctx, id); err != nil {
+		return err
+	}
+	m, err := a.store.Message(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "message %d: %s %s\n", id, m.Status, oneLine(firstNonEmpty(m.Note, m.LastError)))
+	if m.Status != store.StatusReceived {
+		fmt.Fprintln(e.stdout, "its reply, if any, is queued: the running daemon (`intake run`) sends it")
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"intake/intake"
+)
+
+func cmdRun(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "run", "--config FILE [--dry-run] [--start-from-now]")
+	path := fs.String("config", "intake.yaml", "configuration file")
+	dry := fs.Bool("dry-run", false, "read the mailbox without changing it: no filing, no replies sent")
+	fromNow := fs.Bool("start-from-now", false, "on first contact, leave the mail already in the mailbox alone")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	cfg.DryRun = cfg.DryRun || *dry
+	cfg.StartFromNow = cfg.StartFromNow || *fromNow
+	if err := cfg.ValidateDaemon(); err != nil {
+		return fmt.Errorf("config %s: %w", *path, err)
+	}
+	a, err := openApp(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	opts, err := a.daemonOptions()
+	if err != nil {
+		return err
+	}
+	d, err := intake.New(opts)
+	if err != nil {
+		return err
+	}
+	stopWeb, err := a.serveWeb(ctx, cfg.Web.Listen)
+	if err != nil {
+		return err
+	}
+	defer stopWeb()
+	a.log.Info("intake: running", "mailbox", cfg.IMAP.Addr, "calls", len(a.calls.All()), "agencies", len(a.agencies), "dry_run", cfg.DryRun)
+	err = d.Run(ctx)
+	a.log.Info("intake: stopped")
+	return err
+}
+
+func cmdServe(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "serve", "--config FILE [--listen ADDR]")
+	path := fs.String("config", "intake.yaml", "configuration file")
+	listen := fs.String("listen", "", "address to listen on (default: web.listen, else 127.0.0.1:8080)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	addr := firstNonEmpty(*listen, cfg.Web.Listen, "127.0.0.1:8080")
+	a, err := openApp(ctx, e, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	stop, err := a.serveWeb(ctx, addr)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stop()
+	return nil
+}
+
+// serveWeb serves the dashboard on addr until the returned stop is called;
+// an empty addr serves nothing.
+func (a *app) serveWeb(ctx context.Context, addr string) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	h, err := a.webHandler()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("web: stopped", "err", err)
+		}
+	}()
+	a.log.Info("web: dashboard", "url", "http://"+ln.Addr().String()+"/")
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

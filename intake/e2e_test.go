@@ -1,0 +1,190 @@
+package intake_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"intake/parser"
+	"intake/parser/email"
+	"intake/parser/parsertest"
+)
+
+var receiptRE = regexp.MustCompile(`SES-2025-\d{6}`)
+
+// The whole job for a valid submission: mail in, records stored, the mail
+// filed, an acknowledgement out, threaded and marked auto-replied.
+func TestEndToEnd_accepted(t *testing.T) {
+	h := newHarness(t, harnessOptions{RequireDMARC: true})
+	wb := parsertest.SESWorkbook(t, parsertest.GoodPositions(), parsertest.GoodRetentions())
+	h.deliver(message{from: dhsSender, subject: "DHS SES designation review", messageID: "dhs-1@dhs.gov", dmarc: "pass",
+		files: []attachment{{"DHS report.xlsx", wb}}}.bytes(t))
+	h.start()
+
+	r := h.replies(1)[0]
+	if !slices.Equal(r.To, []string{dhsSender}) || r.From != botAddr {
+		t.Fatalf("reply envelope from %s to %v", r.From, r.To)
+	}
+	m := parseReply(t, r)
+	receipt := receiptRE.FindString(m.Subject)
+	if receipt == "" || !strings.HasPrefix(m.Subject, "Re: DHS SES designation review") {
+		t.Errorf("subject %q: want Re: and a receipt", m.Subject)
+	}
+	if m.InReplyTo != "dhs-1@dhs.gov" || !slices.Contains(m.References, "dhs-1@dhs.gov") {
+		t.Errorf("not threaded: In-Reply-To %q References %v", m.InReplyTo, m.References)
+	}
+	if got := headerOf(r.Data, "Auto-Submitted"); got != "auto-replied" {
+		t.Errorf("Auto-Submitted = %q", got)
+	}
+	sum := sha256.Sum256(wb)
+	for _, want := range []string{receipt, hex.EncodeToString(sum[:])} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("acknowledgement text lacks %q:\n%s", want, m.Text)
+		}
+	}
+
+	h.waitFolder("Accepted", 1)
+	h.waitFolder("INBOX", 0)
+	ctx := context.Background()
+	sub, err := h.store.SubmissionByReceipt(ctx, receipt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.State != "current" || sub.Version != 1 || sub.Agency != "HS" || sub.Call != "ses-designation-review" {
+		t.Errorf("submission %+v", sub.SubmissionSummary)
+	}
+	kinds := map[string]int{}
+	for _, rec := range sub.Records {
+		kinds[rec.Kind]++
+	}
+	if kinds["position-report"] != len(parsertest.GoodPositions()) || kinds["retention-request"] != 1 {
+		t.Errorf("records by kind %v", kinds)
+	}
+	if len(sub.Files) != 1 || sub.Files[0].SHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("stored files %+v", sub.Files)
+	}
+	if len(sub.Findings) != 0 {
+		for _, f := range sub.Findings {
+			t.Errorf("unexpected finding %+v", f)
+		}
+	}
+	// Provenance: each record names its sheet and row.
+	for _, rec := range sub.Records {
+		if rec.Sheet == "" || rec.Row < 2 {
+			t.Errorf("record without provenance %+v", rec)
+		}
+	}
+}
+
+// A deficient submission: every problem is found and listed, by sheet,
+// cell and column, in the reply and in the store; nothing is accepted.
+func TestEndToEnd_deficient(t *testing.T) {
+	h := newHarness(t, harnessOptions{RequireDMARC: true})
+	pos := parsertest.GoodPositions()
+	pos[0].Designation2021 = "Generl"             // row 2, F: not an allowed value
+	pos[1].RedesignationDate = "31/13/2024"       // row 3, I: not a date
+	pos[2].PositionNumber = ""                    // row 4, C: required
+	pos[3].IncumbentType = "Noncareer"            // row 5, K: noncareer in a Career Reserved position (5 CFR 214.401)
+	pos[4].PositionNumber = pos[0].PositionNumber // row 6, C: duplicate position number
+	wb := parsertest.SESWorkbook(t, pos, nil)
+	h.deliver(message{from: dhsSender, subject: "SES report", messageID: "dhs-2@dhs.gov", dmarc: "pass",
+		files: []attachment{{"report.xlsx", wb}}}.bytes(t))
+	h.start()
+
+	want := []struct{ cell, code string }{
+		{"F2", "not-allowed"},
+		{"C4", "required"},
+		{"K5", "career-reserved-incumbent"},
+		{"C6", "duplicate"},
+	}
+	r := h.replies(1)[0]
+	m := parseReply(t, r)
+	receipt := receiptRE.FindString(m.Subject)
+	h.waitFolder("Deficient", 1)
+	sub, err := h.store.SubmissionByReceipt(context.Background(), receipt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.State != "deficient" || sub.Version != 0 {
+		t.Errorf("state %s version %d, want deficient 0", sub.State, sub.Version)
+	}
+	got := map[string]parser.Finding{}
+	for _, f := range sub.Findings {
+		if f.Sheet != parsertest.PositionSheet {
+			t.Errorf("finding on sheet %q: %+v", f.Sheet, f)
+		}
+		got[f.Cell()+" "+f.Code] = f
+	}
+	for _, w := range want {
+		f, ok := got[w.cell+" "+w.code]
+		if !ok {
+			t.Errorf("missing finding %s %s; got %v", w.cell, w.code, keys(got))
+			continue
+		}
+		if f.Fix == "" || f.Column == "" {
+			t.Errorf("finding %s lacks a fix or column: %+v", w.cell, f)
+		}
+		if !strings.Contains(m.Text, w.cell) {
+			t.Errorf("deficiency notice does not list %s", w.cell)
+		}
+	}
+	// The bad date: whatever rule reports it, it points at I3.
+	if !hasCell(sub.Findings, "I3") {
+		t.Errorf("no finding at I3 (bad redesignation date); got %v", keys(got))
+	}
+	if len(sub.Findings) < len(want)+1 {
+		t.Errorf("%d findings, want at least %d", len(sub.Findings), len(want)+1)
+	}
+	// The agency's own workbook comes back annotated.
+	if len(m.Attachments) != 1 || !strings.HasSuffix(m.Attachments[0].Name, ".xlsx") {
+		t.Errorf("attachments %v", attachmentNames(m))
+	}
+	// Nothing of a deficient submission counts as current.
+	cur, err := h.store.Current(context.Background(), "ses-designation-review", "HS", "")
+	if err != nil || cur != nil {
+		t.Errorf("Current = %+v, %v; want none", cur, err)
+	}
+}
+
+func hasCell(fs []parser.Finding, cell string) bool {
+	for _, f := range fs {
+		if f.Cell() == cell {
+			return true
+		}
+	}
+	return false
+}
+
+func keys(m map[string]parser.Finding) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func attachmentNames(m *email.Message) []string {
+	var out []string
+	for _, a := range m.Attachments {
+		out = append(out, a.Name)
+	}
+	return out
+}
+
+func headerOf(raw []byte, name string) string {
+	head := string(raw)
+	if i := strings.Index(head, "\r\n\r\n"); i >= 0 {
+		head = head[:i]
+	}
+	for _, line := range strings.Split(head, "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
