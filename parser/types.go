@@ -87,6 +87,7 @@ type Column struct {
 	Reference    string            `yaml:"reference"`   // "agency", "subagency" or "pay-plan": checked against reference data
 	Substantive  bool              `yaml:"substantive"` // free text that must say something (no placeholder)
 	Description  string            `yaml:"description"` // shown in templates and fixes
+	Cite         string            `yaml:"cite"`        // authority for the column's values, cited in its findings
 	Example      string            `yaml:"example"`
 	Width        float64           `yaml:"width"` // template column width
 }

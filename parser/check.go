@@ -1,0 +1,243 @@
+package parser
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"intake/parser/sheet"
+)
+
+// headerSearchRows is how many non-empty rows at the top of a sheet are
+// searched for the header row (titles and notes often come first).
+const headerSearchRows = 10
+
+// maxFindings bounds the findings of one submission: a sheet that is
+// wrong everywhere gives this many, then one "too-many-findings".
+const maxFindings = 10_000
+
+// Check reads and validates the attachments of one email against a data
+// call. It always returns a Submission: every problem in the files, down
+// to the cell, is a Finding (all of them, not only the first, up to
+// 10,000), sorted by file, sheet (in workbook order), row and column. For a
+// call with PII no Message or Fix holds a cell value. Check never touches
+// the network or the clock (c.Now is passed in) and holds at most one
+// sheet row at a time beside the Records it returns.
+func Check(def *Definition, files []Input, c Context) Submission {
+	k := &checker{def: def, ctx: c, lim: fillLimits(c.Limits), colPos: map[sheetColKey]int{}}
+	k.sub.Files = []FileResult{}
+	k.sub.Records = []Record{}
+	k.sub.Findings = []Finding{}
+	if def == nil || def.c == nil {
+		k.add(Finding{Code: "no-call", Severity: SeverityError, Message: "The data call this mail answers is not known.",
+			Fix: "Send the workbook to the data call's mailbox with the call's name in the subject."}, -1, -1)
+		return k.finish()
+	}
+	k.sub.Call = def.ID
+	k.c = def.c
+	for i, in := range files {
+		k.file(i, in)
+	}
+	k.callLevel()
+	return k.finish()
+}
+
+type checker struct {
+	def     *Definition
+	c       *compiled
+	ctx     Context
+	lim     Limits
+	sub     Submission
+	order   []findingOrder
+	dropped int
+	invalid map[int][]string    // record index -> column keys whose cells were invalid
+	colPos  map[sheetColKey]int // where each column of each read sheet is
+	matched int                 // sheets matched to a kind
+	opened  int                 // files opened as workbooks
+}
+
+type findingOrder struct{ file, sheet int }
+
+func fillLimits(l Limits) Limits {
+	d := DefaultLimits()
+	if l.MaxFileBytes <= 0 {
+		l.MaxFileBytes = d.MaxFileBytes
+	}
+	if l.MaxUnzippedBytes <= 0 {
+		l.MaxUnzippedBytes = d.MaxUnzippedBytes
+	}
+	if l.MaxRows <= 0 {
+		l.MaxRows = d.MaxRows
+	}
+	if l.MaxColumns <= 0 {
+		l.MaxColumns = d.MaxColumns
+	}
+	if l.MaxCellBytes <= 0 {
+		l.MaxCellBytes = d.MaxCellBytes
+	}
+	if l.MaxSheets <= 0 {
+		l.MaxSheets = d.MaxSheets
+	}
+	return l
+}
+
+func (k *checker) add(f Finding, file, sheetIdx int) {
+	if f.Severity == "" {
+		f.Severity = SeverityError
+	}
+	if len(k.sub.Findings) >= maxFindings {
+		k.dropped++
+		return
+	}
+	k.sub.Findings = append(k.sub.Findings, f)
+	k.order = append(k.order, findingOrder{file, sheetIdx})
+}
+
+func (k *checker) finish() Submission {
+	if k.dropped > 0 {
+		k.sub.Findings = append(k.sub.Findings, Finding{Code: "too-many-findings", Severity: SeverityError,
+			Message: fmt.Sprintf("%d more problems are not listed.", k.dropped),
+			Fix:     "Correct the problems listed, check the rest of the workbook the same way, and send it again."})
+		k.order = append(k.order, findingOrder{1 << 30, 0})
+	}
+	idx := make([]int, len(k.sub.Findings))
+	for i := range idx {
+		idx[i] = i
+	}
+	fs, ord := k.sub.Findings, k.order
+	sort.SliceStable(idx, func(a, b int) bool {
+		x, y := idx[a], idx[b]
+		if ord[x].file != ord[y].file {
+			return ord[x].file < ord[y].file
+		}
+		if ord[x].sheet != ord[y].sheet {
+			return ord[x].sheet < ord[y].sheet
+		}
+		if fs[x].Row != fs[y].Row {
+			return fs[x].Row < fs[y].Row
+		}
+		return fs[x].Col < fs[y].Col
+	})
+	sorted := make([]Finding, len(fs))
+	for i, j := range idx {
+		sorted[i] = fs[j]
+	}
+	k.sub.Findings = sorted
+	return k.sub
+}
+
+// file examines one attachment.
+func (k *checker) file(fi int, in Input) {
+	sum := sha256.Sum256(in.Data)
+	k.sub.Files = append(k.sub.Files, FileResult{Name: in.Name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(in.Data))})
+	fr := &k.sub.Files[len(k.sub.Files)-1]
+	bad := func(code, msg, fix string) {
+		k.add(Finding{File: in.Name, Code: code, Message: msg, Fix: fix}, fi, -1)
+	}
+	switch {
+	case len(in.Data) == 0:
+		bad("empty-file", "The attachment is empty.", "Attach the completed workbook (.xlsx) again.")
+		return
+	case int64(len(in.Data)) > k.lim.MaxFileBytes:
+		bad("too-large", fmt.Sprintf("The attachment is %s; at most %s is accepted.", byteSize(int64(len(in.Data))), byteSize(k.lim.MaxFileBytes)),
+			"Remove unused sheets, images and formatting, or split the data over several emails.")
+		return
+	}
+	if err := sheet.Sniff(in.Data); err != nil {
+		k.openError(fi, in.Name, err)
+		return
+	}
+	if isMacroWorkbook(in.Name, in.Data) {
+		bad("macro-workbook", "The workbook contains macros (.xlsm); macro-enabled files are not accepted.",
+			"Save it as \"Excel Workbook (.xlsx)\" without macros and send that file.")
+		return
+	}
+	wb, err := sheet.Open(in.Data, sheet.Limits{
+		MaxPartBytes:  k.lim.MaxUnzippedBytes,
+		MaxTotalBytes: k.lim.MaxUnzippedBytes,
+		MaxRows:       k.lim.MaxRows + 1000, // header and blank rows; data rows are bounded below
+		MaxColumns:    max(k.lim.MaxColumns, 16384),
+		MaxCellBytes:  k.lim.MaxCellBytes * 4,
+		MaxStrings:    sheet.DefaultLimits().MaxStrings,
+		MaxSheets:     k.lim.MaxSheets,
+	})
+	if err != nil {
+		k.openError(fi, in.Name, err)
+		return
+	}
+	defer wb.Close()
+	k.opened++
+	for si, name := range wb.Sheets() {
+		k.sheet(fi, si, in.Name, wb, name, fr)
+	}
+}
+
+func (k *checker) openError(fi int, name string, err error) {
+	f := Finding{File: name}
+	switch {
+	case errors.Is(err, sheet.ErrLegacyXLS):
+		f.Code, f.Message, f.Fix = "legacy-xls", "The file is an old Excel 97-2003 workbook (.xls), which is not accepted.", "Open it in Excel and save it as \"Excel Workbook (.xlsx)\", then send that file."
+	case errors.Is(err, sheet.ErrEncrypted):
+		f.Code, f.Message, f.Fix = "encrypted", "The workbook is protected with a password, so it cannot be read.", "Remove the password (File > Info > Protect Workbook > Encrypt with Password, clear it), save, and send the file again."
+	case errors.Is(err, sheet.ErrTooLarge):
+		f.Code, f.Message, f.Fix = "too-large", "The workbook is larger than the limits once unpacked (too many rows, columns, sheets or too much text).", "Remove unused sheets, rows and formatting, or split the data over several emails."
+	case errors.Is(err, sheet.ErrNotXLSX):
+		if ext := strings.ToLower(path.Ext(name)); ext == ".xlsx" || ext == ".xlsm" {
+			f.Code, f.Message, f.Fix = "corrupted", "The file is named like a workbook but cannot be opened as one; it may be damaged.", "Open it in Excel, save it as \"Excel Workbook (.xlsx)\", and send it again."
+		} else {
+			f.Code, f.Message, f.Fix = "not-xlsx", "The file is not an Excel workbook (.xlsx).", "Send the data in the official template, saved as \"Excel Workbook (.xlsx)\"."
+		}
+	case errors.Is(err, sheet.ErrDoctype):
+		f.Code, f.Message, f.Fix = "corrupted", "The workbook contains content that is not allowed (an XML DOCTYPE).", "Copy the data into the official template, save it as \"Excel Workbook (.xlsx)\", and send it again."
+	default:
+		f.Code, f.Message, f.Fix = "corrupted", "The workbook is damaged and cannot be read.", "Open it in Excel, save it as \"Excel Workbook (.xlsx)\", and send it again."
+	}
+	k.add(f, fi, -1)
+}
+
+// isMacroWorkbook: a VBA project part or a macro-enabled content type.
+func isMacroWorkbook(name string, data []byte) bool {
+	if strings.EqualFold(path.Ext(name), ".xlsm") {
+		return true
+	}
+	z, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return false
+	}
+	for _, f := range z.File {
+		n := strings.ToLower(f.Name)
+		if strings.HasSuffix(n, "vbaproject.bin") {
+			return true
+		}
+		if n == "[content_types].xml" && f.UncompressedSize64 < 1<<20 {
+			rc, err := f.Open()
+			if err != nil {
+				return false
+			}
+			var buf bytes.Buffer
+			_, _ = buf.ReadFrom(ioLimit(rc, 1<<20))
+			rc.Close()
+			if bytes.Contains(buf.Bytes(), []byte("macroEnabled")) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	case n >= 1<<10:
+		return strconv.FormatInt(n>>10, 10) + " KB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}

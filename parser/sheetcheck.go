@@ -1,0 +1,366 @@
+package parser
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"intake/parser/sheet"
+)
+
+// sheetState is the validation of one sheet read as one kind.
+type sheetState struct {
+	k         *checker
+	ck        *compiledKind
+	fi, si    int
+	file      string
+	name      string
+	date1904  bool
+	headerRow int
+	colOf     []int // sheet column (1-based) -> column index, -1 unmapped
+	present   []bool
+	sheetCol  []int // column index -> sheet column, 0 when absent
+	unique    []map[string]int
+	cells     []*sheet.Cell // by column index, reused per row
+	rows      int
+}
+
+// sheet reads one worksheet: find its kind and header row, then stream its
+// data rows into validation.
+func (k *checker) sheet(fi, si int, file string, wb sheet.Workbook, name string, fr *FileResult) {
+	res := SheetResult{Name: name}
+	defer func() { fr.Sheets = append(fr.Sheets, res) }()
+	rows, err := wb.Rows(name)
+	if err != nil {
+		k.readError(fi, si, file, name, err)
+		return
+	}
+	defer rows.Close()
+	var head []sheet.Row
+	for len(head) < headerSearchRows && rows.Next() {
+		head = append(head, rows.Row())
+	}
+	if err := rows.Err(); err != nil {
+		k.readError(fi, si, file, name, err)
+		return
+	}
+	ck, hi, nameMatch := k.c.detect(name, head)
+	if ck == nil {
+		if nameMatch != nil {
+			k.add(Finding{File: file, Sheet: name, Code: "no-header",
+				Message: fmt.Sprintf("The sheet is named like the %s sheet but no header row was found in its first %d rows.", nameMatch.kind.Title, headerSearchRows),
+				Fix:     "Put the official column headers in one row above the data: " + headerList(nameMatch) + "."}, fi, si)
+		}
+		return
+	}
+	res.Kind = ck.kind.ID
+	k.matched++
+	s := &sheetState{k: k, ck: ck, fi: fi, si: si, file: file, name: name, date1904: wb.Date1904(), headerRow: head[hi].Num}
+	s.mapHeader(head[hi])
+	for _, r := range head[hi+1:] {
+		if !s.row(r) {
+			break
+		}
+	}
+	if s.rows <= k.lim.MaxRows {
+		for rows.Next() {
+			if !s.row(rows.Row()) {
+				break
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		k.readError(fi, si, file, name, err)
+	}
+	res.Rows = min(s.rows, k.lim.MaxRows)
+	minRows := max(ck.kind.MinRows, 1)
+	if ck.kind.Optional && ck.kind.MinRows == 0 {
+		minRows = 0
+	}
+	if s.rows < minRows {
+		k.add(Finding{File: file, Sheet: name, Code: "no-rows",
+			Message: fmt.Sprintf("The %s sheet has %d data rows; at least %d are needed.", ck.kind.Title, s.rows, minRows),
+			Fix:     fmt.Sprintf("Enter the data in the rows below the header row (row %d).", s.headerRow)}, fi, si)
+	}
+}
+
+func (k *checker) readError(fi, si int, file, name string, err error) {
+	f := Finding{File: file, Sheet: name, Code: "unreadable-sheet", Message: "The sheet could not be read to the end; it may be damaged.",
+		Fix: "Copy the data into the official template, save it as \"Excel Workbook (.xlsx)\", and send it again."}
+	if errors.Is(err, sheet.ErrTooLarge) {
+		f.Code, f.Message, f.Fix = "too-large", "The sheet exceeds the size limits (rows, columns or cell length).", "Remove unused rows and columns, or split the data over several emails."
+	}
+	k.add(f, fi, si)
+}
+
+// detect finds the kind of a sheet and its header row among the first
+// rows: the row that names most columns of a kind, if it names enough of
+// them (two, and at least half the required ones; one if the sheet's name
+// is one of the kind's sheet names). nameMatch is the kind the sheet name
+// suggests, for the finding when no header row is found.
+func (c *compiled) detect(sheetName string, head []sheet.Row) (best *compiledKind, row int, nameMatch *compiledKind) {
+	sn := normHeader(sheetName)
+	bestScore := 0
+	for _, ck := range c.kinds {
+		named := false
+		for _, s := range ck.sheets {
+			named = named || s == sn
+		}
+		if named && nameMatch == nil {
+			nameMatch = ck
+		}
+		required := 0
+		for _, cc := range ck.cols {
+			if cc.required {
+				required++
+			}
+		}
+		need := max(2, (required+1)/2)
+		if named {
+			need = 1
+		}
+		for i, r := range head {
+			n := headerScore(ck, r)
+			score := 2 * n
+			if named {
+				score++ // a tie goes to the kind the sheet is named for
+			}
+			if n >= need && score > bestScore {
+				best, row, bestScore = ck, i, score
+			}
+		}
+	}
+	return best, row, nameMatch
+}
+
+// headerScore counts the distinct columns of ck a row names.
+func headerScore(ck *compiledKind, r sheet.Row) int {
+	seen := make([]bool, len(ck.cols))
+	n := 0
+	for _, c := range r.Cells {
+		if c.Type != sheet.String || len(c.Value) > 300 {
+			continue
+		}
+		if i, ok := ck.headers[normHeader(c.Value)]; ok && !seen[i] {
+			seen[i] = true
+			n++
+		}
+	}
+	return n
+}
+
+func headerList(ck *compiledKind) string {
+	hs := make([]string, len(ck.cols))
+	for i, cc := range ck.cols {
+		hs[i] = strconv.Quote(cc.col.Header)
+	}
+	return strings.Join(hs, ", ")
+}
+
+func (s *sheetState) mapHeader(r sheet.Row) {
+	ck := s.ck
+	s.present = make([]bool, len(ck.cols))
+	s.sheetCol = make([]int, len(ck.cols))
+	s.cells = make([]*sheet.Cell, len(ck.cols))
+	s.unique = make([]map[string]int, len(ck.cols))
+	maxCol := 0
+	for _, c := range r.Cells {
+		maxCol = max(maxCol, c.Col)
+	}
+	s.colOf = make([]int, maxCol+1)
+	for i := range s.colOf {
+		s.colOf[i] = -1
+	}
+	for _, c := range r.Cells {
+		if c.Type != sheet.String {
+			continue
+		}
+		i, ok := ck.headers[normHeader(c.Value)]
+		if !ok {
+			continue
+		}
+		if s.present[i] {
+			s.k.add(Finding{File: s.file, Sheet: s.name, Row: r.Num, Col: c.Col, Column: ck.cols[i].col.Header, Code: "duplicate-column", Severity: SeverityWarning,
+				Message: fmt.Sprintf("The column %q appears twice; only the first (column %s) is read.", ck.cols[i].col.Header, ColumnName(s.sheetCol[i])),
+				Fix:     "Delete or rename the second column."}, s.fi, s.si)
+			continue
+		}
+		s.present[i] = true
+		s.sheetCol[i] = c.Col
+		s.colOf[c.Col] = i
+		s.k.colPos[sheetColKey{s.file, s.name, ck.cols[i].col.Key}] = c.Col
+	}
+	for i, cc := range ck.cols {
+		if cc.col.Unique {
+			s.unique[i] = map[string]int{}
+		}
+		if !s.present[i] && cc.required {
+			s.k.add(Finding{File: s.file, Sheet: s.name, Row: r.Num, Column: cc.col.Header, Code: "missing-column",
+				Message: fmt.Sprintf("The required column %q is missing.", cc.col.Header),
+				Fix:     fmt.Sprintf("Add a column headed %q to the header row (row %d) and fill it in.", cc.col.Header, r.Num)}, s.fi, s.si)
+		}
+	}
+}
+
+// row validates one sheet row; it returns false when the sheet holds more
+// data rows than the limits allow (reading stops).
+func (s *sheetState) row(r sheet.Row) bool {
+	k, ck := s.k, s.ck
+	clear(s.cells)
+	data := false
+	for i := range r.Cells {
+		c := &r.Cells[i]
+		if c.Col >= len(s.colOf) {
+			break
+		}
+		ci := s.colOf[c.Col]
+		if ci < 0 {
+			continue
+		}
+		s.cells[ci] = c
+		if !data && (c.Type != sheet.String || trimCell(c.Value) != "") {
+			data = true
+		}
+	}
+	if !data {
+		return true
+	}
+	s.rows++
+	if s.rows > k.lim.MaxRows {
+		k.add(Finding{File: s.file, Sheet: s.name, Row: r.Num, Code: "too-many-rows",
+			Message: fmt.Sprintf("The sheet has more than %d data rows; the rest was not read.", k.lim.MaxRows),
+			Fix:     "Split the data over several workbooks."}, s.fi, s.si)
+		return false
+	}
+	pii := k.def.PII
+	fields := make(map[string]string, len(ck.cols))
+	var invalid []string
+	for i, cc := range ck.cols {
+		v, p := coerce(cc, s.cells[i], s.date1904)
+		fields[cc.col.Key] = v
+		if p == nil && v == "" && cc.required && s.present[i] {
+			p = &problem{"required", "The cell is empty; a value is required.", "Enter " + describe(cc.col) + "."}
+		}
+		if p == nil && v != "" && cc.col.Reference != "" {
+			p = k.reference(cc.col, v)
+		}
+		if p == nil && v != "" && s.unique[i] != nil {
+			u := strings.ToUpper(v)
+			if first, dup := s.unique[i][u]; dup {
+				p = &problem{"duplicate", fmt.Sprintf("The value repeats that of row %d; each row needs its own.", first), "Remove the duplicate row or correct the value."}
+			} else {
+				s.unique[i][u] = r.Num
+			}
+		}
+		if p != nil {
+			invalid = append(invalid, cc.col.Key)
+			msg := p.msg
+			if !pii && s.cells[i] != nil && p.code != "required" {
+				msg = fmt.Sprintf("%q: %s", limitText(trimCell(s.cells[i].Value), 60), msg)
+			}
+			k.add(Finding{File: s.file, Sheet: s.name, Row: r.Num, Col: s.sheetCol[i], Column: cc.col.Header,
+				Code: p.code, Message: msg, Fix: p.fix, Cite: cc.col.Cite}, s.fi, s.si)
+		}
+	}
+	act := &activation{row: fields}
+	for _, cr := range ck.rules {
+		if touches(cr.cols, invalid) {
+			continue
+		}
+		if cr.when != nil {
+			if ok, err := eval(cr.when, act); err != nil || !ok {
+				continue
+			}
+		}
+		if ok, err := eval(cr.assert, act); err == nil && !ok {
+			s.ruleFinding(cr, r.Num)
+		}
+	}
+	ri := len(k.sub.Records)
+	k.sub.Records = append(k.sub.Records, Record{Kind: ck.kind.ID, File: s.file, Sheet: s.name, Row: r.Num, Fields: fields})
+	if invalid != nil {
+		if k.invalid == nil {
+			k.invalid = map[int][]string{}
+		}
+		k.invalid[ri] = invalid
+	}
+	return true
+}
+
+func (s *sheetState) ruleFinding(cr *compiledRule, row int) {
+	f := Finding{File: s.file, Sheet: s.name, Row: row, Code: cr.rule.ID, Severity: cr.severity,
+		Message: cr.rule.Message, Fix: cr.rule.Fix, Cite: cr.rule.Cite}
+	if cr.col != nil {
+		f.Col = s.sheetCol[cr.col.index]
+		f.Column = cr.col.col.Header
+	}
+	s.k.add(f, s.fi, s.si)
+}
+
+func touches(cols, invalid []string) bool {
+	for _, c := range cols {
+		for _, i := range invalid {
+			if c == i {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func describe(col *Column) string {
+	var b strings.Builder
+	switch col.Type {
+	case TypeYesNo:
+		b.WriteString("Y or N")
+	case TypeEnum:
+		b.WriteString("one of: " + strings.Join(col.Allowed, "; "))
+	case TypeDate:
+		b.WriteString("a date (YYYY-MM-DD)")
+	case TypeInteger:
+		b.WriteString("a whole number" + rangeText(col))
+	case TypeNumber:
+		b.WriteString("a number" + rangeText(col))
+	case TypeEmail:
+		b.WriteString("an email address")
+	default:
+		b.WriteString("the " + strings.ToLower(col.Header))
+		if col.Description != "" {
+			b.WriteString(" (" + col.Description + ")")
+		}
+	}
+	return b.String()
+}
+
+// reference checks a value against the reference data, when there is any.
+func (k *checker) reference(col *Column, v string) *problem {
+	ref := k.ctx.Ref
+	if ref == nil {
+		return nil
+	}
+	var table map[string]string
+	what := ""
+	switch col.Reference {
+	case RefAgency:
+		table, what = ref.Agencies, "OPM agency code"
+	case RefSubAgency:
+		table, what = ref.SubAgencies, "OPM sub-agency code"
+	case RefPayPlan:
+		table, what = ref.PayPlans, "pay plan"
+	}
+	if len(table) == 0 {
+		return nil
+	}
+	if _, ok := table[strings.ToUpper(v)]; ok {
+		return nil
+	}
+	return &problem{"unknown-" + col.Reference, "The value is not a known " + what + ".", "Enter a " + what + " from OPM's list (FedScope), e.g. " + exampleOr(col, "HS") + "."}
+}
+
+func exampleOr(col *Column, def string) string {
+	if col.Example != "" {
+		return col.Example
+	}
+	return def
+}
