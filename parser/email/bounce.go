@@ -28,12 +28,13 @@ var bounceSubjects = []string{
 	"unzustellbar", "delivery has failed", "permanent delivery failure", "could not send message",
 	"mail could not be delivered", "returned mail:", "delayed mail", "delivery delayed",
 	"undelivered message", "bounced mail", "mail delivery system", "rejected:", "notice of non-delivery",
+	"mail failed", "returning to sender", "error sending your mail", "delivery problem",
 }
 
 var (
 	statusRe    = regexp.MustCompile(`\b([245])\.(\d{1,3})\.(\d{1,3})\b`)
 	messageIDRe = regexp.MustCompile(`(?im)^\s*message-id:\s*<?([^\s<>]+@[^\s<>]+?)>?\s*$`)
-	labelledRe  = regexp.MustCompile(`(?im)^[ \t]*(?:final-recipient|original-recipient|x-failed-recipients|target mail address|failed recipients?|recipient address|recipient|original recipient)[ \t]*:[ \t]*(?:rfc822[ \t]*;)?[ \t]*<?([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+?)>?[ \t]*$`)
+	labelledRe  = regexp.MustCompile(`(?im)^[ \t]*(?:final-recipient|original-recipient|x-failed-recipients|target mail address|failed recipients?|recipient address|recipient|original recipient)[ \t]*:[ \t]*(?:rfc822[ \t]*;)?[ \t]*<?([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+?)>?[ \t\r]*$`)
 	lineAddrRe  = regexp.MustCompile(`(?m)^[ \t]*<([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>`)
 	recipientRe = regexp.MustCompile(`<([^\s<>@]+@[^\s<>@]+\.[^\s<>@]+)>`)
 	addressRe   = regexp.MustCompile(`\b[A-Za-z0-9._%+=-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b`)
@@ -57,10 +58,14 @@ func ParseBounce(m *Message, raw []byte) (*Bounce, bool) {
 		}
 	}
 	if len(m.dsn) > 0 {
-		if b, ok := m.parseDSN(); ok {
+		b, delivered := m.parseDSN()
+		if b != nil {
 			return b, true
 		}
-		return nil, false
+		if delivered {
+			return nil, false // a success report
+		}
+		// A delivery-status part without recipient blocks: read the text.
 	}
 	if m.report != "" && m.report != "delivery-status" {
 		return nil, false // e.g. disposition-notification (read receipt), feedback-report
@@ -96,12 +101,18 @@ func (m *Message) looksLikeBounce() bool {
 	if m.Header.Has("X-Failed-Recipients") {
 		return true
 	}
-	local := strings.ToLower(m.From)
-	if i := strings.LastIndexByte(local, '@'); i >= 0 {
-		local = local[:i]
+	if m.report == "delivery-status" {
+		return true
 	}
-	robot := local == "mailer-daemon" || local == "postmaster" || local == "mail-daemon" || local == "mailerdaemon" ||
-		strings.Contains(strings.ToLower(m.FromName), "mail delivery")
+	rawFrom := strings.ToLower(m.Header.Get("From"))
+	if strings.Contains(rawFrom, "mailer-daemon") || strings.Contains(rawFrom, "mail delivery") ||
+		strings.Contains(rawFrom, "mail-daemon") || strings.Contains(rawFrom, "mailerdaemon") {
+		return true
+	}
+	if m.NullReturnPath && len(m.embedded) > 0 {
+		return true // an attached original and no return path: nothing else looks like this
+	}
+	robot := strings.Contains(rawFrom, "postmaster")
 	subject := strings.ToLower(strings.TrimSpace(m.Subject))
 	bounceSubject := false
 	for _, s := range bounceSubjects {
@@ -113,7 +124,7 @@ func (m *Message) looksLikeBounce() bool {
 	if robot && (bounceSubject || m.NullReturnPath || len(m.embedded) > 0) {
 		return true
 	}
-	return bounceSubject && (m.NullReturnPath || robot || len(m.embedded) > 0 || statusRe.MatchString(string(m.textAll.b)))
+	return bounceSubject && (m.NullReturnPath || len(m.embedded) > 0 || statusRe.MatchString(string(m.textAll.b)))
 }
 
 func delayed(subject string) bool {
@@ -122,9 +133,10 @@ func delayed(subject string) bool {
 }
 
 // parseDSN reads the message/delivery-status parts: the per-recipient
-// blocks follow the per-message block, separated by blank lines.
-func (m *Message) parseDSN() (*Bounce, bool) {
-	var best *Bounce
+// blocks follow the per-message block, separated by blank lines. It returns
+// the most severe failure, or nil and whether some recipient was reported
+// delivered (a success report).
+func (m *Message) parseDSN() (best *Bounce, delivered bool) {
 	for _, body := range m.dsn {
 		body = bytes.ReplaceAll(body, []byte("\r\n"), []byte("\n"))
 		for _, block := range bytes.Split(body, []byte("\n\n")) {
@@ -155,6 +167,7 @@ func (m *Message) parseDSN() (*Bounce, bool) {
 			}
 			switch action {
 			case "delivered", "relayed", "expanded":
+				delivered = true
 				continue
 			case "delayed":
 				b.Permanent = false
@@ -167,7 +180,7 @@ func (m *Message) parseDSN() (*Bounce, bool) {
 		}
 	}
 	if best == nil {
-		return nil, false
+		return nil, delivered
 	}
 	if best.Reason == "" {
 		best.Reason = shortReason(string(m.textAll.b))
@@ -178,7 +191,7 @@ func (m *Message) parseDSN() (*Bounce, bool) {
 		best.Reason = truncateUTF8(strings.Join(strings.Fields(best.Reason), " "), 300)
 	}
 	best.ReplyMessageID = m.returnedID(nil)
-	return best, true
+	return best, false
 }
 
 // returnedID finds the Message-ID of the returned original: an attached

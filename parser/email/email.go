@@ -175,9 +175,16 @@ func (m *Message) problem(format string, args ...any) {
 // The header returned ends with its blank line.
 func splitHeader(raw []byte) (hdr, body []byte, problems []string) {
 	start := 0
-	if bytes.HasPrefix(raw, []byte("From ")) {
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			start = i + 1
+	if bytes.HasPrefix(raw, []byte("\xef\xbb\xbf")) { // a UTF-8 byte order mark
+		start = 3
+	}
+	// White space before the first field (seen from broken clients).
+	if i := start + len(raw[start:]) - len(bytes.TrimLeft(raw[start:], " \t")); i > start && isFieldLine(firstLine(raw[i:])) {
+		start = i
+	}
+	if bytes.HasPrefix(raw[start:], []byte("From ")) {
+		if i := bytes.IndexByte(raw[start:], '\n'); i >= 0 {
+			start += i + 1
 		} else {
 			start = len(raw)
 		}
@@ -212,6 +219,13 @@ func splitHeader(raw []byte) (hdr, body []byte, problems []string) {
 	}
 	// Header only, no body.
 	return append(raw[start:len(raw):len(raw)], '\r', '\n', '\r', '\n'), nil, problems
+}
+
+func firstLine(b []byte) []byte {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	return bytes.TrimSuffix(b, []byte("\r"))
 }
 
 // isFieldLine reports whether line starts with a valid field name and a colon.

@@ -573,6 +573,19 @@ func TestParse_headerOnlyAndMbox(t *testing.T) {
 	}
 }
 
+func TestParse_bomAndIndent(t *testing.T) {
+	for name, raw := range map[string]string{
+		"bom":          "\xef\xbb\xbfFrom: a@agency.gov\r\nSubject: s\r\n\r\nbody",
+		"bom and mbox": "\xef\xbb\xbfFrom -\r\nFrom: a@agency.gov\r\nSubject: s\r\n\r\nbody",
+		"indented":     " From: a@agency.gov\r\nSubject: s\r\n\r\nbody",
+	} {
+		m, err := email.Parse([]byte(raw), email.DefaultLimits())
+		if err != nil || m.From != "a@agency.gov" || m.Subject != "s" || m.Text != "body" {
+			t.Errorf("%s: err %v, message %+v", name, err, m)
+		}
+	}
+}
+
 func TestParse_addressesLenient(t *testing.T) {
 	raw := "From: Broken Name, Inc <Sender@Agency.gov>\r\nReply-To: <reply@agency.gov>\r\nSender: sec@agency.gov\r\nReturn-Path: <Bounce@Agency.gov>\r\nDelivered-To: intake@opm.gov\r\nX-Original-To: allocation-management@opm.gov\r\nDelivered-To: intake@opm.gov\r\n\r\n"
 	m := mustParse(t, []byte(raw))
