@@ -2,9 +2,7 @@ package intake
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -266,6 +264,7 @@ func (d *Daemon) fetchBatch(ctx context.Context, c *imapclient.Client, uidValidi
 			if mi == nil {
 				mi = &imapclient.FetchMessageBuffer{}
 			}
+			d.failpoint(PointFetched)
 			if err := d.save(ctx, uidValidity, m.UID, raw, part.truncated, mi.RFC822Size, mi.InternalDate); err != nil {
 				return err
 			}
@@ -275,7 +274,6 @@ func (d *Daemon) fetchBatch(ctx context.Context, c *imapclient.Client, uidValidi
 }
 
 func (d *Daemon) save(ctx context.Context, uidValidity uint32, uid imap.UID, raw []byte, truncated bool, size int64, internal time.Time) error {
-	sum := sha256.Sum256(raw)
 	msgID := ""
 	if h, err := email.Parse(raw, d.o.EmailLimits); err == nil {
 		msgID = h.MessageID
@@ -286,12 +284,13 @@ func (d *Daemon) save(ctx context.Context, uidValidity uint32, uid imap.UID, raw
 	}
 	id, created, err := d.o.Store.SaveRaw(ctx, store.RawMessage{
 		Mailbox: d.o.IMAP.Mailbox, UIDValidity: uidValidity, UID: uint32(uid),
-		DedupeKey: email.DedupeKey(raw), MessageID: msgID, SHA256: hex.EncodeToString(sum[:]),
+		DedupeKey: email.DedupeKey(raw), MessageID: msgID, SHA256: sha256hex(raw),
 		Raw: raw, Truncated: truncated, Size: size, InternalDate: internal, ReceivedAt: now,
 	})
 	if err != nil {
 		return fmt.Errorf("fetch: uid %d: %w", uid, err)
 	}
+	d.failpoint(PointStored)
 	if created {
 		d.metrics.MessagesFetched.Inc()
 	} else {
@@ -331,6 +330,7 @@ func (d *Daemon) file(ctx context.Context, c *imapclient.Client, uidValidity uin
 			uids = append(uids, imap.UID(l.UID))
 			ids = append(ids, l.ID)
 		}
+		d.failpoint(PointFiling)
 		if err := d.timed(c, func() error { return d.move(c, uids, folder) }); err != nil {
 			return fmt.Errorf("imap: file to %s: %w", folder, err)
 		}

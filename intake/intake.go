@@ -85,6 +85,24 @@ type Options struct {
 	Backoff func(attempt int) time.Duration
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// Failpoint, when set, is called as each step of the flow completes
+	// (see the Point constants); the crash tests kill the process there.
+	Failpoint func(point string)
+}
+
+// Points of the flow where Failpoint is called.
+const (
+	PointFetched   = "fetched"   // a message was fetched, not yet stored
+	PointStored    = "stored"    // its raw bytes are committed
+	PointCompleted = "completed" // its records and reply are committed
+	PointSent      = "sent"      // a reply was accepted by the SMTP server, not yet marked sent
+	PointFiling    = "filing"    // a message is about to be moved to its folder
+)
+
+func (d *Daemon) failpoint(point string) {
+	if d.o.Failpoint != nil {
+		d.o.Failpoint(point)
+	}
 }
 
 // Daemon is the running clerk. Build it with New; Run runs it.

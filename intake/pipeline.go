@@ -79,6 +79,7 @@ func (d *Daemon) processOne(ctx context.Context, id int64) error {
 		c.Message, c.Now = id, now
 		_, err = d.o.Store.Complete(ctx, c)
 		if err == nil {
+			d.failpoint(PointCompleted)
 			d.metrics.Processed.WithLabelValues(c.Status).Inc()
 			d.metrics.ProcessSeconds.Observe(time.Since(start).Seconds())
 			log.Info("pipeline: decided", "status", c.Status, "folder", c.Folder, "call", c.Call, "agency", c.Agency, "note", c.Note, "reply", c.Reply != nil)

@@ -9,7 +9,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -167,6 +170,7 @@ func (a *app) daemonOptions() (intake.Options, error) {
 		PollInterval:    c.PollInterval,
 		Logger:          a.log,
 		Metrics:         intake.NewMetrics(a.metrics),
+		Failpoint:       failpointFromEnv(),
 	}, nil
 }
 
@@ -190,4 +194,34 @@ func hostOf(addr string) string {
 		return addr[:i]
 	}
 	return addr
+}
+
+// failpointFromEnv arms a crash for the crash tests: INTAKE_FAILPOINT=POINT
+// or POINT:N kills the process with SIGKILL the Nth time the daemon reaches
+// that point (intake.Point*). Unset, it does nothing.
+func failpointFromEnv() func(string) {
+	spec := os.Getenv("INTAKE_FAILPOINT")
+	if spec == "" {
+		return nil
+	}
+	point, nth, _ := strings.Cut(spec, ":")
+	n, err := strconv.Atoi(nth)
+	if err != nil || n < 1 {
+		n = 1
+	}
+	var mu sync.Mutex
+	hits := 0
+	return func(p string) {
+		if p != point {
+			return
+		}
+		mu.Lock()
+		hits++
+		h := hits
+		mu.Unlock()
+		if h == n {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // SIGKILL is not handled: nothing runs after it
+		}
+	}
 }
