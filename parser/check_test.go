@@ -64,3 +64,185 @@ func TestCheck_goodSES(t *testing.T) {
 	}
 	_ = strings.Join
 }
+
+func check(tb testing.TB, def *parser.Definition, data []byte, c parser.Context) parser.Submission {
+	tb.Helper()
+	return parser.Check(def, []parser.Input{{Name: "book.xlsx", Data: data}}, c)
+}
+
+func hasCode(fs []parser.Finding, code, cell string) bool {
+	for _, f := range fs {
+		if f.Code == code && (cell == "" || f.Cell() == cell) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCheck_deficientSES(t *testing.T) {
+	def := ses(t)
+	for _, tc := range []struct {
+		name string
+		edit func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention)
+		code string // expected finding code
+		cell string // expected cell, "" for any
+	}{
+		{"noncareer in career reserved", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[1].IncumbentType = "Noncareer"
+			return p, r
+		}, "career-reserved-incumbent", "K3"},
+		{"limited term spelled loosely", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[1].IncumbentType = "limited-term "
+			return p, r
+		}, "career-reserved-incumbent", "K3"},
+		{"missing redesignation date", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[3].RedesignationDate = ""
+			return p, r
+		}, "redesignation-date-required", "I5"},
+		{"reverted but career reserved", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[3].ReversionStatus = "Reverted to General"
+			return p, r
+		}, "reverted-means-general", "H5"},
+		{"redesignated without action", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[3].ReversionStatus = "N/A"
+			return p, r
+		}, "redesignated-needs-action", "J5"},
+		{"bad enum", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[0].CurrentDesignation = "Sometimes"
+			return p, r
+		}, "not-allowed", "H2"},
+		{"bad yes/no", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[0].NoncareerMajority = "maybe"
+			return p, r
+		}, "not-yes-no", "G2"},
+		{"bad date text", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[1].RedesignationDate = "last winter"
+			return p, r
+		}, "bad-date", "I3"},
+		{"duplicate position", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[4].PositionNumber = "hs-0001"
+			return p, r
+		}, "duplicate", "C6"},
+		{"required blank", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[2].Title = "  "
+			return p, r
+		}, "required", "D4"},
+		{"agency pattern", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			p[2].AgencyCode = "Homeland"
+			return p, r
+		}, "bad-format", "A4"},
+		{"retention of unknown position", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			r[0].PositionNumber = "HS-9999"
+			return p, r
+		}, "retention-names-career-reserved-position", "A2"},
+		{"retention of general position", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			r[0].PositionNumber = "HS-0005"
+			return p, r
+		}, "retention-names-career-reserved-position", "A2"},
+		{"placeholder justification", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			r[0].Justification = "Same as above."
+			return p, r
+		}, "placeholder", "D2"},
+		{"lorem ipsum justification", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			r[0].Justification = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua."
+			return p, r
+		}, "placeholder", "D2"},
+		{"short justification", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			r[0].Justification = "Needed for impartiality."
+			return p, r
+		}, "not-substantive", "D2"},
+		{"bad ground", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			r[0].Ground = "Mission needs"
+			return p, r
+		}, "not-allowed", "C2"},
+		{"empty position sheet", func(p []parsertest.Position, r []parsertest.Retention) ([]parsertest.Position, []parsertest.Retention) {
+			return []parsertest.Position{}, r
+		}, "no-rows", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, r := tc.edit(parsertest.GoodPositions(), parsertest.GoodRetentions())
+			sub := check(t, def, parsertest.SESWorkbook(t, p, r), parser.Context{Agency: "HS"})
+			if !hasCode(sub.Findings, tc.code, tc.cell) {
+				t.Fatalf("want %s at %q, got %v", tc.code, tc.cell, codes(sub.Findings))
+			}
+			if !sub.Deficient() {
+				t.Error("not deficient")
+			}
+			for _, f := range sub.Findings {
+				if f.Message == "" || f.Fix == "" || f.Severity == "" {
+					t.Errorf("incomplete finding %+v", f)
+				}
+			}
+		})
+	}
+}
+
+func TestCheck_allFindingsSorted(t *testing.T) {
+	p := parsertest.GoodPositions()
+	p[4].CurrentDesignation = "??"
+	p[0].NoncareerMajority = "?"
+	p[2].IncumbentType = "??"
+	r := parsertest.GoodRetentions()
+	r[0].Ground = "?"
+	sub := check(t, ses(t), parsertest.SESWorkbook(t, p, r), parser.Context{})
+	got := codes(sub.Findings)
+	want := []string{"not-yes-no@Position Report!G2", "not-allowed@Position Report!K4", "not-allowed@Position Report!H6", "not-allowed@Retention Requests!C2"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("findings\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestCheck_priorPositions(t *testing.T) {
+	def := ses(t)
+	first := check(t, def, parsertest.SESWorkbook(t, parsertest.GoodPositions(), nil), parser.Context{Agency: "HS"})
+	if first.Deficient() {
+		t.Fatalf("position report alone deficient: %v", codes(first.Findings))
+	}
+	retOnly := parsertest.SESWorkbook(t, nil, parsertest.GoodRetentions())
+	// Without the stored report the request names nothing.
+	if sub := check(t, def, retOnly, parser.Context{Agency: "HS"}); !hasCode(sub.Findings, "retention-names-career-reserved-position", "A2") {
+		t.Fatalf("no lookup finding without prior: %v", codes(sub.Findings))
+	}
+	prior := map[string][]parser.Record{"position-report": first.Records}
+	if sub := check(t, def, retOnly, parser.Context{Agency: "HS", Prior: prior}); len(sub.Findings) != 0 {
+		t.Fatalf("retention request against stored report: %v", codes(sub.Findings))
+	}
+	// A position this submission reports supersedes the stored one.
+	p := parsertest.GoodPositions()
+	p[1].CurrentDesignation, p[1].ReversionStatus = "General", "Reverted to General"
+	sub := check(t, def, parsertest.SESWorkbook(t, p, parsertest.GoodRetentions()), parser.Context{Agency: "HS", Prior: prior})
+	if !hasCode(sub.Findings, "retention-names-career-reserved-position", "A2") {
+		t.Fatalf("stored record overrode the new one: %v", codes(sub.Findings))
+	}
+}
+
+func TestCheck_agency(t *testing.T) {
+	def := ses(t)
+	p := parsertest.GoodPositions()
+	p[2].AgencyCode = "TR"
+	sub := check(t, def, parsertest.SESWorkbook(t, p, nil), parser.Context{Agency: "HS"})
+	if !hasCode(sub.Findings, "agency-mismatch", "A4") || sub.Agency != "HS" {
+		t.Errorf("agency %q findings %v", sub.Agency, codes(sub.Findings))
+	}
+	sub = check(t, def, parsertest.SESWorkbook(t, parsertest.GoodPositions(), nil), parser.Context{})
+	if sub.Agency != "HS" || sub.Deficient() {
+		t.Errorf("agency from rows: %q %v", sub.Agency, codes(sub.Findings))
+	}
+	sub = check(t, def, parsertest.SESWorkbook(t, p, nil), parser.Context{})
+	if !hasCode(sub.Findings, "several-agencies", "") {
+		t.Errorf("several agencies not reported: %v", codes(sub.Findings))
+	}
+}
+
+func TestCheck_reference(t *testing.T) {
+	ref := sharedRef(t)
+	p := parsertest.GoodPositions()
+	p[0].AgencyCode = "XZ"
+	sub := check(t, ses(t), parsertest.SESWorkbook(t, p, nil), parser.Context{Ref: ref})
+	if !hasCode(sub.Findings, "unknown-agency", "A2") {
+		t.Errorf("unknown agency not found: %v", codes(sub.Findings))
+	}
+	if sub := check(t, ses(t), parsertest.SESWorkbook(t, parsertest.GoodPositions(), nil), parser.Context{Ref: ref}); sub.Deficient() {
+		t.Errorf("good workbook with reference data: %v", codes(sub.Findings))
+	}
+}
