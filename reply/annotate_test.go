@@ -207,4 +207,3 @@ func TestAnnotatedName(t *testing.T) {
 		}
 	}
 }
-

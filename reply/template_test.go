@@ -1,0 +1,192 @@
+package reply_test
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+
+	"intake/parser"
+	"intake/parser/sheet"
+	"intake/reply"
+)
+
+// validations maps the first column letter of each validation to it.
+func validations(t testing.TB, f *excelize.File, sheetName string) map[string]*excelize.DataValidation {
+	t.Helper()
+	dvs, err := f.GetDataValidations(sheetName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]*excelize.DataValidation{}
+	for _, dv := range dvs {
+		col := strings.TrimRight(strings.SplitN(dv.Sqref, ":", 2)[0], "0123456789$")
+		m[strings.TrimLeft(col, "$")] = dv
+	}
+	return m
+}
+
+func signature(f *excelize.File) string {
+	for _, dn := range f.GetDefinedName() {
+		if dn.Name == reply.SignatureName && dn.Scope == "Workbook" {
+			return dn.RefersTo
+		}
+	}
+	return ""
+}
+
+func TestTemplate(t *testing.T) {
+	def := testDef()
+	data, err := reply.Template(def, "position-report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := reply.Template(def, "position-report")
+	if !bytes.Equal(data, again) {
+		t.Error("two templates of the same kind differ")
+	}
+	f := openXLSX(t, data)
+	if got := f.GetSheetList(); strings.Join(got, "|") != "Position report|Instructions|Lists" {
+		t.Errorf("sheets %v", got)
+	}
+	if f.GetSheetName(f.GetActiveSheetIndex()) != "Position report" {
+		t.Error("the data sheet is not active")
+	}
+	if v, _ := f.GetSheetVisible("Lists"); v {
+		t.Error("Lists sheet is visible")
+	}
+	if got := signature(f); got != `"test-call/position-report"` {
+		t.Errorf("signature %q", got)
+	}
+	row, _ := f.GetRows("Position report")
+	if len(row) != 1 || strings.Join(row[0], "|") != "Position Number|Current Designation|Noncareer Majority (Y/N)|Redesignation Date|Grade|Reversion Status" {
+		t.Errorf("header %v", row)
+	}
+	st, _ := fillOf(t, f, "Position report", "A1")
+	if st.Font == nil || !st.Font.Bold || st.Alignment == nil || !st.Alignment.WrapText {
+		t.Error("header is not bold and wrapped")
+	}
+	p, err := f.GetPanes("Position report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Freeze || p.YSplit != 1 || p.TopLeftCell != "A2" {
+		t.Errorf("header not frozen: %+v", p)
+	}
+	if w, _ := f.GetColWidth("Position report", "A"); w < 12 {
+		t.Errorf("column width %v", w)
+	}
+	dv := validations(t, f, "Position report")
+	if d := dv["B"]; d == nil || d.Type != "list" || d.Formula1 != `"General,Career Reserved"` {
+		t.Errorf("enum validation %+v", d)
+	}
+	if d := dv["C"]; d == nil || d.Type != "list" || d.Formula1 != `"Y,N"` {
+		t.Errorf("yes/no validation %+v", d)
+	}
+	if d := dv["D"]; d == nil || d.Type != "date" {
+		t.Errorf("date validation %+v", d)
+	}
+	if d := dv["E"]; d == nil || d.Type != "whole" || d.Formula1 != "1" || d.Formula2 != "15" {
+		t.Errorf("integer validation %+v", d)
+	}
+	want := "Lists!$A$1:$A$" + strconv.Itoa(len(longList()))
+	if d := dv["F"]; d == nil || d.Type != "list" || d.Formula1 != want {
+		t.Errorf("long list validation %+v, want %s", d, want)
+	}
+	list, _ := f.GetCols("Lists")
+	if len(list) != 1 || strings.Join(list[0], "|") != strings.Join(longList(), "|") {
+		t.Errorf("Lists sheet %v", list)
+	}
+	// The date column has a date format.
+	id, _ := f.GetCellStyle("Position report", "D2")
+	ds, _ := f.GetStyle(id)
+	if ds.CustomNumFmt == nil || *ds.CustomNumFmt != "yyyy-mm-dd" {
+		t.Errorf("date column format %+v", ds.CustomNumFmt)
+	}
+	ins, _ := f.GetRows("Instructions")
+	all := ""
+	for _, r := range ins {
+		all += strings.Join(r, "\t") + "\n"
+	}
+	for _, w := range []string{"Test Position Data Call", "OPM memorandum of 5 February 2025", "Monday, 24 March 2025",
+		"allocation-management@opm.gov", "Report every position.", "Position Number\tThe agency's position number.\tYes",
+		"General; Career Reserved", "Whole number, 1 to 15"} {
+		if !strings.Contains(all, w) {
+			t.Errorf("Instructions lack %q", w)
+		}
+	}
+}
+
+func TestTemplateAll(t *testing.T) {
+	data, err := reply.TemplateAll(testDef())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := openXLSX(t, data)
+	if got := f.GetSheetList(); strings.Join(got, "|") != "Position report|Retention request|Instructions|Lists" {
+		t.Errorf("sheets %v", got)
+	}
+	if got := signature(f); got != `"test-call"` {
+		t.Errorf("signature %q", got)
+	}
+	dv := validations(t, f, "Retention request")
+	if d := dv["B"]; d == nil || d.Type != "list" || d.Formula1 != `"Impartiality,Public confidence in impartiality"` {
+		t.Errorf("retention enum validation %+v", d)
+	}
+	// The template reads back through the parser's reader: headers only.
+	wb, err := sheet.OpenExcelize(data, sheet.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	rows := readRows(t, wb, "Retention request")
+	if len(rows) != 1 || len(rows[0].Cells) != 3 || rows[0].Cells[2].Value != "Date" {
+		t.Errorf("rows %+v", rows)
+	}
+}
+
+func TestTemplate_errors(t *testing.T) {
+	if _, err := reply.Template(testDef(), "nope"); err == nil || !strings.HasPrefix(err.Error(), "reply: ") {
+		t.Errorf("unknown kind: %v", err)
+	}
+	if _, err := reply.TemplateAll(&parser.Definition{ID: "empty"}); err == nil {
+		t.Error("a call with no kinds gave a template")
+	}
+}
+
+// Kind titles that are no valid sheet names are cleaned and kept unique.
+func TestTemplate_sheetNames(t *testing.T) {
+	def := &parser.Definition{ID: "x", Kinds: []parser.Kind{
+		{ID: "a", Title: "Positions: report [2025] / with a title longer than thirty-one", Columns: []parser.Column{{Key: "k", Header: "K"}}},
+		{ID: "b", Title: "Positions: report [2025] / with a title longer than thirty-one", Columns: []parser.Column{{Key: "k", Header: "K"}}},
+		{ID: "c", Title: "Instructions", Columns: []parser.Column{{Key: "k", Header: "K"}}},
+	}}
+	data, err := reply.TemplateAll(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := openXLSX(t, data)
+	got := f.GetSheetList()
+	if len(got) != 4 || got[0] == got[1] || got[2] == "Instructions" || len([]rune(got[0])) > 31 || strings.ContainsAny(got[0], "[]:/") {
+		t.Errorf("sheet names %q", got)
+	}
+}
+
+func readRows(t testing.TB, wb sheet.Workbook, name string) []sheet.Row {
+	t.Helper()
+	rs, err := wb.Rows(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	var out []sheet.Row
+	for rs.Next() {
+		out = append(out, rs.Row())
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
