@@ -228,15 +228,15 @@ func Write(ctx context.Context, w io.Writer, st *store.Store, f Format, o Option
 	return rows, nil
 }
 
-// csvSink writes one CSV table (RFC 4180, CRLF line ends for spreadsheet
-// programs).
+// csvSink writes one CSV table (RFC 4180 quoting). Records end in LF, not
+// CRLF: encoding/csv's UseCRLF drops a lone carriage return inside a
+// field, and a value must come out as it was stored.
 type csvSink struct {
 	w     *csv.Writer
 	cells []string
 }
 
 func (c *csvSink) begin(t table) error {
-	c.w.UseCRLF = true
 	return c.row(t.header)
 }
 
