@@ -264,7 +264,7 @@ func (d *Daemon) fetchBatch(ctx context.Context, c *imapclient.Client, uidValidi
 			if mi == nil {
 				mi = &imapclient.FetchMessageBuffer{}
 			}
-			d.failpoint(PointFetched)
+			d.failpoint(PointFetched, 0)
 			if err := d.save(ctx, uidValidity, m.UID, raw, part.truncated, mi.RFC822Size, mi.InternalDate); err != nil {
 				return err
 			}
@@ -290,7 +290,7 @@ func (d *Daemon) save(ctx context.Context, uidValidity uint32, uid imap.UID, raw
 	if err != nil {
 		return fmt.Errorf("fetch: uid %d: %w", uid, err)
 	}
-	d.failpoint(PointStored)
+	d.failpoint(PointStored, id)
 	if created {
 		d.metrics.MessagesFetched.Inc()
 	} else {
@@ -330,7 +330,7 @@ func (d *Daemon) file(ctx context.Context, c *imapclient.Client, uidValidity uin
 			uids = append(uids, imap.UID(l.UID))
 			ids = append(ids, l.ID)
 		}
-		d.failpoint(PointFiling)
+		d.failpoint(PointFiling, 0)
 		if err := d.timed(c, func() error { return d.move(c, uids, folder) }); err != nil {
 			return fmt.Errorf("imap: file to %s: %w", folder, err)
 		}

@@ -86,22 +86,25 @@ type Options struct {
 	Logger  *slog.Logger
 	Metrics *Metrics
 	// Failpoint, when set, is called as each step of the flow completes
-	// (see the Point constants); the crash tests kill the process there.
-	Failpoint func(point string)
+	// (see the Point constants) with the stored message's id, 0 where there
+	// is none; the crash tests kill the process there, and a panic at
+	// PointDecide is a poisonous message.
+	Failpoint func(point string, message int64)
 }
 
 // Points of the flow where Failpoint is called.
 const (
 	PointFetched   = "fetched"   // a message was fetched, not yet stored
+	PointDecide    = "decide"    // a stored message is being examined
 	PointStored    = "stored"    // its raw bytes are committed
 	PointCompleted = "completed" // its records and reply are committed
 	PointSent      = "sent"      // a reply was accepted by the SMTP server, not yet marked sent
 	PointFiling    = "filing"    // a message is about to be moved to its folder
 )
 
-func (d *Daemon) failpoint(point string) {
+func (d *Daemon) failpoint(point string, message int64) {
 	if d.o.Failpoint != nil {
-		d.o.Failpoint(point)
+		d.o.Failpoint(point, message)
 	}
 }
 

@@ -80,7 +80,7 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 			sendErr = sendRaw(client, it)
 		}
 		if sendErr == nil {
-			d.failpoint(PointSent)
+			d.failpoint(PointSent, 0)
 			if err := d.o.Store.ReplySent(ctx, it.ID, d.o.Now()); err != nil {
 				return sent, err
 			}

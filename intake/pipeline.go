@@ -79,7 +79,7 @@ func (d *Daemon) processOne(ctx context.Context, id int64) error {
 		c.Message, c.Now = id, now
 		_, err = d.o.Store.Complete(ctx, c)
 		if err == nil {
-			d.failpoint(PointCompleted)
+			d.failpoint(PointCompleted, id)
 			d.metrics.Processed.WithLabelValues(c.Status).Inc()
 			d.metrics.ProcessSeconds.Observe(time.Since(start).Seconds())
 			log.Info("pipeline: decided", "status", c.Status, "folder", c.Folder, "call", c.Call, "agency", c.Agency, "note", c.Note, "reply", c.Reply != nil)
@@ -108,6 +108,7 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 			err = fmt.Errorf("pipeline: panic: %v\n%s", r, debug.Stack())
 		}
 	}()
+	d.failpoint(PointDecide, m.ID)
 	msg, err := email.Parse(m.Raw, d.o.EmailLimits)
 	if err != nil {
 		return store.Completion{Status: store.StatusRejected, Folder: d.o.Folders.Quarantine,

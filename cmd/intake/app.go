@@ -199,7 +199,7 @@ func hostOf(addr string) string {
 // failpointFromEnv arms a crash for the crash tests: INTAKE_FAILPOINT=POINT
 // or POINT:N kills the process with SIGKILL the Nth time the daemon reaches
 // that point (intake.Point*). Unset, it does nothing.
-func failpointFromEnv() func(string) {
+func failpointFromEnv() func(string, int64) {
 	spec := os.Getenv("INTAKE_FAILPOINT")
 	if spec == "" {
 		return nil
@@ -211,7 +211,7 @@ func failpointFromEnv() func(string) {
 	}
 	var mu sync.Mutex
 	hits := 0
-	return func(p string) {
+	return func(p string, _ int64) {
 		if p != point {
 			return
 		}
