@@ -22,7 +22,8 @@ type sheetState struct {
 	present   []bool
 	sheetCol  []int // column index -> sheet column, 0 when absent
 	unique    []map[string]int
-	cells     []*sheet.Cell // by column index, reused per row
+	cells     []*sheet.Cell  // by column index, reused per row
+	keys      map[string]int // composite Key of the kind -> first row
 	rows      int
 }
 
@@ -263,6 +264,7 @@ func (s *sheetState) row(r sheet.Row) bool {
 				Code: p.code, Message: msg, Fix: p.fix, Cite: cc.col.Cite}, s.fi, s.si)
 		}
 	}
+	s.duplicateKey(fields, invalid, r.Num)
 	act := &activation{row: fields}
 	for _, cr := range ck.rules {
 		if touches(cr.cols, invalid) {
@@ -286,6 +288,39 @@ func (s *sheetState) row(r sheet.Row) bool {
 		k.invalid[ri] = invalid
 	}
 	return true
+}
+
+// duplicateKey reports a row whose Key columns (all filled and valid)
+// repeat those of an earlier row of the sheet. A kind whose key is one
+// unique column already has its "duplicate" finding.
+func (s *sheetState) duplicateKey(fields map[string]string, invalid []string, row int) {
+	key := s.ck.kind.Key
+	if len(key) < 2 || touches(key, invalid) {
+		return
+	}
+	var b strings.Builder
+	for _, c := range key {
+		v := fields[c]
+		if v == "" {
+			return
+		}
+		b.WriteString(strings.ToUpper(v))
+		b.WriteByte(0)
+	}
+	if s.keys == nil {
+		s.keys = map[string]int{}
+	}
+	if first, dup := s.keys[b.String()]; dup {
+		var hs []string
+		for _, c := range key {
+			hs = append(hs, strconv.Quote(s.ck.byKey[c].col.Header))
+		}
+		s.k.add(Finding{File: s.file, Sheet: s.name, Row: row, Code: "duplicate-row",
+			Message: fmt.Sprintf("This row has the same %s as row %d.", strings.Join(hs, ", "), first),
+			Fix:     "Remove the repeated row, or correct it."}, s.fi, s.si)
+		return
+	}
+	s.keys[b.String()] = row
 }
 
 func (s *sheetState) ruleFinding(cr *compiledRule, row int) {
