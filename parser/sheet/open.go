@@ -2,6 +2,7 @@ package sheet
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -42,11 +43,17 @@ func utf16le(s string) []byte {
 // Open opens a workbook held in memory. Errors are ErrNotXLSX,
 // ErrLegacyXLS, ErrEncrypted, ErrTooLarge, ErrDoctype, or another error
 // for a corrupted file.
+//
+// It reads with the streaming reader (OpenStream) and falls back to
+// excelize only when that reader does not understand a construct of the
+// file (ErrUnsupported); errors that are the file's fault are returned as
+// they are. Workbook.Reader tells which reader ran.
 func Open(data []byte, lim Limits) (Workbook, error) {
-	if err := Sniff(data); err != nil {
-		return nil, err
+	w, err := OpenStream(data, lim)
+	if errors.Is(err, ErrUnsupported) {
+		return OpenExcelize(data, lim)
 	}
-	return OpenExcelize(data, lim)
+	return w, err
 }
 
 // OpenExcelize opens a workbook with excelize: the fallback reader, and the
@@ -75,7 +82,14 @@ func OpenExcelize(data []byte, lim Limits) (Workbook, error) {
 		return nil, fmt.Errorf("excelize: workbook properties: %w", err)
 	}
 	w := &excelizeBook{f: f, lim: lim, date1904: props.Date1904 != nil && *props.Date1904, dateStyle: map[int]bool{}}
-	w.sheets = f.GetSheetList()
+	// excelize lists chart, dialog and macro sheets with the worksheets;
+	// Sheets leaves them out (they hold no cells to read).
+	others := nonWorksheets(data, lim)
+	for _, name := range f.GetSheetList() {
+		if !others[name] {
+			w.sheets = append(w.sheets, name)
+		}
+	}
 	if lim.MaxSheets > 0 && len(w.sheets) > lim.MaxSheets {
 		f.Close()
 		return nil, fmt.Errorf("%w: %d sheets (limit %d)", ErrTooLarge, len(w.sheets), lim.MaxSheets)
@@ -183,6 +197,12 @@ func (w *excelizeBook) cell(sheet string, col, row int, v string) Cell {
 		c.Type = Bool
 	case excelize.CellTypeError:
 		c.Type = Error
+	case excelize.CellTypeDate:
+		// An ISO 8601 date (t="d"): read as the date cell it is, as the
+		// streaming reader does (excelize's raw value is the ISO text).
+		if serial, ok := isoSerial(v, w.date1904); ok {
+			c.Type, c.Value, c.Date = Number, serial, true
+		}
 	case excelize.CellTypeUnset, excelize.CellTypeNumber:
 		c.Type = Number
 		if idx, err := w.f.GetCellStyle(sheet, ref); err == nil {

@@ -1,0 +1,422 @@
+package sheet
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Rows streams a worksheet straight from its zip entry. Only one Rows may
+// be open at a time; opening another closes the previous one.
+func (b *streamBook) Rows(name string) (Rows, error) {
+	part, ok := b.parts[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoSuchSheet, name)
+	}
+	if b.open != nil {
+		b.open.Close()
+	}
+	rc, err := b.openPart(part)
+	if err != nil {
+		return nil, err
+	}
+	s := newScanner(rc, b.buf, b.lim.MaxCellBytes)
+	b.buf = s.r
+	r := &streamRows{book: b, sheet: name, rc: rc, s: s}
+	b.open = r
+	return r, nil
+}
+
+type streamRows struct {
+	book   *streamBook
+	sheet  string
+	rc     io.ReadCloser
+	s      *scanner
+	inData bool // inside <sheetData>
+	done   bool
+	num    int // number of the last row element read
+	last   int // number of the last row returned
+	row    Row
+	err    error
+	vals   []byte // values of the current row, back to back
+	ends   []int  // end of each cell's value in vals; -1-i for shared string i
+	spare  []Cell // cells of the current row before their values are set
+	value  []byte // scratch for one cell's text
+	inline []byte // scratch for an inline string before unescaping
+	fb     Rows   // excelize, reading the rest of the sheet after a fallback
+}
+
+func (r *streamRows) Row() Row   { return r.row }
+func (r *streamRows) Err() error { return r.err }
+
+func (r *streamRows) Close() error {
+	if r.fb != nil {
+		r.fb.Close()
+		r.fb = nil
+	}
+	if r.rc != nil {
+		r.rc.Close()
+		r.rc = nil
+	}
+	if r.book.open == r {
+		r.book.open = nil
+	}
+	r.done = true
+	return nil
+}
+
+func (r *streamRows) Next() bool {
+	if r.fb != nil {
+		return r.nextFallback()
+	}
+	if r.done || r.err != nil {
+		return false
+	}
+	ok, err := r.next()
+	if err == nil {
+		return ok
+	}
+	if errors.Is(err, ErrUnsupported) {
+		// The rows so far are right (the differential test proves the two
+		// readers agree on them); excelize reads the rest of the sheet.
+		if err := r.startFallback(); err != nil {
+			r.err = err
+			return false
+		}
+		return r.nextFallback()
+	}
+	r.err = fmt.Errorf("stream: sheet %q: %w", r.sheet, err)
+	r.rc.Close()
+	r.rc = nil
+	return false
+}
+
+func (r *streamRows) startFallback() error {
+	r.rc.Close()
+	r.rc = nil
+	b := r.book
+	if b.fallback == nil {
+		w, err := OpenExcelize(b.data, b.lim)
+		if err != nil {
+			return err
+		}
+		b.fallback = w.(*excelizeBook)
+	}
+	b.reader = "excelize"
+	fb, err := b.fallback.Rows(r.sheet)
+	if err != nil {
+		return err
+	}
+	r.fb = fb
+	return nil
+}
+
+func (r *streamRows) nextFallback() bool {
+	for r.fb.Next() {
+		row := r.fb.Row()
+		if row.Num > r.last {
+			r.last, r.row = row.Num, row
+			return true
+		}
+	}
+	r.err = r.fb.Err()
+	return false
+}
+
+// next reads up to the next row with a value.
+func (r *streamRows) next() (bool, error) {
+	s := r.s
+	for {
+		err := s.next()
+		if err == io.EOF {
+			r.done = true
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if !r.inData {
+			if !s.end && string(s.name) == "sheetData" {
+				if s.empty {
+					r.done = true
+					return false, nil
+				}
+				r.inData = true
+			}
+			continue
+		}
+		if s.end {
+			if string(s.name) == "sheetData" {
+				r.done = true
+				r.rc.Close()
+				r.rc = nil
+				return false, nil
+			}
+			continue
+		}
+		if string(s.name) != "row" {
+			return false, unsupported("<%s> in sheetData", s.name)
+		}
+		num := r.num + 1
+		for a := s.attrs; ; {
+			name, val, rest, ok, err := nextAttr(a)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				break
+			}
+			if string(name) == "r" {
+				n, ok := atoi(val)
+				if !ok || n < 1 {
+					return false, unsupported("row r=%q", val)
+				}
+				num = n
+			}
+			a = rest
+		}
+		if num <= r.num {
+			return false, unsupported("row %d after row %d", num, r.num)
+		}
+		r.num = num
+		if lim := r.book.lim.MaxRows; lim > 0 && num > lim {
+			return false, fmt.Errorf("%w: sheet %q has more than %d rows", ErrTooLarge, r.sheet, lim)
+		}
+		if s.empty {
+			continue
+		}
+		ok, err := r.readRow()
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+}
+
+// readRow reads the cells of a row (its start tag is the current token).
+func (r *streamRows) readRow() (bool, error) {
+	s, b := r.s, r.book
+	r.vals, r.ends, r.spare = r.vals[:0], r.ends[:0], r.spare[:0]
+	col := 0
+	for {
+		if err := s.next(); err != nil {
+			return false, err
+		}
+		if s.end {
+			if string(s.name) == "row" {
+				break
+			}
+			continue
+		}
+		if string(s.name) != "c" {
+			if err := s.skip(); err != nil {
+				return false, err
+			}
+			continue
+		}
+		c := Cell{Col: col + 1, Type: Number}
+		style, typ := 0, ""
+		for a := s.attrs; ; {
+			name, val, rest, ok, err := nextAttr(a)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				break
+			}
+			switch string(name) {
+			case "r":
+				cc, rr, ok := cellRef(val)
+				if !ok || rr != r.num {
+					return false, unsupported("cell r=%q in row %d", val, r.num)
+				}
+				c.Col = cc
+			case "s":
+				n, ok := atoi(val)
+				if !ok {
+					return false, unsupported("cell s=%q", val)
+				}
+				style = n
+			case "t":
+				typ = string(val) // short strings: no allocation for the constants below
+			}
+			a = rest
+		}
+		if c.Col <= col {
+			return false, unsupported("cell column %d after column %d in row %d", c.Col, col, r.num)
+		}
+		col = c.Col
+		if s.empty {
+			continue
+		}
+		v, sst, err := r.readCell(typ)
+		if err != nil {
+			return false, err
+		}
+		if len(v) == 0 && sst < 0 {
+			continue
+		}
+		switch typ {
+		case "", "n":
+			c.Date = style < len(b.dateStyle) && b.dateStyle[style]
+		case "d":
+			if serial, ok := isoSerial(string(v), b.date1904); ok {
+				v, c.Date = []byte(serial), true
+			} else {
+				c.Type = String
+			}
+		case "s", "inlineStr", "str":
+			c.Type = String
+		case "b":
+			c.Type = Bool
+		case "e":
+			c.Type = Error
+		default:
+			return false, unsupported("cell type t=%q", typ)
+		}
+		if sst >= 0 {
+			if b.sst[sst] == "" {
+				continue
+			}
+			r.ends = append(r.ends, -1-sst)
+		} else {
+			r.vals = append(r.vals, v...)
+			r.ends = append(r.ends, len(r.vals))
+		}
+		if lim := b.lim.MaxColumns; lim > 0 && c.Col > lim {
+			return false, fmt.Errorf("%w: row %d of %q has more than %d columns", ErrTooLarge, r.num, r.sheet, lim)
+		}
+		r.spare = append(r.spare, c)
+	}
+	if len(r.spare) == 0 {
+		return false, nil
+	}
+	cells := make([]Cell, len(r.spare))
+	copy(cells, r.spare)
+	all := string(r.vals)
+	start := 0
+	for i, e := range r.ends {
+		if e < 0 {
+			cells[i].Value = b.sst[-1-e]
+			continue
+		}
+		cells[i].Value = all[start:e]
+		start = e
+	}
+	r.row = Row{Num: r.num, Cells: cells}
+	r.last = r.num
+	return true, nil
+}
+
+// readCell reads the content of a <c> element up to its end tag: the raw
+// value (valid until the next call), or the index of a shared string.
+func (r *streamRows) readCell(typ string) ([]byte, int, error) {
+	s := r.s
+	var (
+		v             []byte
+		haveV, haveIS bool
+		err           error
+	)
+	for {
+		if err := s.next(); err != nil {
+			return nil, -1, err
+		}
+		if s.end {
+			if string(s.name) == "c" {
+				break
+			}
+			continue
+		}
+		switch string(s.name) {
+		case "v":
+			if haveV {
+				return nil, -1, unsupported("two <v> in a cell")
+			}
+			haveV = true
+			if r.value, err = s.text(r.value[:0]); err != nil {
+				return nil, -1, err
+			}
+			if !s.empty {
+				if err := s.next(); err != nil {
+					return nil, -1, err
+				}
+				if !s.end {
+					return nil, -1, unsupported("element inside <v>")
+				}
+			}
+			v = r.value
+		case "is":
+			if haveIS {
+				return nil, -1, unsupported("two <is> in a cell")
+			}
+			haveIS = true
+			if r.inline, err = readRichText(s, r.inline[:0]); err != nil {
+				return nil, -1, err
+			}
+		default: // <f>, extensions
+			if err := s.skip(); err != nil {
+				return nil, -1, err
+			}
+		}
+	}
+	switch typ {
+	case "s":
+		if len(v) == 0 {
+			return nil, -1, nil
+		}
+		n, ok := atoi(trimSpace(v))
+		if !ok || n >= len(r.book.sst) {
+			return nil, -1, unsupported("shared string index %q", v)
+		}
+		return nil, n, nil
+	case "inlineStr":
+		if haveIS {
+			return appendBstr(r.value[:0], r.inline), -1, nil
+		}
+	}
+	return v, -1, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// atoi parses a non-negative decimal number of at most 9 digits.
+func atoi(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 9 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// cellRef parses an A1 reference (letters in either case, then digits).
+func cellRef(b []byte) (col, row int, ok bool) {
+	i := 0
+	for i < len(b) && (b[i]|0x20) >= 'a' && (b[i]|0x20) <= 'z' {
+		if i == 3 {
+			return 0, 0, false
+		}
+		col = col*26 + int(b[i]|0x20-'a'+1)
+		i++
+	}
+	if i == 0 {
+		return 0, 0, false
+	}
+	row, ok = atoi(b[i:])
+	return col, row, ok && row > 0
+}
