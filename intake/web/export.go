@@ -1,0 +1,47 @@
+package web
+
+import (
+	"net/http"
+
+	"intake/intake/export"
+)
+
+// export streams an export: /export?call=&kind=&format=csv|xlsx&current=1.
+// The log line says what was exported and how many rows, never a value.
+func (s *Server) export(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	def := s.o.Calls.Get(q.Get("call"))
+	if def == nil {
+		http.Error(w, "unknown data call", http.StatusNotFound)
+		return
+	}
+	kind := q.Get("kind")
+	if kind != "" && def.Kind(kind) == nil {
+		http.Error(w, "unknown kind", http.StatusNotFound)
+		return
+	}
+	format, err := export.ParseFormat(q.Get("format"))
+	if err != nil {
+		http.Error(w, "format: want csv or xlsx", http.StatusBadRequest)
+		return
+	}
+	current := q.Get("current") == "1" || q.Get("current") == "true"
+	name := def.ID
+	if kind != "" {
+		name += "-" + kind
+	}
+	if current {
+		name += "-current"
+	}
+	name += "-" + s.o.Now().UTC().Format("20060102-150405") + "." + string(format)
+	w.Header().Set("Content-Type", format.ContentType())
+	w.Header().Set("Content-Disposition", attachment(name))
+	rows, err := export.Write(r.Context(), w, s.o.Store, format, export.Options{Call: def, Kind: kind, CurrentOnly: current})
+	if err != nil {
+		// Headers (and for CSV some rows) may be out already: the client
+		// sees a cut file; the log says why.
+		s.log.Error("web: export failed", "call", def.ID, "kind", kind, "format", format, "rows", rows, "err", err)
+		return
+	}
+	s.log.Info("web: export", "call", def.ID, "kind", kind, "format", format, "current", current, "rows", rows)
+}
