@@ -13,11 +13,6 @@ import (
 	"intake/parser"
 )
 
-// SignatureName is the workbook-level defined name that marks a workbook
-// made by Template or TemplateAll. Its RefersTo is a string constant:
-// "\"<call id>/<kind id>\"" for one kind, "\"<call id>\"" for a whole call.
-const SignatureName = "intake_call"
-
 const (
 	instructionsSheet = "Instructions"
 	listsSheet        = "Lists"
@@ -29,7 +24,10 @@ const (
 // sheet named after the kind with the header row (bold, wrapped, frozen),
 // column widths, drop-down lists for enum and yes/no columns, date format
 // and validation on date columns, whole-number validation on integer
-// columns, an Instructions sheet, and the SignatureName defined name.
+// columns, an Instructions sheet, and the template signature: the
+// workbook-level defined name parser.SignatureName whose value is the
+// string constant "<call id>/<kind id>", by which the router recognises
+// the workbook.
 func Template(def *parser.Definition, kind string) ([]byte, error) {
 	if def == nil {
 		return nil, fmt.Errorf("reply: template: no data call")
@@ -42,7 +40,7 @@ func Template(def *parser.Definition, kind string) ([]byte, error) {
 }
 
 // TemplateAll returns the official blank workbook for every kind of a call,
-// one sheet per kind, with the SignatureName "<call id>".
+// one sheet per kind, with the signature "<call id>".
 func TemplateAll(def *parser.Definition) ([]byte, error) {
 	if def == nil {
 		return nil, fmt.Errorf("reply: template: no data call")
@@ -92,7 +90,7 @@ func buildTemplate(def *parser.Definition, kinds []parser.Kind, signature string
 		return nil, fmt.Errorf("reply: template: instructions: %w", err)
 	}
 	if err := f.SetDefinedName(&excelize.DefinedName{
-		Name:     SignatureName,
+		Name:     parser.SignatureName,
 		RefersTo: `"` + signature + `"`,
 		Comment:  "Official template of an OPM data call; used to route the workbook.",
 	}); err != nil {
@@ -274,7 +272,9 @@ func (t *templateBuilder) validation(sheet, col string, c parser.Column) error {
 		}
 		errMsg = "Choose one of the values in the list."
 	case "date":
-		if err := dv.SetRange(excelSerial(1900, 1, 1), excelSerial(2199, 12, 31),
+		// Serial 1 is 1900-01-01 (Excel counts a 29 February 1900 that never
+		// was, so excelSerial is right only from March 1900 on).
+		if err := dv.SetRange(1, excelSerial(2199, 12, 31),
 			excelize.DataValidationTypeDate, excelize.DataValidationOperatorBetween); err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ func validations(t testing.TB, f *excelize.File, sheetName string) map[string]*e
 
 func signature(f *excelize.File) string {
 	for _, dn := range f.GetDefinedName() {
-		if dn.Name == reply.SignatureName && dn.Scope == "Workbook" {
+		if dn.Name == parser.SignatureName && dn.Scope == "Workbook" {
 			return dn.RefersTo
 		}
 	}
@@ -189,4 +189,74 @@ func readRows(t testing.TB, wb sheet.Workbook, name string) []sheet.Row {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// Every kind of every built-in call gets a template the parser recognises:
+// each sheet is detected as its kind by its headers, and the signature
+// routes the workbook to its call.
+func TestTemplate_builtin(t *testing.T) {
+	defs, err := parser.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := parser.BuiltinRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	routed := func(t *testing.T, data []byte, want string) {
+		t.Helper()
+		got, why := reg.Route(parser.RouteInput{Files: []parser.Input{{Name: "template.xlsx", Data: data}}})
+		if got == nil || got.ID != want || why != "workbook" {
+			t.Errorf("routed to %v (%s), want %s by workbook", got, why, want)
+		}
+	}
+	if len(defs) == 0 {
+		t.Fatal("no built-in calls")
+	}
+	for _, def := range defs {
+		for _, k := range def.Kinds {
+			t.Run(def.ID+"/"+k.ID, func(t *testing.T) {
+				data, err := reply.Template(def, k.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f := openXLSX(t, data)
+				if got := signature(f); got != `"`+def.ID+"/"+k.ID+`"` {
+					t.Errorf("signature %q", got)
+				}
+				dv := validations(t, f, f.GetSheetName(0))
+				for i, c := range k.Columns {
+					col := parser.ColumnName(i + 1)
+					if (c.Type == "enum" || c.Type == "yesno") && (dv[col] == nil || dv[col].Type != "list") {
+						t.Errorf("column %q (%s) has no drop-down: %+v", c.Header, col, dv[col])
+					}
+					if c.Type == "date" && (dv[col] == nil || dv[col].Type != "date") {
+						t.Errorf("column %q (%s) has no date validation", c.Header, col)
+					}
+					if c.Type == "integer" && (dv[col] == nil || dv[col].Type != "whole") {
+						t.Errorf("column %q (%s) has no whole-number validation", c.Header, col)
+					}
+				}
+				routed(t, data, def.ID)
+				sub := parser.Check(def, []parser.Input{{Name: "template.xlsx", Data: data}}, parser.Context{})
+				if len(sub.Files) != 1 || len(sub.Files[0].Sheets) == 0 || sub.Files[0].Sheets[0].Kind != k.ID {
+					t.Errorf("the parser does not read the template as %s: %+v", k.ID, sub.Files)
+				}
+			})
+		}
+		t.Run(def.ID, func(t *testing.T) {
+			data, err := reply.TemplateAll(def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := openXLSX(t, data)
+			if got := signature(f); got != `"`+def.ID+`"` {
+				t.Errorf("signature %q", got)
+			}
+			routed(t, data, def.ID)
+			if n := len(f.GetSheetList()); n < len(def.Kinds)+1 {
+				t.Errorf("%d sheets for %d kinds", n, len(def.Kinds))
+			}
+		})
+	}
 }
