@@ -46,15 +46,25 @@ type harnessOptions struct {
 	Modify       func(*intake.Options)
 }
 
-// clock is the injected time: it starts on 14 March 2025 and moves only
-// when a test moves it.
+// clock is the injected time: it starts on 14 March 2025, ten days before
+// the SES review is due, runs at the real pace, and jumps when a test
+// moves it.
 type clock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu     sync.Mutex
+	start  time.Time
+	real   time.Time
+	offset time.Duration
 }
 
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+func newClock(start time.Time) *clock { return &clock{start: start, real: time.Now()} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.start.Add(time.Since(c.real) + c.offset)
+}
+
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.offset += d; c.mu.Unlock() }
 
 func newHarness(t *testing.T, ho harnessOptions) *harness {
 	t.Helper()
@@ -85,7 +95,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Date(2025, 3, 14, 14, 0, 0, 0, time.UTC)}
+	clk := newClock(time.Date(2025, 3, 14, 14, 0, 0, 0, time.UTC))
 	host, port := splitAddr(t, smtpSrv.Addr)
 	opts := intake.Options{
 		Store: st, Calls: calls, Reply: rb, From: botAddr, DefaultCall: "ses-designation-review",
