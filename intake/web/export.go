@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"net/http"
 
 	"intake/intake/export"
@@ -36,12 +37,30 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	name += "-" + s.o.Now().UTC().Format("20060102-150405") + "." + string(format)
 	w.Header().Set("Content-Type", format.ContentType())
 	w.Header().Set("Content-Disposition", attachment(name))
-	rows, err := export.Write(r.Context(), w, s.o.Store, format, export.Options{Call: def, Kind: kind, CurrentOnly: current})
+	cw := &countingWriter{w: w}
+	rows, err := export.Write(r.Context(), cw, s.o.Store, format, export.Options{Call: def, Kind: kind, CurrentOnly: current})
 	if err != nil {
-		// Headers (and for CSV some rows) may be out already: the client
-		// sees a cut file; the log says why.
 		s.log.Error("web: export failed", "call", def.ID, "kind", kind, "format", format, "rows", rows, "err", err)
+		if cw.n == 0 {
+			// Nothing sent yet (always so for XLSX, which is written once
+			// complete): a proper error instead of an empty download.
+			w.Header().Del("Content-Disposition")
+			s.fail(w, r, err)
+		}
+		// Else part of a CSV is out: the client sees a cut file.
 		return
 	}
 	s.log.Info("web: export", "call", def.ID, "kind", kind, "format", format, "current", current, "rows", rows)
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -671,3 +671,18 @@ func TestConcurrentRender(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+func TestExport_storeFailure(t *testing.T) {
+	f := newFixture(t, options{})
+	f.st.Close()
+	for _, format := range []string{"csv", "xlsx"} {
+		res := f.get("/export?call=test-call&format=" + format)
+		if res.StatusCode != http.StatusInternalServerError || res.Header.Get("Content-Disposition") != "" {
+			t.Errorf("%s export from a closed store: %d, Content-Disposition %q; want 500 and no download",
+				format, res.StatusCode, res.Header.Get("Content-Disposition"))
+		}
+		if b := body(t, res); strings.Contains(b, "store") {
+			t.Errorf("error body leaks the cause: %q", b)
+		}
+	}
+}
