@@ -59,7 +59,9 @@ type Options struct {
 	// XLSX writes one sheet per kind. CSV has one table: when it holds
 	// several kinds, a "kind" column follows the provenance columns and the
 	// data columns are those of every kind (in definition order, each
-	// column key once), left empty where a row's kind has no such column.
+	// column key once), left empty where a row's kind has no such column;
+	// rows come grouped by kind, in definition order. Within a kind, rows
+	// come by submission, then in stored order.
 	Kind string
 	// CurrentOnly exports only the current accepted version of each
 	// agency's submission (per period); else every stored submission,
