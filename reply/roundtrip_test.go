@@ -12,6 +12,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"intake/internal/testenv"
+	"intake/parser"
 	"intake/parser/sheet"
 	"intake/reply"
 )
@@ -134,6 +135,8 @@ func checkFilled(t *testing.T, path string, want survival) {
 		t.Errorf("cells read back:\n got %s\nwant %s", got, want1)
 	}
 
+	annotateCopy(t, data)
+
 	f, err := excelize.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -170,6 +173,32 @@ func checkFilled(t *testing.T, path string, want survival) {
 	}
 	t.Logf("kept: validations %v, signature %q, frozen %v, B range %v, Lists visible %v",
 		hasList && hasLong && hasWhole && hasDate, sig, p.Freeze, dv["B"] != nil && dv["B"].Sqref == "B2:B1048576", listsVisible)
+}
+
+// annotateCopy annotates a workbook another program wrote: the flagged
+// date cell is highlighted and keeps its date format.
+func annotateCopy(t *testing.T, data []byte) {
+	t.Helper()
+	out, err := reply.Annotate(parser.Input{Name: "filled.xlsx", Data: data}, []parser.Finding{{
+		Sheet: "Position report", Row: 3, Col: 4, Column: "Redesignation Date", Code: "rule",
+		Severity: parser.SeverityError, Message: "The date is after the memo.", Fix: "Check the date.",
+	}})
+	if err != nil {
+		t.Fatalf("annotate: %v", err)
+	}
+	f := openXLSX(t, out)
+	if fill := rawFill(t, f, out, "Position report", "D3"); fill != "FFC7CE" {
+		t.Errorf("D3 fill %q, want the error highlight FFC7CE", fill)
+	}
+	if fill := rawFill(t, f, out, "Position report", "D2"); fill == "FFC7CE" {
+		t.Error("D2 highlighted without a finding")
+	}
+	if v, _ := f.GetCellValue("Position report", "D3"); v != "2025-01-31" {
+		t.Errorf("D3 reads %q after annotation, want its date format kept", v)
+	}
+	if cs, _ := f.GetComments("Position report"); len(cs) != 1 || cs[0].Cell != "D3" {
+		t.Errorf("comments %+v", cs)
+	}
 }
 
 // cellsText renders a row as its cell values, dates as YYYY-MM-DD.
