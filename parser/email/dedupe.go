@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
@@ -28,7 +29,7 @@ func DedupeKey(raw []byte) string {
 	sum := sha256.New()
 	if th.Len() == 0 {
 		sum.Write([]byte("raw\x00"))
-		sum.Write(normaliseBody(raw))
+		writeNormalised(sum, raw)
 		return hex.EncodeToString(sum.Sum(nil))
 	}
 	sum.Write([]byte("email-v1\x00"))
@@ -45,15 +46,25 @@ func DedupeKey(raw []byte) string {
 		}
 	}
 	sum.Write([]byte{0})
-	sum.Write(normaliseBody(body))
+	writeNormalised(sum, body)
 	return hex.EncodeToString(sum.Sum(nil))
 }
 
-// normaliseBody turns CRLF into LF and drops trailing white space at the
-// end, which relays and stores sometimes change.
-func normaliseBody(b []byte) []byte {
-	if bytes.Contains(b, []byte("\r\n")) {
-		b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+// writeNormalised writes b with CRLF turned into LF and the white space at
+// its end dropped (relays and stores sometimes change both), without
+// copying b.
+func writeNormalised(w io.Writer, b []byte) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	b = bytes.TrimRight(b, " \t\r\n")
+	for {
+		i := bytes.Index(b, []byte("\r\n"))
+		if i < 0 {
+			bw.Write(b)
+			break
+		}
+		bw.Write(b[:i])
+		bw.WriteByte('\n')
+		b = b[i+2:]
 	}
-	return bytes.TrimRight(b, " \t\r\n")
+	bw.Flush()
 }
