@@ -113,18 +113,28 @@ func (m *Message) looksLikeBounce() bool {
 		return true // an attached original and no return path: nothing else looks like this
 	}
 	robot := strings.Contains(rawFrom, "postmaster")
-	subject := strings.ToLower(strings.TrimSpace(m.Subject))
-	bounceSubject := false
-	for _, s := range bounceSubjects {
-		if strings.Contains(subject, s) {
-			bounceSubject = true
-			break
-		}
-	}
+	bounceSubject := isBounceSubject(m.Subject)
 	if robot && (bounceSubject || m.NullReturnPath || len(m.embedded) > 0) {
 		return true
 	}
 	return bounceSubject && (m.NullReturnPath || len(m.embedded) > 0 || statusRe.MatchString(string(m.textAll.b)))
+}
+
+// isBounceSubject: a bounce's subject, never one a person replied to or
+// forwarded ("Fwd: Undeliverable: ..." is an agency's mail, not a bounce).
+func isBounceSubject(subject string) bool {
+	s := strings.ToLower(strings.TrimSpace(subject))
+	for _, p := range []string{"re:", "re :", "fw:", "fwd:", "aw:", "wg:", "tr:", "sv:", "vs:"} {
+		if strings.HasPrefix(s, p) {
+			return false
+		}
+	}
+	for _, b := range bounceSubjects {
+		if strings.Contains(s, b) {
+			return true
+		}
+	}
+	return false
 }
 
 func delayed(subject string) bool {

@@ -52,7 +52,9 @@ func (w *walker) entity(e *message.Entity, depth int, attached bool) {
 		if err != nil {
 			w.readProblem("delivery-status", err)
 		}
-		w.m.dsn = append(w.m.dsn, data)
+		if !attached { // a report inside forwarded mail is not about this mail
+			w.m.dsn = append(w.m.dsn, data)
+		}
 	case mediaType == "text/rfc822-headers" || mediaType == "message/global-headers":
 		data, _, err := readLimited(e.Body, maxReportBytes)
 		if err != nil {
