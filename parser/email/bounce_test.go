@@ -120,6 +120,23 @@ Content-Transfer-Encoding: base64
 
 `) + b64(wb) + crlf(`--F--
 `), false, "", "", "", false},
+		{"forwarded dsn is an agency mail", crlf(`From: Jane <jane@agency.gov>
+To: allocation-management@opm.gov
+Subject: Your reply bounced, see below
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="G"
+
+--G
+Content-Type: text/plain
+
+FYI.
+
+--G
+Content-Type: message/rfc822
+
+`) + dsn("failed", "5.1.1") + crlf(`
+--G--
+`), false, "", "", "", false},
 		{"read receipt", crlf(`From: jane@agency.gov
 Subject: Read: SES report
 Content-Type: multipart/report; report-type=disposition-notification; boundary="D"
