@@ -3,6 +3,7 @@ package reply_test
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -389,5 +390,40 @@ func TestBuild_missingFields(t *testing.T) {
 	out.Original.From = ""
 	if _, err := b.Acknowledgement(out); err == nil {
 		t.Error("no error without a recipient")
+	}
+}
+
+// One Builder serves the outbox and the pipeline at once: concurrent
+// builds give the same bytes as a lone one (run with -race).
+func TestBuilder_concurrent(t *testing.T) {
+	b := newBuilder(t)
+	want, err := b.Deficiency(deficiencyOutcome(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs := make([]reply.Outcome, 8)
+	for i := range outs {
+		outs[i] = deficiencyOutcome(t)
+	}
+	got := make([][]byte, len(outs))
+	errs := make([]error, len(outs))
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Go(func() {
+			m, err := b.Deficiency(outs[i])
+			if err == nil {
+				got[i] = m.Raw
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if !bytes.Equal(got[i], want.Raw) {
+			t.Errorf("concurrent build %d differs", i)
+		}
 	}
 }
