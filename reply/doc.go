@@ -13,7 +13,8 @@
 // "X-Auto-Response-Suppress: All" for Exchange), thread on the original
 // mail, and go only to the original sender. For a call that holds PII no
 // cell value is ever written into a reply body: findings are value-free
-// already, and changed rows are named by row number instead of by key.
+// already, and a changed row is named by its row number and the hashed key
+// the parser gives it, never by its values.
 //
 // The package imports parser for its types only.
 package reply
