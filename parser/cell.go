@@ -100,7 +100,7 @@ func coerce(cc *compiledColumn, c *sheet.Cell, date1904 bool) (string, *problem)
 		}
 		return v, &problem{"not-yes-no", "The value is not Y or N.", "Enter Y or N."}
 	case TypeEnum:
-		if canon, ok := cc.allowed[normValue(v)]; ok {
+		if canon, ok := lookupNorm(cc.allowed, v); ok {
 			return canon, nil
 		}
 		return v, &problem{"not-allowed", "The value is not one of the allowed values.", "Enter one of: " + strings.Join(col.Allowed, "; ") + "."}

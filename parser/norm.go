@@ -52,6 +52,27 @@ func normValue(s string) string {
 	return string(b)
 }
 
+// lookupNorm looks a value up in a map keyed by normValue, without
+// allocating for short ASCII values.
+func lookupNorm(m map[string]string, s string) (string, bool) {
+	var buf [64]byte
+	b := buf[:0]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			b = append(b, c)
+		case 'A' <= c && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		case c >= utf8.RuneSelf:
+			v, ok := m[normHeader(s)]
+			return v, ok
+		}
+	}
+	v, ok := m[string(b)] // the compiler does not allocate for this conversion
+	return v, ok
+}
+
 // normSubject folds a subject or keyword into lower-case words separated by
 // single spaces.
 func normSubject(s string) string {

@@ -24,6 +24,7 @@ type sheetState struct {
 	unique    []map[string]int
 	cells     []*sheet.Cell  // by column index, reused per row
 	keys      map[string]int // composite Key of the kind -> first row
+	act       activation     // reused for every row's rules
 	rows      int
 }
 
@@ -265,7 +266,8 @@ func (s *sheetState) row(r sheet.Row) bool {
 		}
 	}
 	s.duplicateKey(fields, invalid, r.Num)
-	act := &activation{row: fields}
+	act := &s.act
+	act.row = fields
 	for _, cr := range ck.rules {
 		if touches(cr.cols, invalid) {
 			continue
