@@ -80,7 +80,7 @@ func TestComplete_twiceFails(t *testing.T) {
 func TestComplete_atomic(t *testing.T) {
 	cases := []struct {
 		name  string
-		break_ func(c *store.Completion)
+		spoil func(c *store.Completion)
 	}{
 		// The receipt is taken: fails at the submission row.
 		{"duplicate receipt", func(c *store.Completion) { c.Submission.Receipt = "R-1" }},
@@ -99,7 +99,7 @@ func TestComplete_atomic(t *testing.T) {
 			c := store.Completion{Message: id, Status: store.StatusAccepted, Folder: "Accepted",
 				Submission: submission("R-2", true, 1000), Reply: reply("reply-2@intake.opm.gov", "acknowledgement"),
 				Now: t0.Add(time.Hour)}
-			tc.break_(&c)
+			tc.spoil(&c)
 			if _, err := s.Complete(ctx, c); err == nil {
 				t.Fatal("Complete succeeded")
 			}
@@ -252,7 +252,7 @@ func TestComplete_bounce(t *testing.T) {
 	b := mustSave(t, s, rawMsg(2, "bounce"))
 	if _, err := s.Complete(ctx, store.Completion{Message: b, Status: store.StatusBounce, Folder: "Bounces",
 		Bounce: &store.Bounce{ReplyMessageID: "<reply-1@intake.opm.gov>", Recipient: "hr@dhs.gov", Reason: "550 no such user", Permanent: true},
-		Now: t0.Add(time.Minute)}); err != nil {
+		Now:    t0.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	item, _ = s.ReplyByMessageID(ctx, "reply-1@intake.opm.gov")
@@ -268,7 +268,7 @@ func TestComplete_bounce(t *testing.T) {
 	u := mustSave(t, s, rawMsg(3, "unknown-bounce"))
 	if _, err := s.Complete(ctx, store.Completion{Message: u, Status: store.StatusBounce, Note: "dsn",
 		Bounce: &store.Bounce{ReplyMessageID: "<nobody@else>", Recipient: "x@y.gov", Reason: "gone", Permanent: true},
-		Now: t0}); err != nil {
+		Now:    t0}); err != nil {
 		t.Fatalf("bounce of an unknown reply: %v", err)
 	}
 	m, _ = s.Message(ctx, u)
