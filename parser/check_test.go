@@ -246,3 +246,20 @@ func TestCheck_reference(t *testing.T) {
 		t.Errorf("good workbook with reference data: %v", codes(sub.Findings))
 	}
 }
+
+func TestCheck_optionalEmptyAndNoCascade(t *testing.T) {
+	def := ses(t)
+	// The template's empty Retention Requests sheet is fine.
+	sub := check(t, def, parsertest.SESWorkbook(t, parsertest.GoodPositions(), []parsertest.Retention{}), parser.Context{})
+	if len(sub.Findings) != 0 || sub.Files[0].Sheets[1].Kind != "retention-request" {
+		t.Errorf("empty optional sheet: %v %+v", codes(sub.Findings), sub.Files[0].Sheets)
+	}
+	// A bad date gives one finding, not also "date required" from the rule
+	// that reads it.
+	p := parsertest.GoodPositions()
+	p[1].RedesignationDate = "sometime"
+	sub = check(t, def, parsertest.SESWorkbook(t, p, nil), parser.Context{})
+	if got := codes(sub.Findings); len(got) != 1 || got[0] != "bad-date@Position Report!I3" {
+		t.Errorf("findings %v", got)
+	}
+}
