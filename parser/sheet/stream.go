@@ -2,7 +2,6 @@ package sheet
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"encoding/xml"
 	"errors"
@@ -88,7 +87,7 @@ type streamBook struct {
 	others    map[string]bool   // chart, dialog and macro sheets, left out
 	sst       []string          // shared strings
 	dateStyle []bool            // cellXfs index -> number format is a date
-	buf       *bufio.Reader     // reused by every Rows
+	buf       []byte            // scanner buffer, reused by every Rows
 	open      *streamRows       // the Rows open now, if any
 	fallback  *excelizeBook     // opened when a sheet needs excelize midway
 	reader    string            // "stream", or "excelize" after a fallback
@@ -407,8 +406,8 @@ func (b *streamBook) loadSharedStrings() error {
 		return err
 	}
 	defer rc.Close()
-	s := newScanner(rc, nil, b.lim.MaxCellBytes)
-	b.buf = s.r
+	s := newScanner(rc, b.buf, b.lim.MaxCellBytes)
+	b.buf = s.buf
 	var (
 		arena []byte // text of strings not yet turned into a string
 		ends  []int  // end of each pending string in arena
@@ -431,7 +430,7 @@ func (b *streamBook) loadSharedStrings() error {
 		if err != nil {
 			return err
 		}
-		if s.end || string(s.name) != "si" {
+		if s.endTag || string(s.name) != "si" {
 			continue
 		}
 		if lim := b.lim.MaxStrings; lim > 0 && len(b.sst)+len(ends) >= lim {
@@ -463,7 +462,7 @@ func readRichText(s *scanner, dst []byte) ([]byte, error) {
 		if err := s.next(); err != nil {
 			return dst, err
 		}
-		if s.end {
+		if s.endTag {
 			if s.depth() < d {
 				return dst, nil
 			}
@@ -495,7 +494,7 @@ func readRichText(s *scanner, dst []byte) ([]byte, error) {
 			if err := s.next(); err != nil {
 				return dst, err
 			}
-			if !s.end {
+			if !s.endTag {
 				return dst, unsupported("element inside <t>")
 			}
 		case "r":

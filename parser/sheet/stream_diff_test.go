@@ -65,8 +65,14 @@ func oracle(data []byte, lim sheet.Limits) (b *book, err error) {
 // diffBooks returns the first difference between two readings, or "".
 // The comparison rule: same sheets in the same order, same date system,
 // and per sheet the same row numbers and per row the same cells (column,
-// type, raw value, date flag; date cells also compared as times).
-func diffBooks(want, got *book) string {
+// type, raw value, date flag; date cells also compared as times). Where
+// excelize's reading of a sheet ends in an error, the rows it gave must
+// begin ours.
+func diffBooks(want, got *book) string { return diffBooksRule(want, got, false) }
+
+// diffBooksRule is diffBooks; with anyType a cell excelize calls a plain
+// number may have another type (see oracleTypeBlind).
+func diffBooksRule(want, got *book, anyType bool) string {
 	if strings.Join(want.sheets, "\x00") != strings.Join(got.sheets, "\x00") {
 		return fmt.Sprintf("sheets %q, want %q", got.sheets, want.sheets)
 	}
@@ -78,11 +84,16 @@ func diffBooks(want, got *book) string {
 			return fmt.Sprintf("sheet %q: error %v, want %v", name, got.errs[name], want.errs[name])
 		}
 		wr, gr := want.rows[name], got.rows[name]
+		if want.errs[name] != nil && len(gr) > len(wr) {
+			// excelize stopped at an error; it may lose the row before
+			// it (Columns reads on into the bad row): compare its rows.
+			gr = gr[:len(wr)]
+		}
 		for i := 0; i < len(wr) || i < len(gr); i++ {
 			if i >= len(wr) || i >= len(gr) {
 				return fmt.Sprintf("sheet %q: %d rows, want %d", name, len(gr), len(wr))
 			}
-			if d := diffRow(wr[i], gr[i], want.date1904); d != "" {
+			if d := diffRow(wr[i], gr[i], want.date1904, anyType); d != "" {
 				return fmt.Sprintf("sheet %q: %s", name, d)
 			}
 		}
@@ -90,7 +101,7 @@ func diffBooks(want, got *book) string {
 	return ""
 }
 
-func diffRow(want, got sheet.Row, date1904 bool) string {
+func diffRow(want, got sheet.Row, date1904, anyType bool) string {
 	if want.Num != got.Num {
 		return fmt.Sprintf("row number %d, want %d", got.Num, want.Num)
 	}
@@ -99,6 +110,9 @@ func diffRow(want, got sheet.Row, date1904 bool) string {
 	}
 	for j, w := range want.Cells {
 		g := got.Cells[j]
+		if anyType && w.Type == sheet.Number && !w.Date {
+			w.Type = g.Type
+		}
 		if w != g {
 			return fmt.Sprintf("row %d: cell %+v, want %+v", want.Num, g, w)
 		}
@@ -109,6 +123,18 @@ func diffRow(want, got sheet.Row, date1904 bool) string {
 		}
 	}
 	return ""
+}
+
+// oracleTypeBlind are corpus files where the excelize adapter cannot see
+// cell types: it asks excelize's worksheet model (GetCellType), which
+// finds no cell under a lower-case reference ("a1") and fails to load a
+// worksheet with an out-of-range row elsewhere; it then calls every cell a
+// number (a shared string "A1" becomes the number "A1"). The streaming
+// reader reads the t attribute itself and is right; for these files the
+// types of cells excelize calls plain numbers are not compared.
+var oracleTypeBlind = map[string]string{
+	"exceldatareader/LowerCaseReferenceAttribute.xlsx":                                   "lower-case cell references",
+	"poi/spreadsheet/clusterfuzz-testcase-minimized-POIXSSFFuzzer-5937385319563264.xlsx": "worksheet model fails to load",
 }
 
 // refusedOnPurpose are the stream reader's errors that are right even
@@ -122,7 +148,7 @@ func refusedOnPurpose(err error) bool {
 
 // compareReaders reads data with both readers and returns a disagreement,
 // or "" (with a note on a fallback).
-func compareReaders(data []byte, lim sheet.Limits) (disagreement, fallback string) {
+func compareReaders(data []byte, lim sheet.Limits, anyType bool) (disagreement, fallback string) {
 	st, stErr := sheet.OpenStream(data, lim)
 	want, exErr := oracle(data, lim)
 	if errors.Is(stErr, sheet.ErrUnsupported) {
@@ -164,7 +190,7 @@ func compareReaders(data []byte, lim sheet.Limits) (disagreement, fallback strin
 	if got.reader != "stream" {
 		fallback = "mid-sheet fallback"
 	}
-	return diffBooks(want, got), fallback
+	return diffBooksRule(want, got, anyType), fallback
 }
 
 // TestStreamMatchesExcelize_corpus is the differential test of issue 9:
@@ -195,7 +221,8 @@ func TestStreamMatchesExcelize_corpus(t *testing.T) {
 			t.Fatal(err)
 		}
 		rel, _ := filepath.Rel(dir, p)
-		d, fb := compareReaders(data, lim)
+		_, blind := oracleTypeBlind[filepath.ToSlash(rel)]
+		d, fb := compareReaders(data, lim, blind)
 		if d != "" {
 			t.Errorf("%s: %s", rel, d)
 		}

@@ -21,7 +21,7 @@ func (b *streamBook) Rows(name string) (Rows, error) {
 		return nil, err
 	}
 	s := newScanner(rc, b.buf, b.lim.MaxCellBytes)
-	b.buf = s.r
+	b.buf = s.buf
 	r := &streamRows{book: b, sheet: name, rc: rc, s: s}
 	b.open = r
 	return r, nil
@@ -40,7 +40,7 @@ type streamRows struct {
 	err    error
 	vals   []byte // values of the current row, back to back
 	ends   []int  // end of each cell's value in vals; -1-i for shared string i
-	spare  []Cell // cells of the current row before their values are set
+	width  int    // cells in the last row, the capacity of the next
 	value  []byte // scratch for one cell's text
 	inline []byte // scratch for an inline string before unescaping
 	fb     Rows   // excelize, reading the rest of the sheet after a fallback
@@ -136,7 +136,7 @@ func (r *streamRows) next() (bool, error) {
 			return false, err
 		}
 		if !r.inData {
-			if !s.end && string(s.name) == "sheetData" {
+			if !s.endTag && string(s.name) == "sheetData" {
 				if s.empty {
 					r.done = true
 					return false, nil
@@ -145,7 +145,7 @@ func (r *streamRows) next() (bool, error) {
 			}
 			continue
 		}
-		if s.end {
+		if s.endTag {
 			if string(s.name) == "sheetData" {
 				r.done = true
 				r.rc.Close()
@@ -165,6 +165,9 @@ func (r *streamRows) next() (bool, error) {
 			}
 			if !ok {
 				break
+			}
+			if err := attrValue(val); err != nil {
+				return false, err
 			}
 			if string(name) == "r" {
 				n, ok := atoi(val)
@@ -198,13 +201,14 @@ func (r *streamRows) next() (bool, error) {
 // readRow reads the cells of a row (its start tag is the current token).
 func (r *streamRows) readRow() (bool, error) {
 	s, b := r.s, r.book
-	r.vals, r.ends, r.spare = r.vals[:0], r.ends[:0], r.spare[:0]
+	r.vals, r.ends = r.vals[:0], r.ends[:0]
+	var cells []Cell // a new slice each row: callers may keep rows
 	col := 0
 	for {
 		if err := s.next(); err != nil {
 			return false, err
 		}
-		if s.end {
+		if s.endTag {
 			if string(s.name) == "row" {
 				break
 			}
@@ -226,6 +230,9 @@ func (r *streamRows) readRow() (bool, error) {
 			if !ok {
 				break
 			}
+			if err := attrValue(val); err != nil {
+				return false, err
+			}
 			switch string(name) {
 			case "r":
 				cc, rr, ok := cellRef(val)
@@ -240,7 +247,7 @@ func (r *streamRows) readRow() (bool, error) {
 				}
 				style = n
 			case "t":
-				typ = string(val) // short strings: no allocation for the constants below
+				typ = cellType(val)
 			}
 			a = rest
 		}
@@ -288,13 +295,15 @@ func (r *streamRows) readRow() (bool, error) {
 		if lim := b.lim.MaxColumns; lim > 0 && c.Col > lim {
 			return false, fmt.Errorf("%w: row %d of %q has more than %d columns", ErrTooLarge, r.num, r.sheet, lim)
 		}
-		r.spare = append(r.spare, c)
+		if cells == nil {
+			cells = make([]Cell, 0, max(r.width, 4))
+		}
+		cells = append(cells, c)
 	}
-	if len(r.spare) == 0 {
+	if len(cells) == 0 {
 		return false, nil
 	}
-	cells := make([]Cell, len(r.spare))
-	copy(cells, r.spare)
+	r.width = len(cells)
 	all := string(r.vals)
 	start := 0
 	for i, e := range r.ends {
@@ -319,11 +328,21 @@ func (r *streamRows) readCell(typ string) ([]byte, int, error) {
 		haveV, haveIS bool
 		err           error
 	)
+	switch val, kind, err := s.fastCell(r.value[:0]); {
+	case err != nil:
+		return nil, -1, err
+	case kind == fastV:
+		r.value = val
+		return r.cellValue(typ, val, false)
+	case kind == fastInline:
+		r.inline = append(r.inline[:0], val...)
+		return r.cellValue(typ, nil, true)
+	}
 	for {
 		if err := s.next(); err != nil {
 			return nil, -1, err
 		}
-		if s.end {
+		if s.endTag {
 			if string(s.name) == "c" {
 				break
 			}
@@ -335,14 +354,15 @@ func (r *streamRows) readCell(typ string) ([]byte, int, error) {
 				return nil, -1, unsupported("two <v> in a cell")
 			}
 			haveV = true
+			wasEmpty := s.empty
 			if r.value, err = s.text(r.value[:0]); err != nil {
 				return nil, -1, err
 			}
-			if !s.empty {
+			if !wasEmpty {
 				if err := s.next(); err != nil {
 					return nil, -1, err
 				}
-				if !s.end {
+				if !s.endTag {
 					return nil, -1, unsupported("element inside <v>")
 				}
 			}
@@ -361,6 +381,12 @@ func (r *streamRows) readCell(typ string) ([]byte, int, error) {
 			}
 		}
 	}
+	return r.cellValue(typ, v, haveIS)
+}
+
+// cellValue turns what a cell held (its <v>, and its inline string in
+// r.inline when haveIS) into its raw value, or a shared string index.
+func (r *streamRows) cellValue(typ string, v []byte, haveIS bool) ([]byte, int, error) {
 	switch typ {
 	case "s":
 		if len(v) == 0 {
@@ -373,7 +399,8 @@ func (r *streamRows) readCell(typ string) ([]byte, int, error) {
 		return nil, n, nil
 	case "inlineStr":
 		if haveIS {
-			return appendBstr(r.value[:0], r.inline), -1, nil
+			r.value = appendBstr(r.value[:0], r.inline)
+			return r.value, -1, nil
 		}
 	}
 	return v, -1, nil
@@ -387,6 +414,28 @@ func trimSpace(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
+}
+
+// cellType returns the t attribute of a cell as a constant string (no
+// allocation for the known types).
+func cellType(b []byte) string {
+	switch string(b) {
+	case "s":
+		return "s"
+	case "n":
+		return "n"
+	case "str":
+		return "str"
+	case "inlineStr":
+		return "inlineStr"
+	case "b":
+		return "b"
+	case "e":
+		return "e"
+	case "d":
+		return "d"
+	}
+	return string(b)
 }
 
 // atoi parses a non-negative decimal number of at most 9 digits.

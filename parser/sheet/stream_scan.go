@@ -1,7 +1,6 @@
 package sheet
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -15,24 +14,27 @@ import (
 // that is not well formed becomes ErrUnsupported, and the caller falls back
 // to excelize. A DOCTYPE or any other declaration is ErrDoctype.
 //
-// It reads straight from a bufio.Reader and keeps no part in memory: a tag
-// is looked at in the reader's buffer where it fits, and copied into a
-// scratch buffer only when it spans a refill.
+// It reads through a buffer of its own (64 KiB, grown only for a token
+// longer than that, up to a bound) and keeps no part in memory. The
+// current token's slices point into that buffer and are valid until the
+// next call.
 type scanner struct {
-	r       *bufio.Reader
-	scratch []byte // a tag spanning buffer refills
-	raw     []byte // a text segment spanning buffer refills
-	stack   []byte // qualified names of the open elements, each followed by 0
-	offs    []int  // start of each open element's name in stack
-	maxText int    // bytes of one text value (decoded)
+	src      io.Reader
+	buf      []byte
+	pos, end int    // unread bytes are buf[pos:end]
+	rerr     error  // the source's error, once it has one
+	stack    []byte // qualified names of the open elements
+	offs     []int  // start of each open element's name in stack
+	maxText  int    // bytes of one text value (decoded)
+	maxBuf   int    // the buffer never grows beyond this
 
-	// The current token, valid until the next call.
-	end   bool   // an end tag (else a start tag)
-	name  []byte // local name
-	qname []byte // qualified name as written
-	attrs []byte // raw attribute text of a start tag
-	empty bool   // a self-closing start tag
-	held  bool   // the token was read by text and not yet returned by next
+	// The current token.
+	endTag bool   // an end tag (else a start tag)
+	name   []byte // local name
+	qname  []byte // qualified name as written
+	attrs  []byte // raw attribute text of a start tag
+	empty  bool   // a self-closing start tag
+	held   bool   // the token was read by text and not yet returned by next
 }
 
 // maxTag bounds one tag; real tags are a few dozen bytes.
@@ -44,17 +46,67 @@ func unsupported(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUnsupported, fmt.Sprintf(format, args...))
 }
 
-func newScanner(r io.Reader, buf *bufio.Reader, maxText int) *scanner {
-	if buf == nil {
-		buf = bufio.NewReaderSize(r, 64<<10)
-	} else {
-		buf.Reset(r)
+// newScanner reads src, reusing buf's memory when it is not nil.
+func newScanner(src io.Reader, buf []byte, maxText int) *scanner {
+	if cap(buf) < 64<<10 {
+		buf = make([]byte, 64<<10)
 	}
-	return &scanner{r: buf, maxText: maxText}
+	if maxText <= 0 {
+		maxText = 1 << 20
+	}
+	return &scanner{src: src, buf: buf[:cap(buf)], maxText: maxText, maxBuf: maxTag + 10*maxText + 128<<10}
+}
+
+// fill reads more of the source, moving the unread bytes to the front and
+// growing the buffer when it is full. It returns an error only when no
+// byte could be added.
+func (s *scanner) fill() error {
+	if s.pos > 0 {
+		n := copy(s.buf, s.buf[s.pos:s.end])
+		s.pos, s.end = 0, n
+	}
+	if s.end == len(s.buf) {
+		if len(s.buf) >= s.maxBuf {
+			return fmt.Errorf("%w: a token longer than %d bytes", ErrTooLarge, s.maxBuf)
+		}
+		nb := make([]byte, 2*len(s.buf))
+		copy(nb, s.buf[:s.end])
+		s.buf = nb
+	}
+	for tries := 0; s.rerr == nil; tries++ {
+		n, err := s.src.Read(s.buf[s.end:])
+		s.end += n
+		if err != nil {
+			s.rerr = err
+		}
+		if n > 0 {
+			return nil
+		}
+		if tries > 100 {
+			s.rerr = io.ErrNoProgress
+		}
+	}
+	if s.rerr == io.EOF {
+		return io.EOF
+	}
+	return s.rerr
+}
+
+// eofErr turns the end of the source in the middle of a token into
+// ErrUnsupported (excelize decides about a truncated part) and passes
+// other errors (a corrupted zip entry, a limit) through.
+func eofErr(err error) error {
+	if err == io.EOF {
+		return unsupported("%v", errEOF)
+	}
+	return err
 }
 
 // depth is the number of open elements.
 func (s *scanner) depth() int { return len(s.offs) }
+
+// isEnd reports whether the current token is an end tag.
+func (s *scanner) isEnd() bool { return s.endTag }
 
 // next moves to the next start or end tag, skipping text, comments,
 // processing instructions and CDATA. It returns io.EOF at the end of the
@@ -65,23 +117,34 @@ func (s *scanner) next() error {
 		return nil
 	}
 	for {
-		b, err := s.r.ReadSlice('<')
-		if err == bufio.ErrBufferFull {
-			if err := checkSkippedText(b); err != nil {
+		i := indexByte(s.buf[s.pos:s.end], '<')
+		if i < 0 {
+			// Skip the text read so far, keeping an entity that may be cut.
+			keep := s.pos
+			if a := bytes.LastIndexByte(s.buf[s.pos:s.end], '&'); a >= 0 && bytes.IndexByte(s.buf[s.pos+a:s.end], ';') < 0 {
+				keep = s.pos + a
+			} else {
+				keep = s.end
+			}
+			if err := checkSkippedText(s.buf[s.pos:keep]); err != nil {
 				return err
+			}
+			s.pos = keep
+			if err := s.fill(); err != nil {
+				if err == io.EOF && len(s.offs) == 0 && len(bytes.TrimSpace(s.buf[s.pos:s.end])) == 0 {
+					return io.EOF
+				}
+				return eofErr(err)
 			}
 			continue
 		}
-		if err != nil {
-			if err == io.EOF && len(s.offs) == 0 && len(bytes.TrimSpace(b)) == 0 {
-				return io.EOF
+		if i > 0 {
+			if err := checkSkippedText(s.buf[s.pos : s.pos+i]); err != nil {
+				return err
 			}
-			return unsupported("%v", errEOF)
 		}
-		if err := checkSkippedText(b[:len(b)-1]); err != nil {
-			return err
-		}
-		tok, err := s.markup(nil, false)
+		s.pos += i + 1
+		tok, err := s.markup(nil)
 		if err != nil {
 			return err
 		}
@@ -102,58 +165,68 @@ func checkSkippedText(b []byte) error {
 	return err
 }
 
+// need makes at least n unread bytes available, if the source has them.
+func (s *scanner) need(n int) {
+	for s.end-s.pos < n {
+		if s.fill() != nil {
+			return
+		}
+	}
+}
+
 // markup reads what follows a '<'. It returns true when it read a tag
 // (now the current token); false for a comment, processing instruction or
 // CDATA section, whose text is appended to *text when text is not nil.
-func (s *scanner) markup(text *[]byte, keep bool) (bool, error) {
-	c, err := s.r.ReadByte()
-	if err != nil {
+func (s *scanner) markup(text *[]byte) (bool, error) {
+	if s.end-s.pos < 9 {
+		s.need(9)
+	}
+	if s.pos == s.end {
 		return false, unsupported("%v", errEOF)
 	}
-	switch c {
+	switch c := s.buf[s.pos]; c {
 	case '?':
-		return false, s.skipPast("?>", nil)
+		s.pos++
+		return false, s.instruction()
 	case '!':
-		head, _ := s.r.Peek(7)
+		head := s.buf[s.pos+1 : s.end]
 		switch {
 		case bytes.HasPrefix(head, []byte("--")):
-			s.r.Discard(2)
+			s.pos += 3
 			return false, s.skipPast("-->", nil)
 		case bytes.HasPrefix(head, []byte("[CDATA[")):
-			s.r.Discard(7)
+			s.pos += 8
 			if len(s.offs) == 0 {
 				return false, unsupported("CDATA outside the root element")
 			}
-			if keep {
-				return false, s.skipPast("]]>", text)
-			}
-			return false, s.skipPast("]]>", nil)
+			return false, s.skipPast("]]>", text)
 		}
 		// <!DOCTYPE, <!ENTITY, <!ELEMENT...: refused, never expanded.
-		return false, fmt.Errorf("%w: <!%s", ErrDoctype, bytes.TrimRight(head, "\x00"))
+		return false, fmt.Errorf("%w: <%.9s", ErrDoctype, s.buf[s.pos:s.end])
 	case '/':
+		s.pos++
 		body, err := s.tagBody()
 		if err != nil {
 			return false, err
 		}
-		body = bytes.TrimRight(body[:len(body)-1], " \t\r\n")
+		body = body[:len(body)-1]
+		for len(body) > 0 && isSpace(body[len(body)-1]) {
+			body = body[:len(body)-1]
+		}
 		if len(s.offs) == 0 {
 			return false, unsupported("end tag </%s> without a start", body)
 		}
 		top := s.offs[len(s.offs)-1]
-		open := s.stack[top : len(s.stack)-1]
+		open := s.stack[top:]
 		if !bytes.Equal(open, body) {
 			return false, unsupported("element <%s> closed by </%s>", open, body)
 		}
-		s.end, s.empty, s.attrs = true, false, nil
+		s.endTag, s.empty, s.attrs = true, false, nil
 		s.qname = open
 		s.name = localName(open)
 		s.stack = s.stack[:top]
 		s.offs = s.offs[:len(s.offs)-1]
 		return true, nil
-	}
-	if err := s.r.UnreadByte(); err != nil {
-		return false, err
 	}
 	body, err := s.tagBody()
 	if err != nil {
@@ -171,46 +244,113 @@ func (s *scanner) markup(text *[]byte, keep bool) (bool, error) {
 	if i == 0 || (i < len(body) && !isSpace(body[i])) {
 		return false, unsupported("malformed tag <%.40s>", body)
 	}
-	s.end = false
+	s.endTag = false
 	s.qname = body[:i]
 	s.name = localName(s.qname)
 	s.attrs = body[i:]
-	if err := checkAttrs(s.attrs); err != nil {
-		return false, err
+	if !s.trusted(s.name) {
+		if err := checkAttrs(s.attrs); err != nil {
+			return false, err
+		}
 	}
 	if !s.empty {
 		s.offs = append(s.offs, len(s.stack))
 		s.stack = append(s.stack, s.qname...)
-		s.stack = append(s.stack, 0)
 	}
 	return true, nil
 }
 
-// tagBody returns the rest of a tag up to and including its '>', honouring
-// quotes. The slice is valid until the next read.
+// tagBody returns the rest of a tag up to and including its '>',
+// honouring quotes, and consumes it.
 func (s *scanner) tagBody() ([]byte, error) {
-	b, err := s.r.ReadSlice('>')
-	if err == nil && quotesClosed(b) {
-		return b, nil
-	}
-	s.scratch = append(s.scratch[:0], b...)
+	from := 0 // where to look for '>' next, relative to pos
 	for {
-		switch {
-		case err == nil && quotesClosed(s.scratch):
-			return s.scratch, nil
-		case err != nil && err != bufio.ErrBufferFull:
-			return nil, unsupported("%v", errEOF)
-		case len(s.scratch) > maxTag:
-			return nil, unsupported("a tag longer than %d bytes", maxTag)
+		k := indexByte(s.buf[s.pos+from:s.end], '>')
+		if k < 0 {
+			if s.end-s.pos > maxTag {
+				return nil, unsupported("a tag longer than %d bytes", maxTag)
+			}
+			from = s.end - s.pos
+			if err := s.fill(); err != nil {
+				return nil, eofErr(err)
+			}
+			continue
 		}
-		b, err = s.r.ReadSlice('>')
-		s.scratch = append(s.scratch, b...)
+		body := s.buf[s.pos : s.pos+from+k+1]
+		if quotesClosed(body) {
+			s.pos += len(body)
+			return body, nil
+		}
+		from += k + 1
 	}
 }
 
+// instruction skips a processing instruction, refusing an XML declaration
+// of an encoding other than UTF-8 (encoding/xml would need a charset
+// reader for it).
+func (s *scanner) instruction() error {
+	for {
+		k := bytes.Index(s.buf[s.pos:s.end], []byte("?>"))
+		if k < 0 {
+			if s.end-s.pos > maxTag {
+				return unsupported("a processing instruction longer than %d bytes", maxTag)
+			}
+			if err := s.fill(); err != nil {
+				return eofErr(err)
+			}
+			continue
+		}
+		pi := s.buf[s.pos : s.pos+k]
+		s.pos += k + 2
+		if bytes.HasPrefix(pi, []byte("xml")) && len(pi) > 3 && isSpace(pi[3]) {
+			if e := bytes.Index(pi, []byte("encoding")); e >= 0 {
+				v := bytes.TrimLeft(pi[e+len("encoding"):], " \t\r\n=\"'")
+				if len(v) < 5 || !bytes.EqualFold(v[:5], []byte("utf-8")) {
+					return unsupported("XML declaration %q", pi)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// indexByte is bytes.IndexByte, faster for the short distances between
+// the tags of a sheet (often none): a plain loop first, the vectorised
+// search for the rest.
+func indexByte(b []byte, c byte) int {
+	n := len(b)
+	if n > 24 {
+		n = 24
+	}
+	for i := 0; i < n; i++ {
+		if b[i] == c {
+			return i
+		}
+	}
+	if n == len(b) {
+		return -1
+	}
+	if i := bytes.IndexByte(b[n:], c); i >= 0 {
+		return n + i
+	}
+	return -1
+}
+
 func quotesClosed(b []byte) bool {
-	if bytes.IndexByte(b, '"') < 0 && bytes.IndexByte(b, '\'') < 0 {
-		return true
+	if len(b) < 64 {
+		dq, sq := 0, false
+		for _, c := range b {
+			if c == '"' {
+				dq++
+			} else if c == '\'' {
+				sq = true
+			}
+		}
+		if !sq {
+			return dq%2 == 0
+		}
+	} else if bytes.IndexByte(b, '\'') < 0 {
+		return bytes.Count(b, []byte{'"'})%2 == 0
 	}
 	var q byte
 	for _, c := range b {
@@ -224,37 +364,37 @@ func quotesClosed(b []byte) bool {
 	return q == 0
 }
 
-// skipPast skips to just after term, appending the skipped bytes (with
-// line ends normalised) to *keep when keep is not nil.
+// skipPast skips to just after term, appending the skipped bytes (line
+// ends normalised, no entities) to *keep when keep is not nil.
 func (s *scanner) skipPast(term string, keep *[]byte) error {
-	last := term[len(term)-1]
-	var tail [2]byte // the bytes before the current slice, for a split term
-	n := 0
 	for {
-		b, err := s.r.ReadSlice(last)
-		if err != nil && err != bufio.ErrBufferFull {
-			return unsupported("%v", errEOF)
-		}
-		if keep != nil {
-			if err := appendText(keep, b, false, s.maxText); err != nil {
-				return err
-			}
-		}
-		if err == nil {
-			var probe []byte
-			probe = append(probe, tail[:n]...)
-			probe = append(probe, b...)
-			if bytes.HasSuffix(probe, []byte(term)) {
-				if keep != nil {
-					*keep = (*keep)[:len(*keep)-len(term)]
+		k := bytes.Index(s.buf[s.pos:s.end], []byte(term))
+		if k >= 0 {
+			if keep != nil {
+				if err := appendText(keep, s.buf[s.pos:s.pos+k], false, s.maxText); err != nil {
+					return err
 				}
-				return nil
 			}
+			s.pos += k + len(term)
+			return nil
 		}
-		if len(b) >= 2 {
-			tail, n = [2]byte{b[len(b)-2], b[len(b)-1]}, 2
-		} else if len(b) == 1 {
-			tail, n = [2]byte{tail[1], b[0]}, 2
+		// Consume all but a possible start of term.
+		upto := s.end - (len(term) - 1)
+		if upto > s.pos {
+			if keep != nil {
+				seg := s.buf[s.pos:upto]
+				if len(seg) > 0 && seg[len(seg)-1] == '\r' { // keep CR LF together
+					seg = seg[:len(seg)-1]
+				}
+				if err := appendText(keep, seg, false, s.maxText); err != nil {
+					return err
+				}
+				upto = s.pos + len(seg)
+			}
+			s.pos = upto
+		}
+		if err := s.fill(); err != nil {
+			return eofErr(err)
 		}
 	}
 }
@@ -264,33 +404,26 @@ func (s *scanner) skipPast(term string, keep *[]byte) error {
 // of next). Entities are decoded, CDATA kept, comments dropped, line ends
 // normalised, and the result checked to be XML characters in UTF-8.
 func (s *scanner) text(dst []byte) ([]byte, error) {
-	if s.empty || s.end {
+	if s.empty || s.endTag {
 		return dst, nil
 	}
 	for {
-		b, err := s.r.ReadSlice('<')
-		if err == bufio.ErrBufferFull {
-			s.raw = append(s.raw, b...)
-			if len(s.raw) > 10*s.maxText+64 {
-				s.raw = s.raw[:0]
+		i := indexByte(s.buf[s.pos:s.end], '<')
+		if i < 0 {
+			if s.end-s.pos > 10*s.maxText+64 {
 				return dst, fmt.Errorf("%w: a cell value longer than %d bytes", ErrTooLarge, s.maxText)
+			}
+			if err := s.fill(); err != nil {
+				return dst, eofErr(err)
 			}
 			continue
 		}
-		if err != nil {
-			return dst, unsupported("%v", errEOF)
-		}
-		seg := b[:len(b)-1]
-		if len(s.raw) > 0 {
-			s.raw = append(s.raw, seg...)
-			seg = s.raw
-		}
-		err = appendText(&dst, seg, true, s.maxText)
-		s.raw = s.raw[:0]
+		err := appendText(&dst, s.buf[s.pos:s.pos+i], true, s.maxText)
 		if err != nil {
 			return dst, err
 		}
-		tok, err := s.markup(&dst, true)
+		s.pos += i + 1
+		tok, err := s.markup(&dst)
 		if err != nil {
 			return dst, err
 		}
@@ -429,6 +562,25 @@ func localName(q []byte) []byte {
 	return q
 }
 
+// trusted reports the elements whose attributes the caller parses and
+// checks itself (with attrValue), so the scanner need not check them.
+func (s *scanner) trusted(name []byte) bool {
+	return len(name) == 1 && name[0] == 'c' || len(name) == 3 && string(name) == "row"
+}
+
+// attrValue checks a value nextAttr returned as checkAttrs would.
+func attrValue(val []byte) error {
+	if bytes.IndexByte(val, '<') >= 0 {
+		return unsupported("'<' in an attribute value")
+	}
+	if bytes.IndexByte(val, '&') >= 0 {
+		if _, err := decodeText(nil, val, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkAttrs refuses attribute text encoding/xml would refuse: a value
 // not in quotes, '<' in a value, a bad entity.
 func checkAttrs(b []byte) error {
@@ -438,13 +590,8 @@ func checkAttrs(b []byte) error {
 			return err
 		}
 		_ = name
-		if bytes.IndexByte(val, '<') >= 0 {
-			return unsupported("'<' in an attribute value")
-		}
-		if bytes.IndexByte(val, '&') >= 0 {
-			if _, err := decodeText(nil, val, true); err != nil {
-				return err
-			}
+		if err := attrValue(val); err != nil {
+			return err
 		}
 		b = rest
 	}
@@ -495,7 +642,7 @@ func nextAttr(b []byte) (name, val, rest []byte, ok bool, err error) {
 
 // skip skips the rest of the current element (after its start tag).
 func (s *scanner) skip() error {
-	if s.empty || s.end {
+	if s.empty || s.endTag {
 		return nil
 	}
 	d := s.depth()
@@ -503,8 +650,78 @@ func (s *scanner) skip() error {
 		if err := s.next(); err != nil {
 			return err
 		}
-		if s.end && s.depth() < d {
+		if s.endTag && s.depth() < d {
 			return nil
 		}
 	}
+}
+
+// Shapes of a cell's content that fastCell reads without the general
+// machinery (the forms Excel, LibreOffice, openpyxl and excelize write).
+const (
+	fastNone   = iota
+	fastV      // <v>TEXT</v></c>
+	fastInline // <is><t>TEXT</t></is></c>, <t> possibly with xml:space
+)
+
+var (
+	tagV        = []byte("<v>")
+	tagVEnd     = []byte("</v></c>")
+	tagIsT      = []byte("<is><t")
+	tagTIsEnd   = []byte("</t></is></c>")
+	attrPreserv = []byte(` xml:space="preserve">`)
+)
+
+// fastCell reads the content of an unprefixed <c> (its start tag just
+// read) when it has one of the common shapes and lies wholly in the
+// buffer: the text is appended to dst, the element is closed, and the
+// current token becomes its end tag. Otherwise nothing is consumed and it
+// returns fastNone, for the general path to read.
+func (s *scanner) fastCell(dst []byte) ([]byte, int, error) {
+	if s.empty || len(s.qname) != 1 || s.qname[0] != 'c' {
+		return dst, fastNone, nil
+	}
+	b := s.buf[s.pos:s.end]
+	var kind, start int
+	var end []byte
+	switch {
+	case bytes.HasPrefix(b, tagV):
+		kind, start, end = fastV, len(tagV), tagVEnd
+	case bytes.HasPrefix(b, tagIsT):
+		rest := b[len(tagIsT):]
+		switch {
+		case len(rest) > 0 && rest[0] == '>':
+			start = len(tagIsT) + 1
+		case bytes.HasPrefix(rest, attrPreserv):
+			start = len(tagIsT) + len(attrPreserv)
+		default:
+			return dst, fastNone, nil
+		}
+		kind, end = fastInline, tagTIsEnd
+	default:
+		return dst, fastNone, nil
+	}
+	i := indexByte(b[start:], '<')
+	if i < 0 || !bytes.HasPrefix(b[start+i:], end) {
+		return dst, fastNone, nil
+	}
+	n := len(dst)
+	dst, err := appendTextFast(dst, b[start:start+i], s.maxText)
+	if err != nil {
+		return dst[:n], fastNone, err
+	}
+	s.pos += start + i + len(end)
+	top := s.offs[len(s.offs)-1]
+	s.endTag, s.empty, s.attrs = true, false, nil
+	s.qname = s.stack[top:]
+	s.name = s.qname
+	s.stack = s.stack[:top]
+	s.offs = s.offs[:len(s.offs)-1]
+	return dst, kind, nil
+}
+
+// appendTextFast is appendText for one segment, inlined for the fast path.
+func appendTextFast(dst, seg []byte, max int) ([]byte, error) {
+	err := appendText(&dst, seg, true, max)
+	return dst, err
 }
