@@ -60,9 +60,13 @@ type Completed struct {
 	Version      int   // 0 when not accepted
 }
 
-var finalStatuses = map[string]bool{
-	StatusAccepted: true, StatusDeficient: true, StatusRejected: true, StatusIgnored: true,
-	StatusBounce: true, StatusQuarantined: true,
+// finalStatus reports whether a message may end its processing in status.
+func finalStatus(status string) bool {
+	switch status {
+	case StatusAccepted, StatusDeficient, StatusRejected, StatusIgnored, StatusBounce, StatusQuarantined:
+		return true
+	}
+	return false
 }
 
 // Complete ends the processing of a message in ONE transaction: the
@@ -73,7 +77,7 @@ var finalStatuses = map[string]bool{
 // without its records. Completing a message that is not in status received
 // is an error (nothing is done twice); ErrNotFound for an unknown message.
 func (s *Store) Complete(ctx context.Context, c Completion) (Completed, error) {
-	if !finalStatuses[c.Status] {
+	if !finalStatus(c.Status) {
 		return Completed{}, fmt.Errorf("store: complete %d: status %q is not a final status", c.Message, c.Status)
 	}
 	if c.Bounce != nil && c.Status != StatusBounce {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -243,5 +244,66 @@ func TestReopen_pendingSurvivesClose(t *testing.T) {
 	}
 	if string(m.Raw) != string(rawMsg(7, "crash").Raw) {
 		t.Errorf("raw after reopen = %q", m.Raw)
+	}
+}
+
+func TestOpen_badPath(t *testing.T) {
+	ctx := context.Background()
+	if _, err := store.Open(ctx, ""); err == nil {
+		t.Error("Open(\"\") succeeded")
+	}
+	dir := t.TempDir()
+	if s, err := store.Open(ctx, dir); err == nil {
+		s.Close()
+		t.Error("Open(a directory) succeeded")
+	}
+	// A path with URI metacharacters is a file name, not parameters.
+	odd := filepath.Join(t.TempDir(), "a?b#c%20.db")
+	s, err := store.Open(ctx, odd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Stat(odd); err != nil {
+		t.Errorf("database not created at %q: %v", odd, err)
+	}
+}
+
+func TestTimes_zoneIndependent(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no zone data:", err)
+	}
+	mustComplete(t, s, 1, submission("R-1", true, 1), t0) // reply due at t0 (12:00 UTC)
+	// 07:30 in New York is 12:30 UTC: due. 06:30 is 11:30 UTC: not due.
+	if due, _ := s.DueReplies(ctx, time.Date(2025, 3, 1, 7, 30, 0, 0, ny), 0); len(due) != 1 {
+		t.Errorf("DueReplies(07:30 New York) = %d, want 1", len(due))
+	}
+	if due, _ := s.DueReplies(ctx, time.Date(2025, 3, 1, 6, 30, 0, 0, ny), 0); len(due) != 0 {
+		t.Errorf("DueReplies(06:30 New York) = %d, want 0", len(due))
+	}
+	at, ok, err := s.NextReplyDue(ctx)
+	if err != nil || !ok || !at.Equal(t0) {
+		t.Errorf("NextReplyDue = %v, %v, %v; want %v", at, ok, err, t0)
+	}
+}
+
+func TestComplete_cancelledContextWritesNothing(t *testing.T) {
+	s, path := newStore(t)
+	id := mustSave(t, s, rawMsg(1, "a"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Complete(ctx, store.Completion{Message: id, Status: store.StatusAccepted,
+		Submission: submission("R-1", true, 10), Reply: reply("r@intake", "acknowledgement"), Now: t0}); err == nil {
+		t.Fatal("Complete with a cancelled context succeeded")
+	}
+	db := rawDB(t, path)
+	if n := count(t, db, `SELECT COUNT(*) FROM records`) + count(t, db, `SELECT COUNT(*) FROM outbox`); n != 0 {
+		t.Errorf("%d rows written by a cancelled Complete", n)
+	}
+	if ids, _ := s.Pending(context.Background()); len(ids) != 1 {
+		t.Errorf("Pending = %v, want the message still pending", ids)
 	}
 }
