@@ -1,0 +1,313 @@
+package integration_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"intake/internal/testenv"
+)
+
+const (
+	installHint = "`make test` with CI=true installs it from Debian's packages"
+	mailPass    = "pw"
+)
+
+// dovecot is a Dovecot instance started from its own configuration file,
+// listening on loopback only: IMAP, IMAPS (a certificate signed by a CA the
+// test made) and LMTP (for Postfix to deliver into).
+type dovecot struct {
+	dir       string
+	conf      string
+	imapAddr  string // plain IMAP
+	imapsAddr string // IMAP over TLS
+	lmtpPort  int
+	caFile    string         // PEM of the CA that signed the server's certificate
+	roots     *x509.CertPool // the same CA, for TLS clients
+}
+
+// startDovecot starts Dovecot with a mailbox (password "pw") for each
+// address; t.Cleanup stops it with `doveadm stop`.
+func startDovecot(t *testing.T, users []string) *dovecot {
+	t.Helper()
+	bin := testenv.LookPath(t, "dovecot", "package dovecot-imapd; "+installHint)
+	doveadm := testenv.LookPath(t, "doveadm", "package dovecot-core; "+installHint)
+	if _, err := os.Stat("/usr/lib/dovecot/lmtp"); err != nil {
+		testenv.Missing(t, "Dovecot's LMTP server (package dovecot-lmtpd; "+installHint+")")
+	}
+	dir := t.TempDir()
+	mailDir := filepath.Join(dir, "mail")
+	for _, d := range []string{"run", "state", "mail"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Mail is accessed with the uid of the static userdb. Dovecot never
+	// accesses mail as root, so a root test run uses "nobody" (and must let
+	// it through the temp directories); otherwise the current user runs
+	// everything.
+	uid, gid := os.Getuid(), os.Getgid()
+	var asUser string
+	if uid == 0 {
+		nobody, err := user.Lookup("nobody")
+		if err != nil {
+			t.Fatalf("no user to own the test mailboxes: %v", err)
+		}
+		uid, _ = strconv.Atoi(nobody.Uid)
+		gid, _ = strconv.Atoi(nobody.Gid)
+		for _, d := range []string{filepath.Dir(dir), dir} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chown(mailDir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		me, err := user.Current()
+		if err != nil {
+			t.Fatal(err)
+		}
+		asUser = me.Username
+	}
+
+	d := &dovecot{dir: dir, conf: filepath.Join(dir, "dovecot.conf"), caFile: filepath.Join(dir, "ca.pem")}
+	d.roots = writeCertificates(t, dir)
+	imapPort, imapsPort, lmtpPort := freePort(t), freePort(t), freePort(t)
+	d.imapAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(imapPort))
+	d.imapsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(imapsPort))
+	d.lmtpPort = lmtpPort
+
+	var passwd strings.Builder
+	for _, u := range users {
+		fmt.Fprintf(&passwd, "%s:{PLAIN}%s\n", u, mailPass)
+	}
+	// Read by Dovecot's auth process, which runs as its own user.
+	if err := os.Chmod(writeFile(t, dir, "users", passwd.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unprivileged := ""
+	if asUser != "" {
+		unprivileged = fmt.Sprintf(`default_internal_user = %[1]s
+default_login_user = %[1]s
+service imap-login {
+  chroot =
+}
+service auth {
+  user = %[1]s
+}
+`, asUser)
+	}
+	writeFile(t, dir, "dovecot.conf", fmt.Sprintf(dovecotConf, dir, mailDir, uid, gid, imapPort, imapsPort, lmtpPort)+unprivileged)
+
+	// Dovecot forks into the background and keeps its stdout and stderr:
+	// they go to a file, as a pipe would never reach EOF.
+	startLog := filepath.Join(dir, "dovecot.start.log")
+	out, err := os.Create(startLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", d.conf)
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Run()
+	out.Close()
+	if err != nil {
+		t.Fatalf("dovecot -c %s: %v\n%s\n%s", d.conf, err, tail(startLog, 3000), tail(filepath.Join(dir, "dovecot.log"), 3000))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command(doveadm, "-c", d.conf, "stop").CombinedOutput(); err != nil {
+			t.Errorf("doveadm stop: %v\n%s", err, out)
+		}
+		if t.Failed() {
+			t.Logf("dovecot log:\n%s", tail(filepath.Join(dir, "dovecot.log"), 6000))
+		}
+	})
+	for _, addr := range []string{d.imapAddr, d.imapsAddr, net.JoinHostPort("127.0.0.1", strconv.Itoa(lmtpPort))} {
+		waitFor(t, 20*time.Second, "dovecot listening on "+addr, func() bool {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+	}
+	return d
+}
+
+// dovecotConf: %[1]s the state directory, %[2]s the mail directory, %[3]d
+// and %[4]d the mail uid and gid, %[5]d IMAP, %[6]d IMAPS, %[7]d LMTP ports.
+const dovecotConf = `# Dovecot for intake's integration tests: loopback only, state in a temp dir.
+base_dir = %[1]s/run
+state_dir = %[1]s/state
+log_path = %[1]s/dovecot.log
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <%[1]s/cert.pem
+ssl_key = <%[1]s/key.pem
+# Plain IMAP on loopback (tls: none) is what the first variant tests.
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:%[2]s/%%d/%%n
+first_valid_uid = 1
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN %[1]s/users
+}
+userdb {
+  driver = static
+  args = uid=%[3]d gid=%[4]d home=%[2]s/%%d/%%n allow_all_users=yes
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = %[5]d
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = %[6]d
+    ssl = yes
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = %[7]d
+  }
+}
+`
+
+// writeCertificates makes a CA and a server certificate for 127.0.0.1
+// signed by it, writes ca.pem, cert.pem and key.pem into dir, and returns
+// the CA as a pool.
+func writeCertificates(t *testing.T, dir string) *x509.CertPool {
+	t.Helper()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey, srvKey := newKey(), newKey()
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "intake test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemOf := func(typ string, der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+	}
+	writeFile(t, dir, "ca.pem", pemOf("CERTIFICATE", caDER))
+	writeFile(t, dir, "cert.pem", pemOf("CERTIFICATE", srvDER))
+	writeFile(t, dir, "key.pem", pemOf("PRIVATE KEY", keyDER))
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return pool
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// mailbox is an IMAP session on one Dovecot user, for the test's checks.
+func (d *dovecot) login(t *testing.T, addr string) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialTLS(d.imapsAddr, &imapclient.Options{TLSConfig: &tls.Config{ServerName: "127.0.0.1", RootCAs: d.roots}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(addr, mailPass).Wait(); err != nil {
+		t.Fatalf("login %s: %v", addr, err)
+	}
+	return c
+}
+
+// count returns the number of messages in a folder (-1 when it does not
+// exist yet).
+func imapCount(c *imapclient.Client, folder string) int {
+	st, err := c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || st.NumMessages == nil {
+		return -1
+	}
+	return int(*st.NumMessages)
+}
+
+// fetchAll returns every message of a folder, whole, without setting \Seen.
+func imapFetchAll(t *testing.T, c *imapclient.Client, folder string) [][]byte {
+	t.Helper()
+	sel, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel.NumMessages == 0 {
+		return nil
+	}
+	section := &imap.FetchItemBodySection{Peek: true}
+	msgs, err := c.Fetch(imap.SeqSetNum(seqRange(sel.NumMessages)...), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, m := range msgs {
+		out = append(out, m.FindBodySection(section))
+	}
+	return out
+}
+
+func seqRange(n uint32) []uint32 {
+	var s []uint32
+	for i := uint32(1); i <= n; i++ {
+		s = append(s, i)
+	}
+	return s
+}

@@ -1,0 +1,178 @@
+package integration_test
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net/smtp"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"intake/intake"
+	"intake/parser"
+	"intake/parser/parsertest"
+	"intake/reply"
+	"intake/store"
+)
+
+// The whole job against Debian's Dovecot and Postfix: agencies send through
+// Postfix, which delivers over LMTP into the bot's Dovecot mailbox; the
+// daemon fetches over IMAP (plain, then TLS with a private CA), files the
+// mail on Dovecot and sends its replies through Postfix into the agency's
+// Dovecot mailbox.
+func TestRealServers(t *testing.T) {
+	// Each variant has its own bot mailbox and agency mailbox on one Dovecot.
+	variants := []struct {
+		name   string
+		bot    string // the mailbox the agency writes to and the daemon reads
+		agency string
+	}{
+		{"imap_plain", botAddr, "chco@dhs.gov"},
+		{"imap_tls", "ses-review@opm.gov", "hcm.director@dhs.gov"},
+	}
+	var users []string
+	for _, v := range variants {
+		users = append(users, v.bot, v.agency)
+	}
+	dc := startDovecot(t, users)
+	pf := startPostfix(t, []string{"opm.gov", "dhs.gov"}, dc.lmtpPort)
+
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			imapOpts := intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", Username: v.bot, Password: mailPass, Timeout: 10 * time.Second}
+			if v.name == "imap_tls" {
+				imapOpts.Addr, imapOpts.TLS = dc.imapsAddr, "tls"
+				imapOpts.TLSConfig = &tls.Config{ServerName: "127.0.0.1", RootCAs: dc.roots, MinVersion: tls.VersionTLS12}
+			}
+			runRealFlow(t, dc, pf, v.bot, v.agency, imapOpts)
+		})
+	}
+}
+
+func runRealFlow(t *testing.T, dc *dovecot, pf *postfix, bot, agency string, imapOpts intake.IMAPOptions) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	defs, err := parser.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, err := parser.NewRegistry(defs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := reply.NewBuilder(reply.Options{From: botAddr, FromName: "OPM Data Call Intake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := splitHostPort(t, pf.smtpAddr)
+	d, err := intake.New(intake.Options{
+		Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
+		Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
+		IMAP:         imapOpts,
+		SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
+		PollInterval: 500 * time.Millisecond,
+		Backoff:      func(int) time.Duration { return 100 * time.Millisecond },
+		Logger:       slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(runCtx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+
+	// The agency sends two submissions through Postfix, while the daemon runs.
+	bad := parsertest.GoodPositions()
+	bad[0].Designation2021 = "Generl"
+	good := submission{from: agency, to: bot, subject: "DHS SES designation review", messageID: "good-" + agency,
+		file: "DHS report.xlsx", data: parsertest.SESWorkbook(t, parsertest.GoodPositions(), parsertest.GoodRetentions())}
+	deficient := submission{from: agency, to: bot, subject: "SES report", messageID: "bad-" + agency,
+		file: "report.xlsx", data: parsertest.SESWorkbook(t, bad, nil)}
+	for _, s := range []submission{good, deficient} {
+		if err := smtp.SendMail(pf.smtpAddr, nil, s.from, []string{s.to}, s.bytes(t)); err != nil {
+			t.Fatalf("send to postfix: %v", err)
+		}
+	}
+
+	// Both answers arrive in the agency's Dovecot mailbox.
+	inbox := dc.login(t, agency)
+	waitFor(t, 60*time.Second, "two replies in "+agency+"'s mailbox", func() bool { return imapCount(inbox, "INBOX") >= 2 })
+	replies := imapFetchAll(t, inbox, "INBOX")
+	if len(replies) != 2 {
+		t.Fatalf("%d replies in the agency's mailbox, want 2", len(replies))
+	}
+	kinds := map[string]string{} // In-Reply-To -> kind
+	for _, raw := range replies {
+		m := parseMail(t, raw)
+		if m.From != botAddr {
+			t.Errorf("reply from %q, want %s", m.From, botAddr)
+		}
+		if !strings.HasPrefix(m.Subject, "Re: ") || !receiptRE.MatchString(m.Subject) {
+			t.Errorf("reply subject %q: want Re: and a receipt", m.Subject)
+		}
+		if !strings.Contains(headerBlock(raw), "Auto-Submitted: auto-replied") {
+			t.Errorf("reply %s is not marked Auto-Submitted: auto-replied", m.MessageID)
+		}
+		out, err := st.ReplyByMessageID(ctx, m.MessageID)
+		if err != nil {
+			t.Errorf("reply %s is not in the outbox: %v", m.MessageID, err)
+			continue
+		}
+		kinds[m.InReplyTo] = out.Kind
+		if out.Kind == "deficiency" && (len(m.Attachments) != 1 || !strings.HasSuffix(m.Attachments[0].Name, ".xlsx")) {
+			t.Errorf("deficiency notice without the annotated workbook")
+		}
+	}
+	if kinds[good.messageID] != "acknowledgement" || kinds[deficient.messageID] != "deficiency" {
+		t.Errorf("replies by In-Reply-To %v: want an acknowledgement of %s and a deficiency notice for %s",
+			kinds, good.messageID, deficient.messageID)
+	}
+
+	// The bot's mail was filed on Dovecot.
+	box := dc.login(t, bot)
+	waitFor(t, 30*time.Second, "the bot's mail filed", func() bool {
+		return imapCount(box, "INBOX") == 0 && imapCount(box, "Accepted") == 1 && imapCount(box, "Deficient") == 1
+	})
+	subs, err := st.Submissions(ctx, store.ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, s := range subs {
+		states[s.MessageID] = s.State
+	}
+	if len(subs) != 2 || states[good.messageID] != "current" || states[deficient.messageID] != "deficient" {
+		t.Errorf("submissions by Message-ID %v", states)
+	}
+}
+
+func splitHostPort(t *testing.T, addr string) (string, int) {
+	t.Helper()
+	host, port, ok := strings.Cut(addr, ":")
+	n := 0
+	for _, c := range port {
+		n = n*10 + int(c-'0')
+	}
+	if !ok || n == 0 {
+		t.Fatalf("address %q", addr)
+	}
+	return host, n
+}
+
+// headerBlock returns a message's header section with unfolded lines.
+func headerBlock(raw []byte) string {
+	head, _, _ := strings.Cut(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n\n")
+	return strings.ReplaceAll(head, "\n ", " ")
+}
