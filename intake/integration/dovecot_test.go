@@ -65,7 +65,7 @@ func startDovecot(t *testing.T, users []string) *dovecot {
 	// it through the temp directories); otherwise the current user runs
 	// everything.
 	uid, gid := os.Getuid(), os.Getgid()
-	var asUser string
+	var asUser, asGroup string
 	if uid == 0 {
 		nobody, err := user.Lookup("nobody")
 		if err != nil {
@@ -87,6 +87,11 @@ func startDovecot(t *testing.T, users []string) *dovecot {
 			t.Fatal(err)
 		}
 		asUser = me.Username
+		g, err := user.LookupGroupId(strconv.Itoa(gid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		asGroup = g.Name
 	}
 
 	d := &dovecot{dir: dir, conf: filepath.Join(dir, "dovecot.conf"), caFile: filepath.Join(dir, "ca.pem")}
@@ -106,15 +111,20 @@ func startDovecot(t *testing.T, users []string) *dovecot {
 	}
 	unprivileged := ""
 	if asUser != "" {
+		// Run by a user: every service as that user, no chroot.
 		unprivileged = fmt.Sprintf(`default_internal_user = %[1]s
+default_internal_group = %[2]s
 default_login_user = %[1]s
 service imap-login {
+  chroot =
+}
+service anvil {
   chroot =
 }
 service auth {
   user = %[1]s
 }
-`, asUser)
+`, asUser, asGroup)
 	}
 	writeFile(t, dir, "dovecot.conf", fmt.Sprintf(dovecotConf, dir, mailDir, uid, gid, imapPort, imapsPort, lmtpPort)+unprivileged)
 
@@ -258,7 +268,8 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// mailbox is an IMAP session on one Dovecot user, for the test's checks.
+// login opens an IMAP session (over TLS) on one Dovecot user, for the
+// test's checks.
 func (d *dovecot) login(t *testing.T, addr string) *imapclient.Client {
 	t.Helper()
 	c, err := imapclient.DialTLS(d.imapsAddr, &imapclient.Options{TLSConfig: &tls.Config{ServerName: "127.0.0.1", RootCAs: d.roots}})
@@ -272,7 +283,7 @@ func (d *dovecot) login(t *testing.T, addr string) *imapclient.Client {
 	return c
 }
 
-// count returns the number of messages in a folder (-1 when it does not
+// imapCount returns the number of messages in a folder (-1 when it does not
 // exist yet).
 func imapCount(c *imapclient.Client, folder string) int {
 	st, err := c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
@@ -282,7 +293,7 @@ func imapCount(c *imapclient.Client, folder string) int {
 	return int(*st.NumMessages)
 }
 
-// fetchAll returns every message of a folder, whole, without setting \Seen.
+// imapFetchAll returns every message of a folder, whole, without setting \Seen.
 func imapFetchAll(t *testing.T, c *imapclient.Client, folder string) [][]byte {
 	t.Helper()
 	sel, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
