@@ -138,6 +138,7 @@ type xRels struct {
 }
 
 type xWorkbook struct {
+	XMLName xml.Name
 	Pr *struct {
 		Date1904 string `xml:"date1904,attr"`
 	} `xml:"workbookPr"`
@@ -148,6 +149,7 @@ type xWorkbook struct {
 }
 
 type xStyles struct {
+	XMLName xml.Name
 	NumFmts []struct {
 		ID   string `xml:"numFmtId,attr"`
 		Code string `xml:"formatCode,attr"`
@@ -202,6 +204,9 @@ func (b *streamBook) loadStructure() (stylesPath, sstPath string, err error) {
 			return "", "", b.noWorkbook()
 		}
 		return "", "", err
+	}
+	if !mainSpace(wb.XMLName) {
+		return "", "", unsupported("workbook root element %v", wb.XMLName)
 	}
 	if wb.Pr != nil && wb.Pr.Date1904 != "" {
 		v, err := strconv.ParseBool(strings.TrimSpace(wb.Pr.Date1904))
@@ -270,6 +275,41 @@ func (b *streamBook) loadStructure() (stylesPath, sstPath string, err error) {
 }
 
 var errNoPart = errors.New("part missing")
+
+// The SpreadsheetML namespace, transitional and strict.
+const (
+	nsMain       = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+	nsMainStrict = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+)
+
+// mainSpace reports whether a root element is in the SpreadsheetML
+// namespace, which excelize's decoders require.
+func mainSpace(n xml.Name) bool { return n.Space == nsMain || n.Space == nsMainStrict }
+
+// checkRootNS checks the root element (the current token) is the named
+// element in the SpreadsheetML namespace, declared on the element itself.
+func checkRootNS(s *scanner, local string) error {
+	if string(s.name) != local {
+		return unsupported("root element <%s>, want <%s>", s.qname, local)
+	}
+	want := "xmlns"
+	if p := len(s.qname) - len(s.name); p > 0 {
+		want = "xmlns:" + string(s.qname[:p-1])
+	}
+	for a := s.attrs; ; {
+		name, val, rest, ok, err := nextAttrQ(a)
+		if err != nil || !ok {
+			return unsupported("<%s> not in the SpreadsheetML namespace", s.qname)
+		}
+		if string(name) == want {
+			if v := string(val); v == nsMain || v == nsMainStrict {
+				return nil
+			}
+			return unsupported("<%s> in namespace %q", s.qname, val)
+		}
+		a = rest
+	}
+}
 
 // noWorkbook reports a zip holding no workbook part.
 func (b *streamBook) noWorkbook() error {
@@ -369,6 +409,9 @@ func (b *streamBook) loadStyles() error {
 		}
 		return err
 	}
+	if !mainSpace(st.XMLName) {
+		return unsupported("styles root element %v", st.XMLName)
+	}
 	custom := map[int]string{}
 	for _, f := range st.NumFmts {
 		id, err := strconv.Atoi(f.ID)
@@ -429,6 +472,11 @@ func (b *streamBook) loadSharedStrings() error {
 		}
 		if err != nil {
 			return err
+		}
+		if s.depth() == 1 && !s.endTag {
+			if err := checkRootNS(s, "sst"); err != nil {
+				return err
+			}
 		}
 		if s.endTag || string(s.name) != "si" {
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -302,13 +303,17 @@ func (s *scanner) instruction() error {
 		}
 		pi := s.buf[s.pos : s.pos+k]
 		s.pos += k + 2
-		if bytes.HasPrefix(pi, []byte("xml")) && len(pi) > 3 && isSpace(pi[3]) {
-			if e := bytes.Index(pi, []byte("encoding")); e >= 0 {
-				v := bytes.TrimLeft(pi[e+len("encoding"):], " \t\r\n=\"'")
-				if len(v) < 5 || !bytes.EqualFold(v[:5], []byte("utf-8")) {
-					return unsupported("XML declaration %q", pi)
-				}
+		if bytes.HasPrefix(pi, []byte("xml")) && (len(pi) == 3 || isSpace(pi[3])) {
+			// As encoding/xml: version 1.0 only; UTF-8 only (excelize
+			// would need a charset reader).
+			if v, ok := piAttr(pi, "version"); ok && v != "1.0" {
+				return unsupported("XML declaration %q", pi)
 			}
+			if v, ok := piAttr(pi, "encoding"); ok && !strings.EqualFold(v, "utf-8") {
+				return unsupported("XML declaration %q", pi)
+			}
+		} else if len(pi) >= 3 && strings.EqualFold(string(pi[:3]), "xml") {
+			return unsupported("processing instruction %q", pi)
 		}
 		return nil
 	}
@@ -334,6 +339,28 @@ func indexByte(b []byte, c byte) int {
 		return n + i
 	}
 	return -1
+}
+
+// piAttr finds name="value" in a processing instruction, as encoding/xml's
+// procInst does.
+func piAttr(pi []byte, name string) (string, bool) {
+	i := bytes.Index(pi, []byte(name))
+	if i < 0 {
+		return "", false
+	}
+	rest := bytes.TrimLeft(pi[i+len(name):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != '=' {
+		return "", true
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	if len(rest) == 0 || (rest[0] != '"' && rest[0] != '\'') {
+		return "", true
+	}
+	j := bytes.IndexByte(rest[1:], rest[0])
+	if j < 0 {
+		return "", true
+	}
+	return string(rest[1 : 1+j]), true
 }
 
 func quotesClosed(b []byte) bool {
@@ -599,6 +626,12 @@ func checkAttrs(b []byte) error {
 
 // nextAttr splits the first attribute off b: its local name and raw value.
 func nextAttr(b []byte) (name, val, rest []byte, ok bool, err error) {
+	name, val, rest, ok, err = nextAttrQ(b)
+	return localName(name), val, rest, ok, err
+}
+
+// nextAttrQ is nextAttr giving the qualified name.
+func nextAttrQ(b []byte) (name, val, rest []byte, ok bool, err error) {
 	i := 0
 	for i < len(b) && isSpace(b[i]) {
 		i++
@@ -637,7 +670,7 @@ func nextAttr(b []byte) (name, val, rest []byte, ok bool, err error) {
 	if len(rest) > 0 && !isSpace(rest[0]) {
 		return nil, nil, nil, false, unsupported("no space between attributes %.40q", b)
 	}
-	return localName(name), val, rest, true, nil
+	return name, val, rest, true, nil
 }
 
 // skip skips the rest of the current element (after its start tag).
