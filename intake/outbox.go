@@ -66,6 +66,9 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 	if client != nil {
 		defer client.Close()
 	}
+	// What the server was told is recorded even when a stop was asked for
+	// meanwhile, or the reply would go out again on restart.
+	book := context.WithoutCancel(ctx)
 	for _, it := range items {
 		if ctx.Err() != nil {
 			return sent, ctx.Err()
@@ -81,7 +84,7 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 		}
 		if sendErr == nil {
 			d.failpoint(PointSent, 0)
-			if err := d.o.Store.ReplySent(ctx, it.ID, d.o.Now()); err != nil {
+			if err := d.o.Store.ReplySent(book, it.ID, d.o.Now()); err != nil {
 				return sent, err
 			}
 			sent++
@@ -95,7 +98,7 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 			permanent = true
 			reason = fmt.Sprintf("gave up after %d attempts: %s", attempts, reason)
 		}
-		if err := d.o.Store.ReplyFailed(ctx, it.ID, reason, permanent); err != nil {
+		if err := d.o.Store.ReplyFailed(book, it.ID, reason, permanent); err != nil {
 			return sent, err
 		}
 		d.metrics.SendFailures.WithLabelValues(map[bool]string{true: "permanent", false: "temporary"}[permanent]).Inc()

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,10 +41,20 @@ func (d *Daemon) ProcessPending(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Replay processes one message again, whatever became of it: a
-// quarantined message after a fix, or any message an operator wants
-// re-examined. Its mailbox copy stays where it was filed.
+// Replay processes one message again: a quarantined message after a fix,
+// or a rejected one after its sender was added to the allowlist. A message
+// already answered with a receipt is refused. Its mailbox copy stays where
+// it was filed.
 func (d *Daemon) Replay(ctx context.Context, id int64) error {
+	m, err := d.o.Store.Message(ctx, id)
+	if err != nil {
+		return err
+	}
+	if m.Receipt != "" {
+		// Its sender was answered with this receipt: processing it again
+		// would answer twice. The agency resubmits instead.
+		return fmt.Errorf("replay: message %d was already answered with receipt %s; replay is for quarantined, rejected or ignored mail", id, m.Receipt)
+	}
 	if err := d.o.Store.Replay(ctx, id); err != nil {
 		return err
 	}
@@ -203,8 +214,12 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		}
 		out.Version = 1
 		if cur != nil {
+			// Compare only the kinds this version sends: the others stay
+			// in force from the version that sent them.
+			kinds := sub.Kinds()
+			old := slices.DeleteFunc(slices.Clone(cur.Records), func(r parser.Record) bool { return !slices.Contains(kinds, r.Kind) })
 			out.Version = cur.Version + 1
-			changes := parser.Diff(def, cur.Records, sub.Records)
+			changes := parser.Diff(def, old, sub.Records)
 			out.Changes = &changes
 		}
 		c.Status, c.Folder = store.StatusAccepted, d.o.Folders.Accepted

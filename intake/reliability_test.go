@@ -527,3 +527,97 @@ func newDropProxy(t *testing.T, target string, trigger []byte, times int32) *dro
 	}()
 	return p
 }
+
+// A stop asked for just after the SMTP server took a reply: the daemon
+// still records it as sent, so the restart does not send it again.
+func TestStopAfterSendDoesNotResend(t *testing.T) {
+	var cancelRun func()
+	var once sync.Once
+	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) {
+		o.Failpoint = func(point string, _ int64) {
+			if point == intake.PointSent {
+				once.Do(func() { cancelRun() })
+			}
+		}
+	}})
+	h.deliver(goodSubmission(t, "stop@dhs.gov"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancelRun = cancel
+	done := make(chan error, 1)
+	go func() { done <- h.d.Run(ctx) }()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.smtp.Messages()); n != 1 {
+		t.Fatalf("%d replies before the restart, want 1", n)
+	}
+	h.start()
+	h.waitFolder("Accepted", 1)
+	h.stop()
+	h.stop = nil
+	if n := len(h.smtp.Messages()); n != 1 {
+		t.Errorf("%d replies after the restart, want still 1", n)
+	}
+	_, ob, err := h.store.Counts(context.Background())
+	if err != nil || ob[store.OutboxSent] != 1 || ob[store.OutboxQueued] != 0 {
+		t.Errorf("outbox %v %v", ob, err)
+	}
+}
+
+// A new version replaces only the kinds it contains: retention requests
+// sent earlier stay in force when only the position report is resent, and
+// an empty retention sheet withdraws them.
+func TestResubmissionSupersedesPerKind(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	pos := parsertest.GoodPositions()
+	send := func(id string, wb []byte) {
+		h.deliver(message{from: dhsSender, subject: "SES", messageID: id, dmarc: "pass", files: []attachment{{"r.xlsx", wb}}}.bytes(t))
+	}
+	send("v1@dhs.gov", parsertest.SESWorkbook(t, pos, parsertest.GoodRetentions()))
+	send("v2@dhs.gov", parsertest.SESWorkbook(t, pos[:4], nil))
+	h.start()
+	rs := h.replies(2)
+	ctx := context.Background()
+	cur, err := h.store.Current(ctx, "ses-designation-review", "HS", "")
+	if err != nil || cur == nil {
+		t.Fatal(cur, err)
+	}
+	kinds := map[string]int{}
+	for _, r := range cur.Records {
+		kinds[r.Kind]++
+	}
+	if cur.Version != 2 || kinds["position-report"] != 4 || kinds["retention-request"] != 1 {
+		t.Errorf("version %d, current rows %v; want 2, 4 positions and the earlier retention request", cur.Version, kinds)
+	}
+	ack2 := parseReply(t, rs[1]).Text
+	if !strings.Contains(ack2, "HS-0005") || strings.Contains(strings.ToLower(ack2), "retention request: hs-0002") {
+		t.Errorf("second acknowledgement should list HS-0005 removed and not the retention request:\n%s", ack2)
+	}
+	// Export of current rows keeps each row's own provenance.
+	receipts := map[string]string{}
+	if err := h.store.ExportRecords(ctx, "ses-designation-review", "", true, func(x store.ExportRow) error {
+		receipts[x.Kind] = x.Receipt
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if receipts["retention-request"] == receipts["position-report"] || receipts["retention-request"] == "" {
+		t.Errorf("export provenance %v: the retention request comes from the first version", receipts)
+	}
+	// An empty retention sheet withdraws the request.
+	f := parsertest.SESWorkbook(t, pos[:4], []parsertest.Retention{})
+	send("v3@dhs.gov", f)
+	h.replies(3)
+	waitFor(t, "version 3", func() bool {
+		c, err := h.store.Current(ctx, "ses-designation-review", "HS", "")
+		if err != nil || c == nil || c.Version != 3 {
+			return false
+		}
+		for _, r := range c.Records {
+			if r.Kind == "retention-request" {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -209,6 +209,29 @@ func (s *Submission) Deficient() bool {
 	return false
 }
 
+// Kinds are the kinds a submission speaks for: those it has rows of, and
+// those whose sheet it sent empty (an empty retention sheet means "no
+// retention requests now"). A new version replaces only these kinds.
+func (s *Submission) Kinds() []string {
+	seen := map[string]bool{}
+	var kinds []string
+	add := func(k string) {
+		if k != "" && !seen[k] {
+			seen[k] = true
+			kinds = append(kinds, k)
+		}
+	}
+	for _, f := range s.Files {
+		for _, sh := range f.Sheets {
+			add(sh.Kind)
+		}
+	}
+	for _, r := range s.Records {
+		add(r.Kind)
+	}
+	return kinds
+}
+
 // Counts returns the number of records per kind.
 func (s *Submission) Counts() map[string]int {
 	n := map[string]int{}

@@ -203,6 +203,18 @@ func insertSubmission(ctx context.Context, tx *sql.Tx, message int64, sub *NewSu
 	if err := insertRecords(ctx, tx, id, fileIDs, sub.Result.Records); err != nil {
 		return fail(err)
 	}
+	if sub.Accepted {
+		// The kinds this version contains are now its own; the others stay
+		// with the version that sent them.
+		for _, kind := range sub.Result.Kinds() {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO current_kinds (call, agency, period, kind, submission)
+				VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (call, agency, period, kind) DO UPDATE SET submission = excluded.submission`,
+				sub.Call, sub.Agency, sub.Period, kind, id); err != nil {
+				return fail(err)
+			}
+		}
+	}
 
 	if len(sub.Result.Findings) > 0 {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO findings

@@ -41,13 +41,34 @@ func (s *Store) Current(ctx context.Context, call, agency, period string) (*Curr
 		if err != nil {
 			return fmt.Errorf("store: current: %w", err)
 		}
-		if c.Records, err = submissionRecords(ctx, tx, c.SubmissionID); err != nil {
+		if c.Records, err = currentRecords(ctx, tx, call, agency, period); err != nil {
 			return err
 		}
 		cur = &c
 		return nil
 	})
 	return cur, err
+}
+
+// currentRecords are the rows in force for (call, agency, period): of each
+// kind, those of the accepted version that last sent that kind.
+func currentRecords(ctx context.Context, tx *sql.Tx, call, agency, period string) ([]parser.Record, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT r.kind, r.file_name, r.sheet, r.row, r.fields
+		FROM current_kinds c JOIN records r ON r.submission = c.submission AND r.kind = c.kind
+		WHERE c.call = ? AND c.agency = ? AND c.period = ? ORDER BY r.id`, call, agency, period)
+	if err != nil {
+		return nil, fmt.Errorf("store: current records: %w", err)
+	}
+	defer rows.Close()
+	var out []parser.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: current records: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 func submissionRecords(ctx context.Context, tx *sql.Tx, submission int64) ([]parser.Record, error) {
@@ -76,9 +97,9 @@ func submissionRecords(ctx context.Context, tx *sql.Tx, submission int64) ([]par
 // nil, when there are none.
 func (s *Store) AgencyRecords(ctx context.Context, call, agency string) (map[string][]parser.Record, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT r.kind, r.file_name, r.sheet, r.row, r.fields
-		FROM submissions s JOIN records r ON r.submission = s.id
-		WHERE s.call = ? AND s.agency = ? AND s.state = ?
-		ORDER BY s.period, r.id`, call, agency, stateCurrent)
+		FROM current_kinds c JOIN records r ON r.submission = c.submission AND r.kind = c.kind
+		WHERE c.call = ? AND c.agency = ?
+		ORDER BY c.period, r.id`, call, agency)
 	if err != nil {
 		return nil, fmt.Errorf("store: agency records: %w", err)
 	}
@@ -402,8 +423,8 @@ func (s *Store) ExportRecords(ctx context.Context, call, kind string, currentOnl
 		args = append(args, kind)
 	}
 	if currentOnly {
-		q += ` AND s.state = ?`
-		args = append(args, stateCurrent)
+		// The rows in force: of each kind, those of the version that last sent it.
+		q += ` AND EXISTS (SELECT 1 FROM current_kinds c WHERE c.submission = s.id AND c.kind = r.kind)`
 	}
 	q += ` ORDER BY s.id, r.id`
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
