@@ -3,10 +3,12 @@ package integration_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net/smtp"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,13 +26,10 @@ import (
 // Dovecot mailbox.
 func TestRealServers(t *testing.T) {
 	// Each variant has its own bot mailbox and agency mailbox on one Dovecot.
-	variants := []struct {
-		name   string
-		bot    string // the mailbox the agency writes to and the daemon reads
-		agency string
-	}{
-		{"imap_plain", botAddr, "chco@dhs.gov"},
-		{"imap_tls", "ses-review@opm.gov", "hcm.director@dhs.gov"},
+	variants := []realVariant{
+		{"imap_plain", botAddr, "chco@dhs.gov", startInProcess(false)},
+		{"imap_tls", "ses-review@opm.gov", "hcm.director@dhs.gov", startInProcess(true)},
+		{"binary_tls_ca_file", "datacall@opm.gov", "hr.office@dhs.gov", startBinary},
 	}
 	var users []string
 	for _, v := range variants {
@@ -40,58 +39,127 @@ func TestRealServers(t *testing.T) {
 	pf := startPostfix(t, []string{"opm.gov", "dhs.gov"}, dc.lmtpPort)
 
 	for _, v := range variants {
-		t.Run(v.name, func(t *testing.T) {
-			imapOpts := intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", Username: v.bot, Password: mailPass, Timeout: 10 * time.Second}
-			if v.name == "imap_tls" {
-				imapOpts.Addr, imapOpts.TLS = dc.imapsAddr, "tls"
-				imapOpts.TLSConfig = &tls.Config{ServerName: "127.0.0.1", RootCAs: dc.roots, MinVersion: tls.VersionTLS12}
-			}
-			runRealFlow(t, dc, pf, v.bot, v.agency, imapOpts)
-		})
+		t.Run(v.name, func(t *testing.T) { runRealFlow(t, dc, pf, v) })
 	}
 }
 
-func runRealFlow(t *testing.T, dc *dovecot, pf *postfix, bot, agency string, imapOpts intake.IMAPOptions) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
-	if err != nil {
-		t.Fatal(err)
+// realVariant is one way of running the daemon against the real servers.
+type realVariant struct {
+	name   string
+	bot    string // the mailbox the agency writes to and the daemon reads
+	agency string
+	// start runs the daemon until the test ends and returns its store.
+	start func(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store
+}
+
+// startInProcess runs intake.New + Run in the test process, reading the
+// bot's mailbox over plain IMAP, or over TLS trusting the test's CA.
+func startInProcess(useTLS bool) func(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store {
+	return func(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store {
+		ctx := context.Background()
+		imapOpts := intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", Username: bot, Password: mailPass, Timeout: 10 * time.Second}
+		if useTLS {
+			imapOpts.Addr, imapOpts.TLS = dc.imapsAddr, "tls"
+			imapOpts.TLSConfig = &tls.Config{ServerName: "127.0.0.1", RootCAs: dc.roots, MinVersion: tls.VersionTLS12}
+		}
+		st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		defs, err := parser.Builtin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls, err := parser.NewRegistry(defs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := reply.NewBuilder(reply.Options{From: botAddr, FromName: "OPM Data Call Intake"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, port := splitHostPort(t, pf.smtpAddr)
+		d, err := intake.New(intake.Options{
+			Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
+			Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
+			IMAP:         imapOpts,
+			SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
+			PollInterval: 500 * time.Millisecond,
+			Backoff:      func(int) time.Duration { return 100 * time.Millisecond },
+			Logger:       slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- d.Run(runCtx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+		return st
 	}
-	t.Cleanup(func() { st.Close() })
-	defs, err := parser.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls, err := parser.NewRegistry(defs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := reply.NewBuilder(reply.Options{From: botAddr, FromName: "OPM Data Call Intake"})
-	if err != nil {
-		t.Fatal(err)
-	}
+}
+
+// startBinary runs `intake run` from a YAML configuration, as an operator
+// would: IMAP over TLS with the CA in imap.ca_file, replies through Postfix.
+// It must stop with status 0 on SIGTERM.
+func startBinary(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store {
+	bin := intakeBinary(t)
+	dir := t.TempDir()
 	host, port := splitHostPort(t, pf.smtpAddr)
-	d, err := intake.New(intake.Options{
-		Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
-		Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
-		IMAP:         imapOpts,
-		SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
-		PollInterval: 500 * time.Millisecond,
-		Backoff:      func(int) time.Duration { return 100 * time.Millisecond },
-		Logger:       slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	cfg := writeFile(t, dir, "intake.yaml", fmt.Sprintf(`store: %s
+from: %s
+from_name: OPM Data Call Intake
+own_addresses: [%s]
+default_call: %s
+poll_interval: 500ms
+imap:
+  addr: %s
+  tls: tls
+  ca_file: %s
+  username: %s
+  password_file: %s
+smtp:
+  host: %s
+  port: %d
+  tls: none
+agencies:
+  - code: HS
+    name: Department of Homeland Security
+    senders: ["@dhs.gov"]
+`, filepath.Join(dir, "intake.db"), botAddr, bot, defaultCall, dc.imapsAddr, dc.caFile, bot,
+		writeFile(t, dir, "imap-password", mailPass+"\n"), host, port))
+	logFile := filepath.Join(dir, "intake.log")
+	p := startDaemon(t, bin, cfg, logFile, "")
+	st, err := store.Open(context.Background(), filepath.Join(dir, "intake.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(runCtx) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
+		defer st.Close()
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Errorf("SIGTERM: %v", err)
+			return
+		}
+		if ws := p.wait(t, 30*time.Second, logFile); !ws.Exited() || ws.ExitStatus() != 0 {
+			t.Errorf("intake run after SIGTERM ended with %v, want exit status 0", ws)
+		}
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", tail(logFile, 6000))
 		}
 	})
+	return st
+}
+
+func runRealFlow(t *testing.T, dc *dovecot, pf *postfix, v realVariant) {
+	ctx := context.Background()
+	bot, agency := v.bot, v.agency
+	st := v.start(t, dc, pf, bot)
 
 	// The agency sends two submissions through Postfix, while the daemon runs.
 	bad := parsertest.GoodPositions()
