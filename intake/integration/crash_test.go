@@ -29,6 +29,7 @@ type crashMail struct {
 }
 
 func newCrashMail(t *testing.T) crashMail {
+	t.Helper()
 	good := parsertest.SESWorkbook(t, parsertest.GoodPositions(), parsertest.GoodRetentions())
 	bad := parsertest.GoodPositions()
 	bad[0].Designation2021 = "Generl" // not an allowed value
@@ -108,10 +109,7 @@ func (p *daemonProc) wait(t *testing.T, timeout time.Duration, logFile string) s
 // crashConfig is the YAML configuration of the crash tests' daemon.
 func crashConfig(t *testing.T, dir string, imapSrv *localmail.IMAPServer, smtpSrv *localmail.SMTPServer) string {
 	t.Helper()
-	host, port, ok := strings.Cut(smtpSrv.Addr, ":")
-	if !ok {
-		t.Fatalf("smtp address %q", smtpSrv.Addr)
-	}
+	host, port := splitHostPort(t, smtpSrv.Addr)
 	return writeFile(t, dir, "intake.yaml", fmt.Sprintf(`store: %s
 from: %s
 from_name: OPM Data Call Intake
@@ -125,7 +123,7 @@ imap:
   timeout: 10s
 smtp:
   host: %s
-  port: %s
+  port: %d
   tls: none
   timeout: 10s
 agencies:

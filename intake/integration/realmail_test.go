@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/smtp"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -228,13 +230,13 @@ func runRealFlow(t *testing.T, dc *dovecot, pf *postfix, v realVariant) {
 
 func splitHostPort(t *testing.T, addr string) (string, int) {
 	t.Helper()
-	host, port, ok := strings.Cut(addr, ":")
-	n := 0
-	for _, c := range port {
-		n = n*10 + int(c-'0')
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !ok || n == 0 {
-		t.Fatalf("address %q", addr)
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return host, n
 }
