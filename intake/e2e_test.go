@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"intake/parser"
 	"intake/parser/email"
 	"intake/parser/parsertest"
+	"intake/store"
 )
 
 var receiptRE = regexp.MustCompile(`SES-2025-\d{6}`)
@@ -187,4 +189,45 @@ func headerOf(raw []byte, name string) string {
 		}
 	}
 	return ""
+}
+
+// On time or late is judged by when the mail server received the mail,
+// not by when the daemon processed it (after an outage, say).
+func TestLateness_judgedByServerReceipt(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.clock.Add(12 * 24 * time.Hour) // 26 March 2025: the deadline (24 March, 23:59 Eastern) has passed
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	onTime := goodSubmission(t, "ontime@dhs.gov")
+	if _, err := h.imap.DeliverAt("INBOX", onTime, time.Date(2025, 3, 24, 23, 30, 0, 0, ny)); err != nil {
+		t.Fatal(err)
+	}
+	late := message{from: "hr.director@treasury.gov", subject: "TR", messageID: "late@treasury.gov",
+		files: []attachment{{"tr.xlsx", parsertest.SESWorkbook(t, trPositions(), nil)}}}.bytes(t)
+	if _, err := h.imap.DeliverAt("INBOX", late, time.Date(2025, 3, 25, 0, 30, 0, 0, ny)); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	rs := h.replies(2)
+	byTo := map[string]string{}
+	for _, r := range rs {
+		byTo[r.To[0]] = parseReply(t, r).Text
+	}
+	if txt := byTo[dhsSender]; !strings.Contains(txt, "On time") {
+		t.Errorf("DHS mail received 23:30 on the due day is not on time:\n%s", txt)
+	}
+	if txt := byTo["hr.director@treasury.gov"]; !strings.Contains(strings.ToLower(txt), "late") {
+		t.Errorf("Treasury mail received after midnight is not flagged late:\n%s", txt)
+	}
+	subs, err := h.store.Submissions(context.Background(), store.ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subs {
+		if s.Late != (s.Agency == "TR") {
+			t.Errorf("%s: late = %v", s.Agency, s.Late)
+		}
+	}
 }

@@ -173,7 +173,12 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	}
 	c.Call = def.ID
 
-	received := m.ReceivedAt
+	// On time or late is judged by when the mail server received it, so a
+	// daemon outage over a deadline does not make on-time mail late.
+	received := m.InternalDate
+	if received.IsZero() || received.After(m.ReceivedAt) {
+		received = m.ReceivedAt
+	}
 	// Cross-kind rules may lean on what the agency already sent.
 	prior, err := d.o.Store.AgencyRecords(ctx, def.ID, agency.Code)
 	if err != nil {

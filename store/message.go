@@ -36,23 +36,26 @@ type RawMessage struct {
 
 // Message is a stored message and where its processing stands.
 type Message struct {
-	ID          int64
-	MessageID   string
-	SHA256      string
-	Size        int64
-	Truncated   bool
-	Raw         []byte // not loaded by Messages
-	Status      string // one of the Status constants
-	Attempts    int    // processing attempts begun
-	LastError   string // why the last attempt failed
-	Folder      string // where to file it on the server ("" while received)
-	Note        string
-	From        string
-	Agency      string
-	Call        string
-	Receipt     string // receipt of its submission, if any
-	ReceivedAt  time.Time
-	ProcessedAt time.Time // zero while received
+	ID        int64
+	MessageID string
+	SHA256    string
+	Size      int64
+	Truncated bool
+	Raw       []byte // not loaded by Messages
+	Status    string // one of the Status constants
+	Attempts  int    // processing attempts begun
+	LastError string // why the last attempt failed
+	Folder    string // where to file it on the server ("" while received)
+	Note      string
+	From      string
+	Agency    string
+	Call      string
+	Receipt   string // receipt of its submission, if any
+	// InternalDate is when the mail server received it (IMAP INTERNALDATE):
+	// timeliness is judged by it, not by when the daemon got round to it.
+	InternalDate time.Time
+	ReceivedAt   time.Time // when the daemon fetched it
+	ProcessedAt  time.Time // zero while received
 }
 
 // SaveRaw stores a fetched message, in one transaction. If the location
@@ -126,19 +129,19 @@ func insertLocation(ctx context.Context, tx *sql.Tx, id int64, m RawMessage, now
 }
 
 const messageColumns = `id, message_id, sha256, size, truncated, status, attempts, last_error, folder, note,
-	from_addr, agency, call, receipt, received_at, processed_at`
+	from_addr, agency, call, receipt, internal_date, received_at, processed_at`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
 // scanMessage reads messageColumns (and, with raw, the raw column after them).
 func scanMessage(r rowScanner, withRaw bool) (*Message, error) {
 	var (
-		m                   Message
-		truncated           int
-		received, processed sql.NullString
+		m                             Message
+		truncated                     int
+		internal, received, processed sql.NullString
 	)
 	dest := []any{&m.ID, &m.MessageID, &m.SHA256, &m.Size, &truncated, &m.Status, &m.Attempts, &m.LastError,
-		&m.Folder, &m.Note, &m.From, &m.Agency, &m.Call, &m.Receipt, &received, &processed}
+		&m.Folder, &m.Note, &m.From, &m.Agency, &m.Call, &m.Receipt, &internal, &received, &processed}
 	if withRaw {
 		dest = append(dest, &m.Raw)
 	}
@@ -147,6 +150,9 @@ func scanMessage(r rowScanner, withRaw bool) (*Message, error) {
 	}
 	m.Truncated = truncated != 0
 	var err error
+	if m.InternalDate, err = parseTS(internal); err != nil {
+		return nil, err
+	}
 	if m.ReceivedAt, err = parseTS(received); err != nil {
 		return nil, err
 	}

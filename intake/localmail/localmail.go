@@ -87,7 +87,13 @@ func (s *IMAPServer) Close() error {
 
 // Deliver appends a message to a mailbox, as an MTA delivering mail would.
 func (s *IMAPServer) Deliver(mailbox string, raw []byte) (imap.UID, error) {
-	data, err := s.user.Append(mailbox, literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Time: time.Now()})
+	return s.DeliverAt(mailbox, raw, time.Now())
+}
+
+// DeliverAt delivers a message as received by the server at t (its
+// INTERNALDATE).
+func (s *IMAPServer) DeliverAt(mailbox string, raw []byte, t time.Time) (imap.UID, error) {
+	data, err := s.user.Append(mailbox, literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Time: t})
 	if err != nil {
 		return 0, fmt.Errorf("localmail: deliver to %s: %w", mailbox, err)
 	}
