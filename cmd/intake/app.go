@@ -168,6 +168,7 @@ func (a *app) daemonOptions() (intake.Options, error) {
 		DryRun:          c.DryRun,
 		MaxMessageBytes: int64(c.MaxMessageMB) << 20,
 		PollInterval:    c.PollInterval,
+		Backoff:         intake.ExponentialBackoff(c.RetryMin, c.RetryMax),
 		Logger:          a.log,
 		Metrics:         intake.NewMetrics(a.metrics),
 		Failpoint:       failpointFromEnv(),

@@ -31,15 +31,16 @@ type Config struct {
 
 	Agencies []AgencyConfig `yaml:"agencies"`
 
-	MaxAttempts     int           `yaml:"max_attempts"`     // processing attempts before quarantine
-	MaxMessageMB    int           `yaml:"max_message_mb"`   // larger mail is answered unread
-	RatePerSender   int           `yaml:"rate_per_sender"`  // replies per sender per rate_window
-	RateWindow      time.Duration `yaml:"rate_window"`      //
-	ReminderDays    int           `yaml:"reminder_days"`    // 0: no reminders
-	StartFromNow    bool          `yaml:"start_from_now"`   // skip mail already in the mailbox on first contact
-	DryRun          bool          `yaml:"dry_run"`          // read-only mailbox, no replies sent
-	PollInterval    time.Duration `yaml:"poll_interval"`    // without IDLE; also the IDLE refresh
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` //
+	MaxAttempts   int           `yaml:"max_attempts"`    // processing attempts before quarantine
+	MaxMessageMB  int           `yaml:"max_message_mb"`  // larger mail is answered unread
+	RatePerSender int           `yaml:"rate_per_sender"` // replies per sender per rate_window
+	RateWindow    time.Duration `yaml:"rate_window"`     //
+	ReminderDays  int           `yaml:"reminder_days"`   // 0: no reminders
+	StartFromNow  bool          `yaml:"start_from_now"`  // skip mail already in the mailbox on first contact
+	DryRun        bool          `yaml:"dry_run"`         // read-only mailbox, no replies sent
+	PollInterval  time.Duration `yaml:"poll_interval"`   // without IDLE; also the IDLE refresh
+	RetryMin      time.Duration `yaml:"retry_min"`       // first wait before retrying a reply or a connection; doubles up to retry_max
+	RetryMax      time.Duration `yaml:"retry_max"`       //
 
 	Web WebConfig `yaml:"web"`
 	Log LogConfig `yaml:"log"`
@@ -150,8 +151,11 @@ func (c *Config) applyDefaults() {
 			c.SMTP.Port = 465
 		}
 	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 30 * time.Second
+	if c.RetryMin == 0 {
+		c.RetryMin = 30 * time.Second
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = time.Hour
 	}
 }
 
@@ -236,6 +240,9 @@ func (c *Config) Validate() error {
 	oneOf("log.format", c.Log.Format, "text", "json")
 	if c.SMTP.Auth != "" {
 		oneOf("smtp.auth", c.SMTP.Auth, "plain", "xoauth2")
+	}
+	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
+		bad("retry_min and retry_max: need 0 < retry_min <= retry_max (got %s, %s)", c.RetryMin, c.RetryMax)
 	}
 	if c.Auth.RequireDMARC && c.Auth.TrustedAuthServID == "" {
 		bad("auth.require_dmarc needs auth.trusted_authserv_id (whose Authentication-Results to trust)")

@@ -66,6 +66,8 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		Web:          WebConfig{Listen: *listen, Users: map[string]string{"demo": "demo"}},
 		Log:          LogConfig{Level: "info", Format: "text"},
 		PollInterval: 2 * time.Second,
+		RetryMin:     time.Second,
+		RetryMax:     5 * time.Second,
 	}
 	for _, a := range demo.Agencies {
 		cfg.Agencies = append(cfg.Agencies, AgencyConfig{Code: a.Code, Name: a.Name, Senders: []string{"@" + a.Domain}})
@@ -89,7 +91,6 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	clock := demoClock()
 	opts.Now = clock
-	opts.Backoff = intake.ExponentialBackoff(time.Second, 5*time.Second)
 	d, err := intake.New(opts)
 	if err != nil {
 		return err

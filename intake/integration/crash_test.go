@@ -115,6 +115,7 @@ from: %s
 from_name: OPM Data Call Intake
 default_call: %s
 poll_interval: 200ms
+retry_min: 500ms
 imap:
   addr: %s
   tls: none
