@@ -180,8 +180,8 @@ func (d *Daemon) fetchNew(ctx context.Context, c *imapclient.Client, sel *imap.S
 			return err
 		}
 	}
-	if sel.NumMessages == 0 && c.Mailbox() != nil && c.Mailbox().NumMessages == 0 {
-		return nil
+	if mb := c.Mailbox(); mb != nil && mb.NumMessages == 0 {
+		return nil // nothing to search (the count follows EXISTS updates)
 	}
 	var uids []imap.UID
 	if err := d.timed(c, func() error {

@@ -167,8 +167,9 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		def = d.defaultCall()
 	}
 	if def == nil {
-		// Nothing says which call this answers and the mailbox serves
-		// several: the sender is told what to send.
+		// Nothing names a call (no known recipient, workbook or keyword)
+		// and no default is configured: check against the first call, whose
+		// findings then tell the sender which workbook is expected.
 		def = d.o.Calls.All()[0]
 	}
 	c.Call = def.ID
