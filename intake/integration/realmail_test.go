@@ -29,8 +29,9 @@ import (
 func TestRealServers(t *testing.T) {
 	// Each variant has its own bot mailbox and agency mailbox on one Dovecot.
 	variants := []realVariant{
-		{"imap_plain", botAddr, "chco@dhs.gov", startInProcess(false)},
-		{"imap_tls", "ses-review@opm.gov", "hcm.director@dhs.gov", startInProcess(true)},
+		{"imap_plain", botAddr, "chco@dhs.gov", startInProcess("none")},
+		{"imap_tls", "ses-review@opm.gov", "hcm.director@dhs.gov", startInProcess("tls")},
+		{"imap_starttls", "ses-starttls@opm.gov", "ses.lead@dhs.gov", startInProcess("starttls")},
 		{"binary_tls_ca_file", "datacall@opm.gov", "hr.office@dhs.gov", startBinary},
 	}
 	var users []string
@@ -55,13 +56,16 @@ type realVariant struct {
 }
 
 // startInProcess runs intake.New + Run in the test process, reading the
-// bot's mailbox over plain IMAP, or over TLS trusting the test's CA.
-func startInProcess(useTLS bool) func(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store {
+// bot's mailbox over plain IMAP, implicit TLS (the imaps port) or STARTTLS
+// (the imap port), trusting the test's CA.
+func startInProcess(mode string) func(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store {
 	return func(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store {
 		ctx := context.Background()
-		imapOpts := intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", Username: bot, Password: mailPass, Timeout: 10 * time.Second}
-		if useTLS {
-			imapOpts.Addr, imapOpts.TLS = dc.imapsAddr, "tls"
+		imapOpts := intake.IMAPOptions{Addr: dc.imapAddr, TLS: mode, Username: bot, Password: mailPass, Timeout: 10 * time.Second}
+		if mode == "tls" {
+			imapOpts.Addr = dc.imapsAddr
+		}
+		if mode != "none" {
 			imapOpts.TLSConfig = &tls.Config{ServerName: "127.0.0.1", RootCAs: dc.roots, MinVersion: tls.VersionTLS12}
 		}
 		st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
