@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,7 +68,10 @@ func oracle(data []byte, lim sheet.Limits) (b *book, err error) {
 // and per sheet the same row numbers and per row the same cells (column,
 // type, raw value, date flag; date cells also compared as times). Where
 // excelize's reading of a sheet ends in an error, the rows it gave must
-// begin ours.
+// begin ours. Where the stream reader handed a sheet to excelize midway
+// (a malformed part: excelize then cannot load its worksheet model, and
+// its adapter loses cell types), only row numbers, columns and values are
+// compared.
 func diffBooks(want, got *book) string { return diffBooksRule(want, got, false) }
 
 // diffBooksRule is diffBooks; with anyType a cell excelize calls a plain
@@ -93,7 +97,7 @@ func diffBooksRule(want, got *book, anyType bool) string {
 			if i >= len(wr) || i >= len(gr) {
 				return fmt.Sprintf("sheet %q: %d rows, want %d", name, len(gr), len(wr))
 			}
-			if d := diffRow(wr[i], gr[i], want.date1904, anyType); d != "" {
+			if d := diffRow(wr[i], gr[i], want.date1904, anyType, got.reader != "stream"); d != "" {
 				return fmt.Sprintf("sheet %q: %s", name, d)
 			}
 		}
@@ -101,7 +105,7 @@ func diffBooksRule(want, got *book, anyType bool) string {
 	return ""
 }
 
-func diffRow(want, got sheet.Row, date1904, anyType bool) string {
+func diffRow(want, got sheet.Row, date1904, anyType, valuesOnly bool) string {
 	if want.Num != got.Num {
 		return fmt.Sprintf("row number %d, want %d", got.Num, want.Num)
 	}
@@ -112,6 +116,12 @@ func diffRow(want, got sheet.Row, date1904, anyType bool) string {
 		g := got.Cells[j]
 		if anyType && w.Type == sheet.Number && !w.Date {
 			w.Type = g.Type
+		}
+		if valuesOnly {
+			w.Type, w.Date = g.Type, g.Date
+			if _, err := strconv.ParseFloat(w.Value, 64); g.Date && err != nil {
+				continue // an ISO date (t="d") excelize could not type
+			}
 		}
 		if w != g {
 			return fmt.Sprintf("row %d: cell %+v, want %+v", want.Num, g, w)

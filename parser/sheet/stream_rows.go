@@ -135,7 +135,17 @@ func (r *streamRows) next() (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		if s.depth() == 1 && !s.endTag && !r.inData {
+			// excelize loads the worksheet model (for cell types and
+			// styles) only with this root element.
+			if err := checkRootNS(s, "worksheet"); err != nil {
+				return false, err
+			}
+		}
 		if !r.inData {
+			if !s.endTag && string(s.name) == "row" {
+				return false, unsupported("<row> outside sheetData")
+			}
 			if !s.endTag && string(s.name) == "sheetData" {
 				if s.empty {
 					r.done = true
@@ -147,6 +157,16 @@ func (r *streamRows) next() (bool, error) {
 		}
 		if s.endTag {
 			if string(s.name) == "sheetData" {
+				// Read the rest of the part too: excelize takes cell types
+				// and styles from its model of the whole worksheet, which
+				// a malformed tail breaks; then it must decide.
+				for {
+					if err := s.next(); err == io.EOF {
+						break
+					} else if err != nil {
+						return false, err
+					}
+				}
 				r.done = true
 				r.rc.Close()
 				r.rc = nil

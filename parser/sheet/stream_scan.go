@@ -156,14 +156,31 @@ func (s *scanner) next() error {
 }
 
 // checkSkippedText refuses what encoding/xml refuses in text it skips: a
-// bad entity. (Checking every byte of skipped text for valid UTF-8 would
-// cost more than it is worth; text the reader keeps is checked in full.)
+// bad entity, a byte that is not an XML character in UTF-8.
 func checkSkippedText(b []byte) error {
-	if bytes.IndexByte(b, '&') < 0 {
-		return nil
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c >= 0x20 && c < 0x80 && c != '&' || c == '\n' || c == '\t' || c == '\r' {
+			continue
+		}
+		if c == '&' {
+			j := bytes.IndexByte(b[i:], ';')
+			if j < 0 {
+				return unsupported("an unterminated entity")
+			}
+			if _, ok := entity(b[i+1 : i+j]); !ok {
+				return unsupported("entity &%.20s;", b[i+1:i+j])
+			}
+			i += j
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if (r == utf8.RuneError && n == 1) || !isXMLChar(r) {
+			return unsupported("invalid UTF-8 or character in text")
+		}
+		i += n - 1
 	}
-	_, err := decodeText(nil, b, true)
-	return err
+	return nil
 }
 
 // need makes at least n unread bytes available, if the source has them.
@@ -242,7 +259,7 @@ func (s *scanner) markup(text *[]byte) (bool, error) {
 	for i < len(body) && isNameByte(body[i]) {
 		i++
 	}
-	if i == 0 || (i < len(body) && !isSpace(body[i])) {
+	if i == 0 || !isNameStart(body[0]) || (i < len(body) && !isSpace(body[i])) {
 		return false, unsupported("malformed tag <%.40s>", body)
 	}
 	s.endTag = false
@@ -579,7 +596,12 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 
 func isNameByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
-		c == '_' || c == ':' || c == '-' || c == '.' || c >= 0x80
+		c == '_' || c == ':' || c == '-' || c == '.' // ASCII names only: real parts use nothing else
+}
+
+// isNameStart reports a byte that may begin an XML name.
+func isNameStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':'
 }
 
 func localName(q []byte) []byte {
@@ -600,12 +622,7 @@ func attrValue(val []byte) error {
 	if bytes.IndexByte(val, '<') >= 0 {
 		return unsupported("'<' in an attribute value")
 	}
-	if bytes.IndexByte(val, '&') >= 0 {
-		if _, err := decodeText(nil, val, true); err != nil {
-			return err
-		}
-	}
-	return nil
+	return checkSkippedText(val)
 }
 
 // checkAttrs refuses attribute text encoding/xml would refuse: a value
@@ -643,7 +660,7 @@ func nextAttrQ(b []byte) (name, val, rest []byte, ok bool, err error) {
 	for j < len(b) && isNameByte(b[j]) {
 		j++
 	}
-	if j == i {
+	if j == i || !isNameStart(b[i]) {
 		return nil, nil, nil, false, unsupported("malformed attribute %.40q", b)
 	}
 	name = b[i:j]
