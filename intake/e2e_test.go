@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"intake/intake"
 	"intake/parser"
 	"intake/parser/email"
 	"intake/parser/parsertest"
@@ -21,7 +23,8 @@ var receiptRE = regexp.MustCompile(`SES-2025-\d{6}`)
 // The whole job for a valid submission: mail in, records stored, the mail
 // filed, an acknowledgement out, threaded and marked auto-replied.
 func TestEndToEnd_accepted(t *testing.T) {
-	h := newHarness(t, harnessOptions{RequireDMARC: true})
+	metrics := intake.NewMetrics(nil)
+	h := newHarness(t, harnessOptions{RequireDMARC: true, Modify: func(o *intake.Options) { o.Metrics = metrics }})
 	wb := parsertest.SESWorkbook(t, parsertest.GoodPositions(), parsertest.GoodRetentions())
 	h.deliver(message{from: dhsSender, subject: "DHS SES designation review", messageID: "dhs-1@dhs.gov", dmarc: "pass",
 		files: []attachment{{"DHS report.xlsx", wb}}}.bytes(t))
@@ -73,6 +76,10 @@ func TestEndToEnd_accepted(t *testing.T) {
 		for _, f := range sub.Findings {
 			t.Errorf("unexpected finding %+v", f)
 		}
+	}
+	// The streaming reader read it (no fallback), and the metric says so.
+	if got := testutil.ToFloat64(metrics.WorkbookReader.WithLabelValues("stream")); got != 1 {
+		t.Errorf("workbooks read by the streaming reader: %v, want 1", got)
 	}
 	// Provenance: each record names its sheet and row.
 	for _, rec := range sub.Records {

@@ -17,6 +17,7 @@ type Metrics struct {
 	SendFailures      *prometheus.CounterVec // temporary | permanent
 	IMAPReconnects    prometheus.Counter
 	Reminders         prometheus.Counter
+	WorkbookReader    *prometheus.CounterVec // stream | excelize (the fallback)
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not
@@ -35,10 +36,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SendFailures:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intake_send_failures_total", Help: "Failed reply deliveries."}, []string{"kind"}),
 		IMAPReconnects:    prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_imap_reconnects_total", Help: "IMAP sessions that ended and were retried."}),
 		Reminders:         prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_reminders_queued_total", Help: "Deadline reminders queued."}),
+		WorkbookReader:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intake_workbooks_read_total", Help: "Workbooks read, by reader (excelize is the fallback of the streaming reader)."}, []string{"reader"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.MessagesFetched, m.Duplicates, m.Processed, m.ProcessSeconds, m.Failures, m.Quarantined,
-			m.Filed, m.RepliesSent, m.RepliesSuppressed, m.SendFailures, m.IMAPReconnects, m.Reminders)
+			m.Filed, m.RepliesSent, m.RepliesSuppressed, m.SendFailures, m.IMAPReconnects, m.Reminders, m.WorkbookReader)
 	}
 	return m
 }

@@ -186,6 +186,15 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		return c, err
 	}
 	sub := parser.Check(def, files, parser.Context{Now: received, Agency: agency.Code, Prior: prior, Ref: d.o.Ref, Limits: d.o.Limits})
+	for _, f := range sub.Files {
+		if f.Reader == "" {
+			continue
+		}
+		d.metrics.WorkbookReader.WithLabelValues(f.Reader).Inc()
+		if f.Reader != "stream" {
+			d.log.Info("pipeline: workbook read by the fallback reader", "message", m.ID, "file_sha256", f.SHA256, "reader", f.Reader)
+		}
+	}
 	switch {
 	case m.Truncated:
 		sub.Findings = append([]parser.Finding{{Code: "message-too-large", Severity: parser.SeverityError,

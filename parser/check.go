@@ -173,6 +173,7 @@ func (k *checker) file(fi int, in Input) {
 		return
 	}
 	defer wb.Close()
+	fr.Reader = wb.Reader()
 	k.opened++
 	for si, name := range wb.Sheets() {
 		k.sheet(fi, si, in.Name, wb, name, fr)

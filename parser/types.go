@@ -180,6 +180,9 @@ type FileResult struct {
 	SHA256 string        `json:"sha256"` // hex
 	Size   int64         `json:"size"`
 	Sheets []SheetResult `json:"sheets,omitempty"`
+	// Reader is the workbook reader that read it: "stream", or "excelize"
+	// where the streaming reader met something it does not understand.
+	Reader string `json:"reader,omitempty"`
 }
 
 // SheetResult says which kind a sheet was read as and how many rows it had.
