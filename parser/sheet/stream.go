@@ -139,7 +139,7 @@ type xRels struct {
 
 type xWorkbook struct {
 	XMLName xml.Name
-	Pr *struct {
+	Pr      *struct {
 		Date1904 string `xml:"date1904,attr"`
 	} `xml:"workbookPr"`
 	Sheets []struct {
@@ -452,9 +452,10 @@ func (b *streamBook) loadSharedStrings() error {
 	s := newScanner(rc, b.buf, b.lim.MaxCellBytes)
 	b.buf = s.buf
 	var (
-		arena []byte // text of strings not yet turned into a string
-		ends  []int  // end of each pending string in arena
-		item  []byte
+		arena  []byte // text of strings not yet turned into a string
+		ends   []int  // end of each pending string in arena
+		item   []byte
+		rooted bool // the root element was read
 	)
 	flush := func() {
 		all := string(arena)
@@ -473,7 +474,8 @@ func (b *streamBook) loadSharedStrings() error {
 		if err != nil {
 			return err
 		}
-		if s.depth() == 1 && !s.endTag {
+		if !rooted {
+			rooted = true
 			if err := checkRootNS(s, "sst"); err != nil {
 				return err
 			}

@@ -33,6 +33,7 @@ type streamRows struct {
 	rc     io.ReadCloser
 	s      *scanner
 	inData bool // inside <sheetData>
+	rooted bool // the root element was read
 	done   bool
 	num    int // number of the last row element read
 	last   int // number of the last row returned
@@ -135,7 +136,8 @@ func (r *streamRows) next() (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if s.depth() == 1 && !s.endTag && !r.inData {
+		if !r.rooted {
+			r.rooted = true
 			// excelize loads the worksheet model (for cell types and
 			// styles) only with this root element.
 			if err := checkRootNS(s, "worksheet"); err != nil {
