@@ -72,6 +72,11 @@ func writeExcelizeReport(tb testing.TB, path string, rows int) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// Before NewStreamWriter: the stream writer copies the worksheet's
+	// header elements when it starts (set afterwards, it stays "A1").
+	if err := f.SetSheetDimension("Sheet1", fmt.Sprintf("A1:L%d", rows+1)); err != nil {
+		tb.Fatal(err)
+	}
 	sw, err := f.NewStreamWriter("Sheet1")
 	if err != nil {
 		tb.Fatal(err)
@@ -88,9 +93,6 @@ func writeExcelizeReport(tb testing.TB, path string, rows int) {
 		}
 	}
 	if err := sw.Flush(); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.SetSheetDimension("Sheet1", fmt.Sprintf("A1:L%d", rows+1)); err != nil {
 		tb.Fatal(err)
 	}
 	if err := f.SaveAs(path); err != nil {

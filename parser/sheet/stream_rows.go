@@ -227,51 +227,63 @@ func (r *streamRows) readRow() (bool, error) {
 	var cells []Cell // a new slice each row: callers may keep rows
 	col := 0
 	for {
-		if err := s.next(); err != nil {
-			return false, err
-		}
-		if s.endTag {
-			if string(s.name) == "row" {
-				break
-			}
-			continue
-		}
-		if string(s.name) != "c" {
-			if err := s.skip(); err != nil {
-				return false, err
-			}
-			continue
-		}
 		c := Cell{Col: col + 1, Type: Number}
 		style, typ := 0, ""
-		for a := s.attrs; ; {
-			name, val, rest, ok, err := nextAttr(a)
-			if err != nil {
+		rv, sv, tv, fast := s.fastC()
+		if !fast {
+			if err := s.next(); err != nil {
 				return false, err
 			}
-			if !ok {
-				break
-			}
-			if err := attrValue(val); err != nil {
-				return false, err
-			}
-			switch string(name) {
-			case "r":
-				cc, rr, ok := cellRef(val)
-				if !ok || rr != r.num {
-					return false, unsupported("cell r=%q in row %d", val, r.num)
+			if s.endTag {
+				if string(s.name) == "row" {
+					break
 				}
-				c.Col = cc
-			case "s":
-				n, ok := atoi(val)
+				continue
+			}
+			if string(s.name) != "c" {
+				if err := s.skip(); err != nil {
+					return false, err
+				}
+				continue
+			}
+			for a := s.attrs; ; {
+				name, val, rest, ok, err := nextAttr(a)
+				if err != nil {
+					return false, err
+				}
 				if !ok {
-					return false, unsupported("cell s=%q", val)
+					break
 				}
-				style = n
-			case "t":
-				typ = cellType(val)
+				if err := attrValue(val); err != nil {
+					return false, err
+				}
+				switch string(name) {
+				case "r":
+					rv = val
+				case "s":
+					sv = val
+				case "t":
+					tv = val
+				}
+				a = rest
 			}
-			a = rest
+		}
+		if rv != nil {
+			cc, rr, ok := cellRef(rv)
+			if !ok || rr != r.num {
+				return false, unsupported("cell r=%q in row %d", rv, r.num)
+			}
+			c.Col = cc
+		}
+		if sv != nil {
+			n, ok := atoi(sv)
+			if !ok {
+				return false, unsupported("cell s=%q", sv)
+			}
+			style = n
+		}
+		if tv != nil {
+			typ = cellType(tv)
 		}
 		if c.Col <= col {
 			return false, unsupported("cell column %d after column %d in row %d", c.Col, col, r.num)

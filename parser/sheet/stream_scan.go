@@ -775,3 +775,81 @@ func appendTextFast(dst, seg []byte, max int) ([]byte, error) {
 	err := appendText(&dst, seg, true, max)
 	return dst, err
 }
+
+// fastC reads the start tag of an unprefixed <c> with plain attribute
+// values straight from the buffer, returning its r, s and t values (nil
+// when absent). For anything else (another tag, a value with an entity,
+// a tag cut by the buffer end) it consumes nothing and reports false, and
+// the general path reads the tag.
+func (s *scanner) fastC() (r, st, t []byte, ok bool) {
+	if s.held {
+		return nil, nil, nil, false
+	}
+	b := s.buf[s.pos:s.end]
+	if len(b) < 4 || b[0] != '<' || b[1] != 'c' || b[2] != ' ' {
+		return nil, nil, nil, false
+	}
+	i := 3
+	for {
+		for i < len(b) && b[i] == ' ' {
+			i++
+		}
+		if i >= len(b) {
+			return nil, nil, nil, false
+		}
+		switch b[i] {
+		case '>', '/':
+			empty := b[i] == '/'
+			if empty {
+				if i+1 >= len(b) || b[i+1] != '>' {
+					return nil, nil, nil, false
+				}
+				i++
+			}
+			s.pos += i + 1
+			s.endTag, s.empty, s.attrs = false, empty, nil
+			if !empty {
+				s.offs = append(s.offs, len(s.stack))
+				s.stack = append(s.stack, 'c')
+				s.qname = s.stack[len(s.stack)-1:]
+			} else {
+				s.qname = cName
+			}
+			s.name = s.qname
+			return r, st, t, true
+		}
+		j := i
+		for j < len(b) && isNameByte(b[j]) && b[j] != ':' {
+			j++
+		}
+		if j == i || !isNameStart(b[i]) || j+1 >= len(b) || b[j] != '=' || b[j+1] != '"' {
+			return nil, nil, nil, false
+		}
+		k := indexByte(b[j+2:], '"')
+		if k < 0 {
+			return nil, nil, nil, false
+		}
+		val := b[j+2 : j+2+k]
+		for _, c := range val {
+			if c < 0x20 || c >= 0x80 || c == '&' || c == '<' {
+				return nil, nil, nil, false
+			}
+		}
+		if j-i == 1 {
+			switch b[i] {
+			case 'r':
+				r = val
+			case 's':
+				st = val
+			case 't':
+				t = val
+			}
+		}
+		i = j + 3 + k
+		if i < len(b) && b[i] != ' ' && b[i] != '>' && b[i] != '/' {
+			return nil, nil, nil, false
+		}
+	}
+}
+
+var cName = []byte("c")
