@@ -21,9 +21,13 @@ type compiledRule struct {
 	where     cel.Program // nil = any row of the lookup kind
 	cols      []string    // row columns the rule reads: it is skipped when one is invalid
 	severity  string
+	// memo: the row rule reads the row only through the columns in cols,
+	// so its outcome can be remembered by their values.
+	memo bool
 }
 
 var (
+	rowWord         = regexp.MustCompile(`\brow\b`)
 	rowRefPattern   = regexp.MustCompile(`\brow\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)|\brow\s*\[\s*["']([^"']*)["']\s*\]`)
 	lookupRefPatten = regexp.MustCompile(`\bref\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)|\bref\s*\[\s*["']([^"']*)["']\s*\]`)
 )
@@ -109,6 +113,11 @@ func compileRule(r *Rule, ck *compiledKind, c *compiled) (*compiledRule, error) 
 		if *e.prg, err = c.program(env, e.expr); err != nil {
 			return nil, fmt.Errorf("%s: %w", e.field, err)
 		}
+	}
+	if r.Lookup == nil {
+		uses := len(rowWord.FindAllStringIndex(r.When, -1)) + len(rowWord.FindAllStringIndex(r.Assert, -1))
+		refs := len(rowRefPattern.FindAllStringIndex(r.When, -1)) + len(rowRefPattern.FindAllStringIndex(r.Assert, -1))
+		cr.memo = uses == refs
 	}
 	if lk := r.Lookup; lk != nil {
 		if r.Column == "" {

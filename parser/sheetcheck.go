@@ -22,10 +22,57 @@ type sheetState struct {
 	present   []bool
 	sheetCol  []int // column index -> sheet column, 0 when absent
 	unique    []map[string]int
-	cells     []*sheet.Cell  // by column index, reused per row
-	keys      map[string]int // composite Key of the kind -> first row
-	act       activation     // reused for every row's rules
+	cells     []*sheet.Cell     // by column index, reused per row
+	keys      map[string]int    // composite Key of the kind -> first row
+	act       activation        // reused for every row's rules
+	memo      []map[string]bool // per row rule: outcome by the values of the columns it reads
+	memoKey   []byte
 	rows      int
+}
+
+// memoLimit bounds the outcomes remembered per rule: a rule over
+// free-text columns stops being remembered rather than growing the cache.
+const memoLimit = 4096
+
+// ruleFails runs row rule i (when, then assert) on the current row. Rules
+// read a few enumerated columns, so a sheet of 100,000 rows has a handful
+// of distinct inputs: their outcomes are remembered.
+func (s *sheetState) ruleFails(i int, cr *compiledRule, fields map[string]string) bool {
+	var m map[string]bool
+	if cr.memo {
+		if s.memo == nil {
+			s.memo = make([]map[string]bool, len(s.ck.rules))
+		}
+		if m = s.memo[i]; m == nil {
+			m = map[string]bool{}
+			s.memo[i] = m
+		}
+		b := s.memoKey[:0]
+		for _, c := range cr.cols {
+			b = append(append(b, fields[c]...), 0)
+		}
+		s.memoKey = b
+		if fails, ok := m[string(b)]; ok {
+			return fails
+		}
+		if len(m) >= memoLimit {
+			m = nil
+		}
+	}
+	applies := cr.when == nil
+	if !applies {
+		ok, err := eval(cr.when, &s.act)
+		applies = err == nil && ok
+	}
+	fails := false
+	if applies {
+		ok, err := eval(cr.assert, &s.act)
+		fails = err == nil && !ok
+	}
+	if m != nil {
+		m[string(s.memoKey)] = fails
+	}
+	return fails
 }
 
 // sheet reads one worksheet: find its kind and header row, then stream its
@@ -266,18 +313,12 @@ func (s *sheetState) row(r sheet.Row) bool {
 		}
 	}
 	s.duplicateKey(fields, invalid, r.Num)
-	act := &s.act
-	act.row = fields
-	for _, cr := range ck.rules {
+	s.act.row = fields
+	for i, cr := range ck.rules {
 		if touches(cr.cols, invalid) {
 			continue
 		}
-		if cr.when != nil {
-			if ok, err := eval(cr.when, act); err != nil || !ok {
-				continue
-			}
-		}
-		if ok, err := eval(cr.assert, act); err == nil && !ok {
+		if s.ruleFails(i, cr, fields) {
 			s.ruleFinding(cr, r.Num)
 		}
 	}
