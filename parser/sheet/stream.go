@@ -486,8 +486,14 @@ func (b *streamBook) loadSharedStrings() error {
 		if lim := b.lim.MaxStrings; lim > 0 && len(b.sst)+len(ends) >= lim {
 			return fmt.Errorf("%w: more than %d shared strings", ErrTooLarge, lim)
 		}
-		if item, err = readRichText(s, item[:0]); err != nil {
+		var fast bool
+		if item, fast, err = s.fastSI(item[:0]); err != nil {
 			return err
+		}
+		if !fast {
+			if item, err = readRichText(s, item[:0]); err != nil {
+				return err
+			}
 		}
 		arena = appendBstr(arena, item)
 		ends = append(ends, len(arena))

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -271,8 +272,10 @@ func BenchmarkReaders(b *testing.B) {
 		}
 		size := xmlBytes(b, data)
 		b.Run(producer+"/stream", func(b *testing.B) {
+			runtime.GC() // no garbage of the previous reader's run counted here
 			b.SetBytes(size)
 			b.ReportAllocs()
+			b.ResetTimer()
 			for b.Loop() {
 				if rows, _ := readStream(b, data); rows != benchRows+1 {
 					b.Fatalf("%d rows", rows)
@@ -280,8 +283,10 @@ func BenchmarkReaders(b *testing.B) {
 			}
 		})
 		b.Run(producer+"/excelize", func(b *testing.B) {
+			runtime.GC() // no garbage of the previous reader's run counted here
 			b.SetBytes(size)
 			b.ReportAllocs()
+			b.ResetTimer()
 			for b.Loop() {
 				if rows, _ := readExcelizeRaw(b, data); rows != benchRows+1 {
 					b.Fatalf("%d rows", rows)
@@ -289,8 +294,10 @@ func BenchmarkReaders(b *testing.B) {
 			}
 		})
 		b.Run(producer+"/unzip", func(b *testing.B) {
+			runtime.GC() // no garbage of the previous reader's run counted here
 			b.SetBytes(size)
 			b.ReportAllocs()
+			b.ResetTimer()
 			for b.Loop() {
 				readUnzip(b, data)
 			}

@@ -853,3 +853,47 @@ func (s *scanner) fastC() (r, st, t []byte, ok bool) {
 }
 
 var cName = []byte("c")
+
+var (
+	tagT      = []byte("<t")
+	tagTSiEnd = []byte("</t></si>")
+	siName    = []byte("si")
+)
+
+// fastSI reads the content of an unprefixed <si> (its start tag just
+// read) of the common shape <t>TEXT</t></si> (<t> possibly with
+// xml:space) lying wholly in the buffer, like fastCell.
+func (s *scanner) fastSI(dst []byte) ([]byte, bool, error) {
+	if s.empty || !bytes.Equal(s.qname, siName) {
+		return dst, false, nil
+	}
+	b := s.buf[s.pos:s.end]
+	if !bytes.HasPrefix(b, tagT) {
+		return dst, false, nil
+	}
+	start := 0
+	switch rest := b[len(tagT):]; {
+	case len(rest) > 0 && rest[0] == '>':
+		start = len(tagT) + 1
+	case bytes.HasPrefix(rest, attrPreserv):
+		start = len(tagT) + len(attrPreserv)
+	default:
+		return dst, false, nil
+	}
+	i := indexByte(b[start:], '<')
+	if i < 0 || !bytes.HasPrefix(b[start+i:], tagTSiEnd) {
+		return dst, false, nil
+	}
+	n := len(dst)
+	if err := appendText(&dst, b[start:start+i], true, s.maxText); err != nil {
+		return dst[:n], false, err
+	}
+	s.pos += start + i + len(tagTSiEnd)
+	top := s.offs[len(s.offs)-1]
+	s.endTag, s.empty, s.attrs = true, false, nil
+	s.qname = s.stack[top:]
+	s.name = s.qname
+	s.stack = s.stack[:top]
+	s.offs = s.offs[:len(s.offs)-1]
+	return dst, true, nil
+}
