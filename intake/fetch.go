@@ -31,6 +31,9 @@ type IMAPOptions struct {
 	Token   func(ctx context.Context) (string, error)
 	Mailbox string        // default INBOX
 	Timeout time.Duration // per command (default 2 min)
+	// DisableIdle polls every PollInterval even where the server offers
+	// IDLE (for servers or proxies whose IDLE is unreliable).
+	DisableIdle bool
 }
 
 // fetchBatch bounds the messages fetched by one command.
@@ -82,7 +85,7 @@ func (d *Daemon) session(ctx context.Context) error {
 		d.createFolders(c)
 	}
 	d.log.Info("imap: connected", "mailbox", box, "uidvalidity", sel.UIDValidity, "messages", sel.NumMessages,
-		"idle", c.Caps().Has(imap.CapIdle), "move", c.Caps().Has(imap.CapMove))
+		"idle", c.Caps().Has(imap.CapIdle) && !d.o.IMAP.DisableIdle, "move", c.Caps().Has(imap.CapMove))
 	for {
 		// Drain the signal first: mail arriving from here on wakes the wait below.
 		select {
@@ -119,7 +122,7 @@ func (d *Daemon) Step(ctx context.Context, c *imapclient.Client, sel *imap.Selec
 func (d *Daemon) waitForMail(ctx context.Context, c *imapclient.Client, newMail <-chan struct{}) error {
 	timer := time.NewTimer(d.o.PollInterval)
 	defer timer.Stop()
-	if !c.Caps().Has(imap.CapIdle) {
+	if d.o.IMAP.DisableIdle || !c.Caps().Has(imap.CapIdle) {
 		select {
 		case <-timer.C:
 			return nil
@@ -169,7 +172,12 @@ func (d *Daemon) fetchNew(ctx context.Context, c *imapclient.Client, sel *imap.S
 			return err
 		}
 	case !ok:
+		// First contact: remember the numbering, so a later change of
+		// UIDVALIDITY is noticed even before the first mail.
 		cur = store.Cursor{UIDValidity: sel.UIDValidity}
+		if err := d.o.Store.SetCursor(ctx, box, cur); err != nil {
+			return err
+		}
 	case cur.UIDValidity != sel.UIDValidity:
 		// The server renumbered the mailbox (RFC 9051 2.3.1.1): our UIDs
 		// mean nothing any more. Rescan; stored mail is recognised by its
@@ -179,9 +187,6 @@ func (d *Daemon) fetchNew(ctx context.Context, c *imapclient.Client, sel *imap.S
 		if err := d.o.Store.SetCursor(ctx, box, cur); err != nil {
 			return err
 		}
-	}
-	if mb := c.Mailbox(); mb != nil && mb.NumMessages == 0 {
-		return nil // nothing to search (the count follows EXISTS updates)
 	}
 	var uids []imap.UID
 	if err := d.timed(c, func() error {

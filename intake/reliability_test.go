@@ -621,3 +621,19 @@ func TestResubmissionSupersedesPerKind(t *testing.T) {
 		return true
 	})
 }
+
+// Without IDLE the daemon polls: mail arriving after the start is found
+// on the next poll.
+func TestPollingWithoutIdle(t *testing.T) {
+	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) { o.IMAP.DisableIdle = true }})
+	h.start()
+	waitFor(t, "the first poll", func() bool {
+		_, ok, err := h.store.Cursor(context.Background(), "INBOX")
+		return err == nil && ok
+	})
+	h.deliver(goodSubmission(t, "poll@dhs.gov"))
+	if got := parseReply(t, h.replies(1)[0]).InReplyTo; got != "poll@dhs.gov" {
+		t.Errorf("answered %q", got)
+	}
+	h.waitFolder("Accepted", 1)
+}

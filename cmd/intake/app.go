@@ -151,7 +151,7 @@ func (a *app) daemonOptions() (intake.Options, error) {
 		From: c.From, Own: c.OwnAddresses, DefaultCall: c.DefaultCall,
 		IMAP: intake.IMAPOptions{
 			Addr: c.IMAP.Addr, TLS: c.IMAP.TLS, TLSConfig: imapTLS, Username: c.IMAP.Username, Password: c.IMAP.Password,
-			Auth: c.IMAP.Auth, Token: func(context.Context) (string, error) { return imapToken() }, Mailbox: c.IMAP.Mailbox, Timeout: c.IMAP.Timeout,
+			Auth: c.IMAP.Auth, Token: func(context.Context) (string, error) { return imapToken() }, Mailbox: c.IMAP.Mailbox, Timeout: c.IMAP.Timeout, DisableIdle: c.IMAP.DisableIdle,
 		},
 		SMTP: intake.SMTPOptions{
 			Host: c.SMTP.Host, Port: c.SMTP.Port, TLS: c.SMTP.TLS, TLSConfig: smtpTLS, Username: c.SMTP.Username, Password: c.SMTP.Password,

@@ -57,6 +57,7 @@ type IMAPConfig struct {
 	TokenFile    string        `yaml:"token_file"` // XOAUTH2 access token, read at each login; or $INTAKE_IMAP_TOKEN
 	Mailbox      string        `yaml:"mailbox"`
 	Timeout      time.Duration `yaml:"timeout"`
+	DisableIdle  bool          `yaml:"disable_idle"` // poll even where IDLE is offered
 }
 
 type SMTPConfig struct {
