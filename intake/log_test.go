@@ -1,6 +1,7 @@
 package intake_test
 
 import (
+	"io"
 	"log/slog"
 	"testing"
 )
@@ -16,4 +17,9 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// slogTo logs everything, at debug level, to w.
+func slogTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

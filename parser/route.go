@@ -25,8 +25,8 @@ type RouteInput struct {
 // Route picks the data call an email answers, and says why: "recipient"
 // (a call lists the address), "workbook" (a template signature, or sheets
 // whose headers match the call's kinds) or "subject" (a keyword). The
-// address decides first; when several calls share the address, or none
-// lists it, the workbook decides, then the subject. It returns nil, ""
+// workbook decides first (among the calls that list the address, then
+// among all); then the address; then the subject. It returns nil, ""
 // when nothing matches.
 func (r *Registry) Route(in RouteInput) (*Definition, string) {
 	var byAddr []*Definition
@@ -42,15 +42,24 @@ func (r *Registry) Route(in RouteInput) (*Definition, string) {
 			}
 		}
 	}
+	// The data says best which call it answers: a workbook made from a
+	// call's template, or with its headers, goes to that call, even in a
+	// mailbox another call's address names (calls may share a mailbox).
+	// Among several matches, the calls the recipient names come first.
+	if len(byAddr) > 0 {
+		if d := routeWorkbook(byAddr, in.Files); d != nil {
+			return d, "workbook"
+		}
+	}
+	if d := routeWorkbook(r.defs, in.Files); d != nil {
+		return d, "workbook"
+	}
 	if len(byAddr) == 1 {
 		return byAddr[0], "recipient"
 	}
 	pool := r.defs
 	if len(byAddr) > 1 {
 		pool = byAddr
-	}
-	if d := routeWorkbook(pool, in.Files); d != nil {
-		return d, "workbook"
 	}
 	if d := routeSubject(pool, in.Subject); d != nil {
 		return d, "subject"

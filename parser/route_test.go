@@ -1,6 +1,7 @@
 package parser_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,32 @@ func TestDeadlines(t *testing.T) {
 	sub = check(t, w, weeklyWorkbook(t, [][]string{{"HS", "2025-03-09", "3", "1"}, {"HS", "2025-03-16", "-1", "x"}}), parser.Context{})
 	if !hasCode(sub.Findings, "out-of-range", "C3") || !hasCode(sub.Findings, "not-integer", "D3") || !hasCode(sub.Findings, "several-periods", "") {
 		t.Errorf("weekly findings %v", codes(sub.Findings))
+	}
+}
+
+// A workbook of another call sent to the SES review's address goes to the
+// call it answers: calls may share one mailbox.
+func TestRoute_workbookBeatsAnotherCallsAddress(t *testing.T) {
+	reg, err := parser.BuiltinRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	perf := reg.Get("performance-below-fully-successful")
+	f := excelize.NewFile()
+	for c, col := range perf.Kinds[0].Columns {
+		cell, _ := excelize.CoordinatesToCellName(c+1, 1)
+		f.SetCellStr("Sheet1", cell, col.Header)
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	d, why := reg.Route(parser.RouteInput{Recipients: []string{"allocation-management@opm.gov"}, Files: []parser.Input{{Name: "p.xlsx", Data: buf.Bytes()}}})
+	if d == nil || d.ID != perf.ID || why != "workbook" {
+		t.Fatalf("routed to %v (%s), want %s by workbook", d, why, perf.ID)
+	}
+	d, why = reg.Route(parser.RouteInput{Recipients: []string{"allocation-management@opm.gov"}, Subject: "question"})
+	if d == nil || d.ID != "ses-designation-review" || why != "recipient" {
+		t.Fatalf("mail without a workbook routed to %v (%s), want the address's call", d, why)
 	}
 }

@@ -34,7 +34,7 @@ type Sample struct {
 	Quiet    bool // no reply: forged or automatic
 }
 
-type row map[string]string
+type row = map[string]string
 
 // Samples builds the demo's mail to the call's address, dated from start.
 func Samples(def *parser.Definition, to string, start time.Time) ([]Sample, error) {
