@@ -316,7 +316,7 @@ func (b *streamBook) noWorkbook() error {
 	return fmt.Errorf("%w: the zip holds no workbook part", ErrNotXLSX)
 }
 
-// open opens a zip entry for reading, refusing one declared bigger than
+// openPart opens a zip entry for reading, refusing one declared bigger than
 // MaxPartBytes and stopping one that turns out bigger at the limit.
 func (b *streamBook) openPart(name string) (io.ReadCloser, error) {
 	f, ok := b.files[name]

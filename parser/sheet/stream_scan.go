@@ -106,9 +106,6 @@ func eofErr(err error) error {
 // depth is the number of open elements.
 func (s *scanner) depth() int { return len(s.offs) }
 
-// isEnd reports whether the current token is an end tag.
-func (s *scanner) isEnd() bool { return s.endTag }
-
 // next moves to the next start or end tag, skipping text, comments,
 // processing instructions and CDATA. It returns io.EOF at the end of the
 // part when every element is closed.
@@ -756,8 +753,7 @@ func (s *scanner) fastCell(dst []byte) ([]byte, int, error) {
 		return dst, fastNone, nil
 	}
 	n := len(dst)
-	dst, err := appendTextFast(dst, b[start:start+i], s.maxText)
-	if err != nil {
+	if err := appendText(&dst, b[start:start+i], true, s.maxText); err != nil {
 		return dst[:n], fastNone, err
 	}
 	s.pos += start + i + len(end)
@@ -768,12 +764,6 @@ func (s *scanner) fastCell(dst []byte) ([]byte, int, error) {
 	s.stack = s.stack[:top]
 	s.offs = s.offs[:len(s.offs)-1]
 	return dst, kind, nil
-}
-
-// appendTextFast is appendText for one segment, inlined for the fast path.
-func appendTextFast(dst, seg []byte, max int) ([]byte, error) {
-	err := appendText(&dst, seg, true, max)
-	return dst, err
 }
 
 // fastC reads the start tag of an unprefixed <c> with plain attribute
