@@ -5,7 +5,6 @@
 
 GO      ?= go
 BIN     := bin/intake
-FUZZTIME ?= 10s
 # go-sqlite3 needs cgo.
 export CGO_ENABLED := 1
 
@@ -32,14 +31,9 @@ vet:
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-# Short, bounded runs of every fuzz target (one target per invocation, as go test requires).
+# Short, bounded runs of every fuzz target (execution counts, see the script).
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-		for target in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
-			echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
-		done; \
-	done
+	scripts/fuzz-short
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
