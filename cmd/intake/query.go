@@ -51,6 +51,16 @@ func staffConfig(config, storePath string) (*Config, error) {
 	return cfg, nil
 }
 
+// openStaff opens what a staff command reads: the configuration (or the
+// defaults), the data calls and the store.
+func openStaff(ctx context.Context, e *env, config, storePath string) (*app, error) {
+	cfg, err := staffConfig(config, storePath)
+	if err != nil {
+		return nil, err
+	}
+	return openApp(ctx, e, cfg)
+}
+
 func cmdStatus(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "status", "[--call CALL] [--period P] [--config FILE | --store FILE]")
 	config, storePath := staffFlags(fs)
@@ -59,11 +69,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := staffConfig(*config, *storePath)
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, e, cfg)
+	a, err := openStaff(ctx, e, *config, *storePath)
 	if err != nil {
 		return err
 	}
@@ -169,15 +175,12 @@ func cmdList(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := staffConfig(*config, *storePath)
+	a, err := openStaff(ctx, e, *config, *storePath)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.Store)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer a.Close()
+	st := a.store
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	defer tw.Flush()
 	if *messages {
@@ -212,15 +215,12 @@ func cmdShow(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := staffConfig(*config, *storePath)
+	a, err := openStaff(ctx, e, *config, *storePath)
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.Store)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	defer a.Close()
+	st := a.store
 	d, err := st.SubmissionByReceipt(ctx, fs.Arg(0))
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no submission with receipt %s", fs.Arg(0))
@@ -277,11 +277,7 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := staffConfig(*config, *storePath)
-	if err != nil {
-		return err
-	}
-	a, err := openApp(ctx, e, cfg)
+	a, err := openStaff(ctx, e, *config, *storePath)
 	if err != nil {
 		return err
 	}
