@@ -1,6 +1,8 @@
 package intake
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -12,6 +14,9 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-message"
+	gomail "github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-sasl"
 
 	"intake/parser/email"
@@ -279,10 +284,7 @@ func (d *Daemon) fetchBatch(ctx context.Context, c *imapclient.Client, uidValidi
 }
 
 func (d *Daemon) save(ctx context.Context, uidValidity uint32, uid imap.UID, raw []byte, truncated bool, size int64, internal time.Time) error {
-	msgID := ""
-	if h, err := email.Parse(raw, d.o.EmailLimits); err == nil {
-		msgID = h.MessageID
-	}
+	msgID := messageID(raw)
 	now := d.o.Now()
 	if internal.IsZero() {
 		internal = now
@@ -464,3 +466,18 @@ func (x *xoauth2) Start() (string, []byte, error) {
 // Next answers the server's error challenge (a JSON status) with an empty
 // response, as the mechanism requires; the command then fails with it.
 func (x *xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }
+
+// messageID reads the Message-ID from the header alone ("" when absent or
+// unreadable): the whole message is parsed later, once, when it is decided.
+func messageID(raw []byte) string {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return ""
+	}
+	mh := gomail.Header{Header: message.Header{Header: h}}
+	id, err := mh.MessageID()
+	if err != nil {
+		return ""
+	}
+	return id
+}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -181,14 +182,18 @@ func New(o Options) (*Daemon, error) {
 	if o.DefaultCall != "" && o.Calls.Get(o.DefaultCall) == nil {
 		return nil, fmt.Errorf("intake: default call %q is not defined", o.DefaultCall)
 	}
+	agencies := make([]Agency, len(o.Agencies)) // normalised copies: the caller's slices stay as they are
 	for i, a := range o.Agencies {
 		if a.Code == "" {
 			return nil, fmt.Errorf("intake: agency %d has no code", i+1)
 		}
+		a.Senders = slices.Clone(a.Senders)
 		for j, s := range a.Senders {
-			o.Agencies[i].Senders[j] = strings.ToLower(strings.TrimSpace(s))
+			a.Senders[j] = strings.ToLower(strings.TrimSpace(s))
 		}
+		agencies[i] = a
 	}
+	o.Agencies = agencies
 	return &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1)}, nil
 }
 
