@@ -41,6 +41,7 @@ type harness struct {
 
 type harnessOptions struct {
 	NoMove       bool
+	XOAuth2Token string // the IMAP server accepts only XOAUTH2 with this token
 	SMTPReject   func(n int, from string, to []string) error
 	RequireDMARC bool
 	Modify       func(*intake.Options)
@@ -68,7 +69,7 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.offset += d; c.mu.Unlock()
 
 func newHarness(t *testing.T, ho harnessOptions) *harness {
 	t.Helper()
-	imapSrv, err := localmail.StartIMAP(localmail.IMAPOptions{NoMove: ho.NoMove})
+	imapSrv, err := localmail.StartIMAP(localmail.IMAPOptions{NoMove: ho.NoMove, XOAuth2Token: ho.XOAuth2Token})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"intake/intake"
 	"intake/parser/parsertest"
@@ -636,4 +637,33 @@ func TestPollingWithoutIdle(t *testing.T) {
 		t.Errorf("answered %q", got)
 	}
 	h.waitFolder("Accepted", 1)
+}
+
+// XOAUTH2 login (Google, Microsoft 365): the token from the token source
+// is presented; a wrong token never gets in.
+func TestIMAPLogin_xoauth2(t *testing.T) {
+	for _, c := range []struct {
+		name, token string
+		ok          bool
+	}{{"right token", "tok-123", true}, {"wrong token", "expired", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			metrics := intake.NewMetrics(nil)
+			h := newHarness(t, harnessOptions{XOAuth2Token: "tok-123", Modify: func(o *intake.Options) {
+				o.IMAP.Auth = "xoauth2"
+				o.IMAP.Password = ""
+				o.IMAP.Token = func(context.Context) (string, error) { return c.token, nil }
+				o.Metrics = metrics
+			}})
+			h.deliver(goodSubmission(t, "oauth@dhs.gov"))
+			h.start()
+			if c.ok {
+				h.replies(1)
+				return
+			}
+			waitFor(t, "two failed logins", func() bool { return testutil.ToFloat64(metrics.IMAPReconnects) >= 2 })
+			if n := len(messagesWith(t, h.store, "")); n != 0 {
+				t.Errorf("%d messages fetched with a wrong token", n)
+			}
+		})
+	}
 }

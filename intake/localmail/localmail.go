@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-sasl"
 )
 
 // IMAPOptions configures an in-process IMAP server. The zero value gives
@@ -22,7 +24,11 @@ type IMAPOptions struct {
 	Username, Password string
 	Mailboxes          []string // created besides INBOX
 	NoMove             bool     // leave out MOVE (and UIDPLUS): clients fall back to COPY+EXPUNGE
-	Addr               string   // listen address; default 127.0.0.1:0
+	// XOAuth2Token, when set, makes the server offer AUTHENTICATE XOAUTH2
+	// (RFC 7628's predecessor, used by Google and Microsoft) and accept
+	// this bearer token for Username.
+	XOAuth2Token string
+	Addr         string // listen address; default 127.0.0.1:0
 }
 
 // IMAPServer is a running in-process IMAP server.
@@ -60,7 +66,11 @@ func StartIMAP(o IMAPOptions) (*IMAPServer, error) {
 	}
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			sess := mem.NewSession()
+			if o.XOAuth2Token != "" {
+				return &xoauth2Session{SessionIMAP4rev2: sess.(imapserver.SessionIMAP4rev2), user: o.Username, password: o.Password, token: o.XOAuth2Token}, nil, nil
+			}
+			return sess, nil, nil
 		},
 		Caps:         caps,
 		InsecureAuth: true, // loopback only
@@ -119,3 +129,43 @@ func (l literal) Size() int64 { return l.size }
 type discardLogger struct{}
 
 func (discardLogger) Printf(string, ...any) {}
+
+// xoauth2Session adds the XOAUTH2 mechanism to a session of the memory
+// server: a client presenting the right token for the user is logged in.
+type xoauth2Session struct {
+	imapserver.SessionIMAP4rev2
+	user, password, token string
+}
+
+func (s *xoauth2Session) AuthenticateMechanisms() []string { return []string{"XOAUTH2"} }
+
+func (s *xoauth2Session) Authenticate(mech string) (sasl.Server, error) {
+	if mech != "XOAUTH2" {
+		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "SASL mechanism not supported"}
+	}
+	return xoauth2Server(func(resp []byte) error {
+		// "user=" U "\x01auth=Bearer " T "\x01\x01"
+		var user, auth string
+		for _, kv := range strings.Split(string(resp), "\x01") {
+			if v, ok := strings.CutPrefix(kv, "user="); ok {
+				user = v
+			} else if v, ok := strings.CutPrefix(kv, "auth="); ok {
+				auth = v
+			}
+		}
+		if user != s.user || auth != "Bearer "+s.token {
+			return imapserver.ErrAuthFailed
+		}
+		return s.Login(s.user, s.password)
+	}), nil
+}
+
+// xoauth2Server is a one-step SASL server.
+type xoauth2Server func(resp []byte) error
+
+func (f xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
+	if resp == nil {
+		return []byte{}, false, nil // ask for the initial response
+	}
+	return nil, true, f(resp)
+}
