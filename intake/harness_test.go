@@ -42,6 +42,7 @@ type harness struct {
 type harnessOptions struct {
 	NoMove       bool
 	XOAuth2Token string // the IMAP server accepts only XOAUTH2 with this token
+	SMTPToken    string // the SMTP server requires AUTH XOAUTH2 with this token
 	SMTPReject   func(n int, from string, to []string) error
 	RequireDMARC bool
 	Modify       func(*intake.Options)
@@ -74,7 +75,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { imapSrv.Close() })
-	smtpSrv, err := localmail.StartSMTP(localmail.SMTPOptions{Reject: ho.SMTPReject})
+	smtpSrv, err := localmail.StartSMTP(localmail.SMTPOptions{Reject: ho.SMTPReject, XOAuth2User: "bot", XOAuth2Token: ho.SMTPToken})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,39 +33,62 @@ type SMTPOptions struct {
 const outboxBatch = 50
 
 // RunOutbox sends due replies until ctx ends. It sleeps until the next
-// reply is due or until it is kicked (new replies queued).
+// reply is due or until it is kicked (new replies queued). While the SMTP
+// server cannot be reached or refuses our login, it backs off, and the
+// replies wait without losing any of their attempts.
 func (d *Daemon) RunOutbox(ctx context.Context) {
+	failures := 0
 	for ctx.Err() == nil {
-		if _, err := d.SendDue(ctx); err != nil && ctx.Err() == nil {
-			d.log.Error("outbox: round failed", "err", err)
-		}
+		_, err := d.SendDue(ctx)
 		wait := d.o.PollInterval
-		if next, ok, err := d.o.Store.NextReplyDue(ctx); err == nil && ok {
-			wait = min(wait, max(time.Until(next), 0))
+		switch {
+		case errors.Is(err, errSMTPUnavailable):
+			failures++
+			wait = d.o.Backoff(failures)
+			d.metrics.SMTPUnavailable.Inc()
+			d.log.Warn("outbox: SMTP server unavailable, replies wait", "err", err, "retry_in", wait)
+		case err != nil && ctx.Err() == nil:
+			d.log.Error("outbox: round failed", "err", err)
+		default:
+			failures = 0
+			if next, ok, err := d.o.Store.NextReplyDue(ctx); err == nil && ok {
+				wait = min(wait, max(next.Sub(d.o.Now()), 0))
+			}
+		}
+		kick := d.kick
+		if failures > 0 {
+			kick = nil // new replies do not cut a backoff short
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-		case <-d.kick:
+		case <-kick:
 		case <-t.C:
 		}
 		t.Stop()
 	}
 }
 
+// errSMTPUnavailable: the SMTP server could not be reached, or refused our
+// login. No reply is at fault, so none is charged an attempt.
+var errSMTPUnavailable = errors.New("outbox: SMTP server unavailable")
+
 // SendDue sends every reply that is due, over one connection. Each attempt
 // is recorded with its next attempt time before the message is sent, so a
 // crash mid-send cannot cause a retry storm; a reply interrupted after the
-// server took it may go out twice, with the same Message-ID.
+// server took it may go out twice, with the same Message-ID. When the
+// connection or the login fails it returns an error wrapping
+// errSMTPUnavailable and leaves every reply as it was.
 func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 	items, err := d.o.Store.DueReplies(ctx, d.o.Now(), outboxBatch)
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
-	client, dialErr := d.dialSMTP(ctx)
-	if client != nil {
-		defer client.Close()
+	client, err := d.dialSMTP(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", errSMTPUnavailable, err)
 	}
+	defer func() { client.Close() }()
 	// What the server was told is recorded even when a stop was asked for
 	// meanwhile, or the reply would go out again on restart.
 	book := context.WithoutCancel(ctx)
@@ -78,10 +101,7 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 			return sent, err
 		}
 		log := d.log.With("reply", it.MessageID, "kind", it.Kind, "attempt", attempts)
-		sendErr := dialErr
-		if sendErr == nil {
-			sendErr = sendRaw(client, it)
-		}
+		sendErr := sendRaw(client, it)
 		if sendErr == nil {
 			d.failpoint(PointSent, 0)
 			if err := d.o.Store.ReplySent(book, it.ID, d.o.Now()); err != nil {
@@ -103,12 +123,12 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 		}
 		d.metrics.SendFailures.WithLabelValues(map[bool]string{true: "permanent", false: "temporary"}[permanent]).Inc()
 		log.Warn("outbox: send failed", "err", sendErr, "permanent", permanent)
-		if client != nil && dialErr == nil {
-			// Start the next message on a clean transaction, or a fresh
-			// connection when this one is broken.
-			if client.Reset() != nil {
-				client.Close()
-				client, dialErr = d.dialSMTP(ctx)
+		// Start the next message on a clean transaction, or on a fresh
+		// connection when this one is broken.
+		if client.Reset() != nil {
+			client.Close()
+			if client, err = d.dialSMTP(ctx); err != nil {
+				return sent, fmt.Errorf("%w: %v", errSMTPUnavailable, err)
 			}
 		}
 	}

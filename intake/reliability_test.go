@@ -667,3 +667,38 @@ func TestIMAPLogin_xoauth2(t *testing.T) {
 		})
 	}
 }
+
+// XOAUTH2 for SMTP submission. A refused login (an expired token) is the
+// operator's to fix, not the reply's: the reply waits, loses no attempt,
+// and goes out once the token is good again.
+func TestSMTPAuth_xoauth2(t *testing.T) {
+	var logins atomic.Int32
+	metrics := intake.NewMetrics(nil)
+	h := newHarness(t, harnessOptions{SMTPToken: "smtp-tok", Modify: func(o *intake.Options) {
+		o.SMTP.Username, o.SMTP.Auth = "bot", "xoauth2"
+		o.SMTP.Token = func(context.Context) (string, error) {
+			if logins.Add(1) <= 3 {
+				return "expired", nil
+			}
+			return "smtp-tok", nil
+		}
+		o.Metrics = metrics
+	}})
+	h.deliver(goodSubmission(t, "smtp-oauth@dhs.gov"))
+	h.start()
+	r := h.replies(1)
+	if got := testutil.ToFloat64(metrics.SMTPUnavailable); got < 3 {
+		t.Errorf("%v refused logins counted, want 3", got)
+	}
+	it, err := h.store.ReplyByMessageID(context.Background(), parseReply(t, r[0]).MessageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the reply marked sent", func() bool {
+		it, err = h.store.ReplyByMessageID(context.Background(), it.MessageID)
+		return err == nil && it.Status == store.OutboxSent
+	})
+	if it.Attempts != 1 {
+		t.Errorf("reply used %d attempts, want 1: refused logins are not the reply's", it.Attempts)
+	}
+}

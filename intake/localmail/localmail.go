@@ -144,16 +144,7 @@ func (s *xoauth2Session) Authenticate(mech string) (sasl.Server, error) {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "SASL mechanism not supported"}
 	}
 	return xoauth2Server(func(resp []byte) error {
-		// "user=" U "\x01auth=Bearer " T "\x01\x01"
-		var user, auth string
-		for _, kv := range strings.Split(string(resp), "\x01") {
-			if v, ok := strings.CutPrefix(kv, "user="); ok {
-				user = v
-			} else if v, ok := strings.CutPrefix(kv, "auth="); ok {
-				auth = v
-			}
-		}
-		if user != s.user || auth != "Bearer "+s.token {
+		if user, auth := parseXOAuth2(resp); user != s.user || auth != "Bearer "+s.token {
 			return imapserver.ErrAuthFailed
 		}
 		return s.Login(s.user, s.password)
@@ -168,4 +159,16 @@ func (f xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
 		return []byte{}, false, nil // ask for the initial response
 	}
 	return nil, true, f(resp)
+}
+
+// parseXOAuth2 reads "user=" U "\x01auth=" A "\x01\x01".
+func parseXOAuth2(resp []byte) (user, auth string) {
+	for _, kv := range strings.Split(string(resp), "\x01") {
+		if v, ok := strings.CutPrefix(kv, "user="); ok {
+			user = v
+		} else if v, ok := strings.CutPrefix(kv, "auth="); ok {
+			auth = v
+		}
+	}
+	return user, auth
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -24,6 +25,9 @@ type SMTPOptions struct {
 	// simulates a temporary failure, 5xx a permanent one.
 	Reject func(n int, from string, to []string) error
 	Addr   string // default 127.0.0.1:0
+	// XOAuth2User and XOAuth2Token, when set, make the server require
+	// AUTH XOAUTH2 with this token before MAIL FROM.
+	XOAuth2User, XOAuth2Token string
 }
 
 // SMTPServer is a running in-process SMTP server that keeps every message.
@@ -98,14 +102,40 @@ func (s *SMTPServer) NewSession(*smtp.Conn) (smtp.Session, error) {
 }
 
 type smtpSession struct {
-	srv  *SMTPServer
-	from string
-	to   []string
+	srv    *SMTPServer
+	authed bool
+	from   string
+	to     []string
+}
+
+// AuthMechanisms implements smtp.AuthSession: XOAUTH2 when configured.
+func (ss *smtpSession) AuthMechanisms() []string {
+	if ss.srv.opts.XOAuth2Token == "" {
+		return nil
+	}
+	return []string{"XOAUTH2"}
+}
+
+// Auth implements smtp.AuthSession.
+func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
+	if mech != "XOAUTH2" || ss.srv.opts.XOAuth2Token == "" {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	return xoauth2Server(func(resp []byte) error {
+		if user, auth := parseXOAuth2(resp); user != ss.srv.opts.XOAuth2User || auth != "Bearer "+ss.srv.opts.XOAuth2Token {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
+		}
+		ss.authed = true
+		return nil
+	}), nil
 }
 
 func (ss *smtpSession) Reset()        { ss.from, ss.to = "", nil }
 func (ss *smtpSession) Logout() error { return nil }
 func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.srv.opts.XOAuth2Token != "" && !ss.authed {
+		return smtp.ErrAuthRequired
+	}
 	ss.from = from
 	return nil
 }
