@@ -62,6 +62,9 @@ func OpenExcelize(data []byte, lim Limits) (Workbook, error) {
 	if err := Sniff(data); err != nil {
 		return nil, err
 	}
+	if err := checkModelSize(data, lim); err != nil {
+		return nil, err
+	}
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
 		RawCellValue:      true,
 		UnzipSizeLimit:    lim.MaxTotalBytes,

@@ -94,7 +94,16 @@ type Limits struct {
 	MaxCellBytes  int   // bytes of one cell value
 	MaxStrings    int   // shared strings
 	MaxSheets     int   // worksheets
+	// MaxModelCells bounds the cells excelize's model of the worksheets
+	// would hold: it pads every row to the farthest cell the row names, so
+	// a few kilobytes naming column XFD on many rows would take gigabytes.
+	// Checked before excelize reads a file; 0 means DefaultModelCells.
+	MaxModelCells int64
 }
+
+// DefaultModelCells is about a gigabyte of excelize's model, four times
+// a 100,000-row by 12-column report.
+const DefaultModelCells = 5_000_000
 
 // DefaultLimits suit any real data call.
 func DefaultLimits() Limits {
