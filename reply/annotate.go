@@ -11,6 +11,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"intake/parser"
+	"intake/parser/sheet"
 )
 
 // Fill colours of highlighted cells.
@@ -40,6 +41,10 @@ const commentAuthor = "Data call intake"
 // back); the caller then lists the findings without an annotated copy.
 func Annotate(file parser.Input, findings []parser.Finding) ([]byte, error) {
 	lim := parser.DefaultLimits()
+	// The agency's file may be hostile: excelize's model of it must stay bounded.
+	if err := sheet.CheckModelSize(file.Data, sheet.Limits{MaxPartBytes: lim.MaxUnzippedBytes}); err != nil {
+		return nil, fmt.Errorf("reply: annotate %q: %w", file.Name, err)
+	}
 	f, err := excelize.OpenReader(bytes.NewReader(file.Data), excelize.Options{
 		UnzipSizeLimit:    lim.MaxUnzippedBytes,
 		UnzipXMLSizeLimit: lim.MaxUnzippedBytes,

@@ -2,6 +2,8 @@ package reply_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"intake/parser"
+	"intake/parser/sheet"
 	"intake/reply"
 )
 
@@ -205,5 +208,25 @@ func TestAnnotatedName(t *testing.T) {
 		if got := reply.AnnotatedName(in); got != want {
 			t.Errorf("AnnotatedName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A hostile workbook (a few kilobytes naming far-off cells) is not
+// annotated: excelize's model of it would not fit in memory.
+func TestAnnotate_refusesModelBomb(t *testing.T) {
+	f := excelize.NewFile()
+	defer f.Close()
+	for r := 1; r <= 400; r++ {
+		if err := f.SetCellStr("Sheet1", fmt.Sprintf("XFD%d", r), "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	_, err := reply.Annotate(parser.Input{Name: "far.xlsx", Data: buf.Bytes()}, []parser.Finding{{Sheet: "Sheet1", Row: 1, Col: 1, Code: "x", Message: "m"}})
+	if !errors.Is(err, sheet.ErrTooLarge) {
+		t.Fatalf("Annotate: %v, want ErrTooLarge", err)
 	}
 }

@@ -9,11 +9,12 @@ import (
 	"strings"
 )
 
-// checkModelSize refuses, with ErrTooLarge, a workbook whose worksheets
-// would make excelize's in-memory model hold more than max cells: excelize
-// pads each row to the farthest cell that row names. It scans the
-// worksheet parts' bytes once, holding nothing but counters.
-func checkModelSize(data []byte, lim Limits) error {
+// CheckModelSize refuses, with ErrTooLarge, a workbook whose worksheets
+// would make excelize's in-memory model hold more than lim.MaxModelCells
+// cells: excelize pads each row to the farthest cell that row names. It
+// scans the worksheet parts' bytes once, holding nothing but counters.
+// Call it before handing a submitted workbook to excelize.
+func CheckModelSize(data []byte, lim Limits) error {
 	max := lim.MaxModelCells
 	if max <= 0 {
 		max = DefaultModelCells

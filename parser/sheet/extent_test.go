@@ -103,3 +103,26 @@ func TestExcelizeModelBounded(t *testing.T) {
 	}
 	wb2.Close()
 }
+
+func TestCheckModelSize_realReport(t *testing.T) {
+	f := excelize.NewFile()
+	defer f.Close()
+	for r := 1; r <= 200; r++ {
+		for c := 1; c <= 12; c++ {
+			cell, _ := excelize.CoordinatesToCellName(c, r)
+			if err := f.SetCellStr("Sheet1", cell, "v"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := sheet.CheckModelSize(buf.Bytes(), sheet.Limits{MaxModelCells: 2400}); err != nil {
+		t.Errorf("200 x 12 cells refused at a 2400-cell bound: %v", err)
+	}
+	if err := sheet.CheckModelSize(buf.Bytes(), sheet.Limits{MaxModelCells: 2399}); !errors.Is(err, sheet.ErrTooLarge) {
+		t.Errorf("200 x 12 cells accepted at a 2399-cell bound: %v", err)
+	}
+}

@@ -62,7 +62,7 @@ func OpenExcelize(data []byte, lim Limits) (Workbook, error) {
 	if err := Sniff(data); err != nil {
 		return nil, err
 	}
-	if err := checkModelSize(data, lim); err != nil {
+	if err := CheckModelSize(data, lim); err != nil {
 		return nil, err
 	}
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
