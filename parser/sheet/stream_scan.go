@@ -317,6 +317,10 @@ func (s *scanner) instruction() error {
 		}
 		pi := s.buf[s.pos : s.pos+k]
 		s.pos += k + 2
+		if len(pi) == 0 || !isNameStart(pi[0]) {
+			// encoding/xml wants a target name right after "<?".
+			return unsupported("processing instruction without a target %q", pi)
+		}
 		if bytes.HasPrefix(pi, []byte("xml")) && (len(pi) == 3 || isSpace(pi[3])) {
 			// As encoding/xml: version 1.0 only; UTF-8 only (excelize
 			// would need a charset reader).
