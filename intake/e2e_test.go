@@ -238,3 +238,22 @@ func TestLateness_judgedByServerReceipt(t *testing.T) {
 		}
 	}
 }
+
+// An agency's mail with no spreadsheet is answered with one clear problem
+// and what to send instead; nothing else.
+func TestNoSpreadsheetAnswered(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.deliver(message{from: dhsSender, subject: "Our SES report", messageID: "empty@dhs.gov", body: "Please see attached."}.bytes(t))
+	h.start()
+	m := parseReply(t, h.replies(1)[0])
+	if !strings.Contains(m.Text, "No spreadsheet was attached") || !strings.Contains(m.Text, "template") {
+		t.Errorf("notice does not say what to send:\n%s", m.Text)
+	}
+	subs, err := h.store.Submissions(context.Background(), store.ListFilter{})
+	if err != nil || len(subs) != 1 {
+		t.Fatal(subs, err)
+	}
+	if subs[0].Errors != 1 || subs[0].State != "deficient" {
+		t.Errorf("%d errors, state %s; want exactly the one problem", subs[0].Errors, subs[0].State)
+	}
+}
