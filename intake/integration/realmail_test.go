@@ -98,15 +98,7 @@ func startInProcess(mode string) func(t *testing.T, dc *dovecot, pf *postfix, bo
 		if err != nil {
 			t.Fatal(err)
 		}
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- d.Run(runCtx) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
+		runUntilCleanup(t, d)
 		return st
 	}
 }

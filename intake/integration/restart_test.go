@@ -105,15 +105,7 @@ func TestDovecotRestarted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- d.Run(runCtx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	runUntilCleanup(t, d)
 
 	deliver := func(id string) {
 		c := dc.login(t, bot)
@@ -159,4 +151,19 @@ func TestDovecotRestarted(t *testing.T) {
 	if err != nil || len(subs) != 2 {
 		t.Errorf("%d submissions (%v), want 2", len(subs), err)
 	}
+}
+
+// runUntilCleanup runs the daemon until the test ends, then stops it and
+// checks that it stopped cleanly.
+func runUntilCleanup(t *testing.T, d *intake.Daemon) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 }

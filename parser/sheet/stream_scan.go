@@ -760,13 +760,7 @@ func (s *scanner) fastCell(dst []byte) ([]byte, int, error) {
 	if err := appendText(&dst, b[start:start+i], true, s.maxText); err != nil {
 		return dst[:n], fastNone, err
 	}
-	s.pos += start + i + len(end)
-	top := s.offs[len(s.offs)-1]
-	s.endTag, s.empty, s.attrs = true, false, nil
-	s.qname = s.stack[top:]
-	s.name = s.qname
-	s.stack = s.stack[:top]
-	s.offs = s.offs[:len(s.offs)-1]
+	s.closeFast(start + i + len(end))
 	return dst, kind, nil
 }
 
@@ -882,12 +876,18 @@ func (s *scanner) fastSI(dst []byte) ([]byte, bool, error) {
 	if err := appendText(&dst, b[start:start+i], true, s.maxText); err != nil {
 		return dst[:n], false, err
 	}
-	s.pos += start + i + len(tagTSiEnd)
+	s.closeFast(start + i + len(tagTSiEnd))
+	return dst, true, nil
+}
+
+// closeFast consumes n bytes read by a fast text path and leaves the
+// scanner as after the element's end tag: the open element is popped.
+func (s *scanner) closeFast(n int) {
+	s.pos += n
 	top := s.offs[len(s.offs)-1]
 	s.endTag, s.empty, s.attrs = true, false, nil
 	s.qname = s.stack[top:]
 	s.name = s.qname
 	s.stack = s.stack[:top]
 	s.offs = s.offs[:len(s.offs)-1]
-	return dst, true, nil
 }
