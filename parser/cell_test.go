@@ -257,3 +257,111 @@ func withVBA(tb testing.TB, data []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// rewritePart returns the workbook with one part changed by edit.
+func rewritePart(tb testing.TB, data []byte, part string, edit func([]byte) []byte) []byte {
+	tb.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	found := false
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var b bytes.Buffer
+		b.ReadFrom(rc)
+		rc.Close()
+		body := b.Bytes()
+		if f.Name == part {
+			body, found = edit(body), true
+		}
+		w, err := zw.Create(f.Name)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		w.Write(body)
+	}
+	if err := zw.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	if !found {
+		tb.Fatalf("no part %s", part)
+	}
+	return buf.Bytes()
+}
+
+// TestCheck_limitsSayWhichLimit: a bomb or an oversized sheet gets a
+// deficiency finding that names the limit it hit, so the sender knows what
+// to cut; a DOCTYPE is refused, never expanded.
+func TestCheck_limitsSayWhichLimit(t *testing.T) {
+	def := ses(t)
+	good := parsertest.SESWorkbook(t, parsertest.GoodPositions(), nil)
+	sheetPart := "xl/worksheets/sheet1.xml"
+	// 8 MiB of whitespace inside the sheet compresses to a few KiB: a
+	// zip bomb at the scale of a 1 MiB limit.
+	bomb := rewritePart(t, good, sheetPart, func(b []byte) []byte {
+		i := bytes.LastIndex(b, []byte("</worksheet>"))
+		return append(append(append([]byte{}, b[:i]...), bytes.Repeat([]byte(" "), 8<<20)...), b[i:]...)
+	})
+	doctype := rewritePart(t, good, sheetPart, func(b []byte) []byte {
+		i := bytes.Index(b, []byte("?>")) + 2
+		return append(append(append([]byte{}, b[:i]...), `<!DOCTYPE lol [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>`...), b[i:]...)
+	})
+	if len(bomb) > 1<<20 {
+		t.Fatalf("bomb is %d bytes compressed; it should be small", len(bomb))
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		lim  parser.Limits
+		code string
+		says string
+	}{
+		{"bomb", bomb, parser.Limits{MaxUnzippedBytes: 1 << 20}, "too-large", "decompressed"},
+		{"long cell", good, parser.Limits{MaxCellBytes: 2}, "too-large", "longer than"},
+		{"many columns", good, parser.Limits{MaxColumns: 1}, "too-large", "columns"},
+		{"doctype", doctype, parser.Limits{}, "corrupted", "DOCTYPE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sub := parser.Check(def, []parser.Input{{Name: "report.xlsx", Data: tc.data}}, parser.Context{Limits: tc.lim})
+			if !sub.Deficient() {
+				t.Fatalf("accepted: %+v", sub.Findings)
+			}
+			for _, f := range sub.Findings {
+				if f.Code == tc.code && strings.Contains(f.Message, tc.says) && f.Fix != "" {
+					return
+				}
+			}
+			t.Fatalf("no %s finding saying %q: %+v", tc.code, tc.says, sub.Findings)
+		})
+	}
+}
+
+// TestCheck_readerNamesMidSheetFallback: a sheet the streaming reader hands
+// to excelize halfway through is reported as read by excelize, so the
+// fallback is logged and counted.
+func TestCheck_readerNamesMidSheetFallback(t *testing.T) {
+	def := ses(t)
+	good := parsertest.SESWorkbook(t, parsertest.GoodPositions(), nil)
+	sub := parser.Check(def, []parser.Input{{Name: "report.xlsx", Data: good}}, parser.Context{})
+	if len(sub.Files) != 1 || sub.Files[0].Reader != "stream" {
+		t.Fatalf("plain workbook: files %+v, want read by stream", sub.Files)
+	}
+	// A cell type the streaming reader does not know, in row 3: rows 1-2
+	// are streamed before it meets it.
+	odd := rewritePart(t, good, "xl/worksheets/sheet1.xml", func(b []byte) []byte {
+		return bytes.Replace(b, []byte(`<c r="I3" s="1">`), []byte(`<c r="I3" s="1" t="weird">`), 1)
+	})
+	sub = parser.Check(def, []parser.Input{{Name: "report.xlsx", Data: odd}}, parser.Context{})
+	if len(sub.Files) != 1 || sub.Files[0].Reader != "excelize" {
+		t.Fatalf("files %+v, want read by excelize", sub.Files)
+	}
+	if len(sub.Records) == 0 {
+		t.Fatalf("no records read after the fallback: %+v", sub.Findings)
+	}
+}

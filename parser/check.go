@@ -163,7 +163,7 @@ func (k *checker) file(fi int, in Input) {
 		MaxPartBytes:  k.lim.MaxUnzippedBytes,
 		MaxTotalBytes: k.lim.MaxUnzippedBytes,
 		MaxRows:       k.lim.MaxRows + 1000, // header and blank rows; data rows are bounded below
-		MaxColumns:    max(k.lim.MaxColumns, 16384),
+		MaxColumns:    k.lim.MaxColumns,
 		MaxCellBytes:  k.lim.MaxCellBytes * 4,
 		MaxStrings:    sheet.DefaultLimits().MaxStrings,
 		MaxSheets:     k.lim.MaxSheets,
@@ -173,11 +173,28 @@ func (k *checker) file(fi int, in Input) {
 		return
 	}
 	defer wb.Close()
-	fr.Reader = wb.Reader()
 	k.opened++
 	for si, name := range wb.Sheets() {
 		k.sheet(fi, si, in.Name, wb, name, fr)
 	}
+	// Asked after the sheets were read: a sheet the streaming reader
+	// handed to excelize halfway through counts as read by excelize.
+	fr.Reader = wb.Reader()
+}
+
+// limitDetail says which limit a sheet.ErrTooLarge names, as " (detail)",
+// so the sender learns what to cut.
+func limitDetail(err error) string {
+	msg, base := err.Error(), sheet.ErrTooLarge.Error()
+	i := strings.Index(msg, base)
+	if i < 0 {
+		return ""
+	}
+	d := strings.TrimPrefix(msg[i+len(base):], ": ")
+	if d == "" {
+		return ""
+	}
+	return " (" + d + ")"
 }
 
 func (k *checker) openError(fi int, name string, err error) {
@@ -188,7 +205,7 @@ func (k *checker) openError(fi int, name string, err error) {
 	case errors.Is(err, sheet.ErrEncrypted):
 		f.Code, f.Message, f.Fix = "encrypted", "The workbook is protected with a password, so it cannot be read.", "Remove the password (File > Info > Protect Workbook > Encrypt with Password, clear it), save, and send the file again."
 	case errors.Is(err, sheet.ErrTooLarge):
-		f.Code, f.Message, f.Fix = "too-large", "The workbook is larger than the limits once unpacked (too many rows, columns, sheets or too much text).", "Remove unused sheets, rows and formatting, or split the data over several emails."
+		f.Code, f.Message, f.Fix = "too-large", "The workbook is larger than this mailbox reads once unpacked"+limitDetail(err)+".", "Remove unused sheets, rows and formatting, or split the data over several emails."
 	case errors.Is(err, sheet.ErrNotXLSX):
 		if ext := strings.ToLower(path.Ext(name)); ext == ".xlsx" || ext == ".xlsm" {
 			f.Code, f.Message, f.Fix = "corrupted", "The file is named like a workbook but cannot be opened as one; it may be damaged.", "Open it in Excel, save it as \"Excel Workbook (.xlsx)\", and send it again."

@@ -137,8 +137,11 @@ func (k *checker) sheet(fi, si int, file string, wb sheet.Workbook, name string,
 func (k *checker) readError(fi, si int, file, name string, err error) {
 	f := Finding{File: file, Sheet: name, Code: "unreadable-sheet", Message: "The sheet could not be read to the end; it may be damaged.",
 		Fix: "Copy the data into the official template, save it as \"Excel Workbook (.xlsx)\", and send it again."}
-	if errors.Is(err, sheet.ErrTooLarge) {
-		f.Code, f.Message, f.Fix = "too-large", "The sheet exceeds the size limits (rows, columns or cell length).", "Remove unused rows and columns, or split the data over several emails."
+	switch {
+	case errors.Is(err, sheet.ErrDoctype):
+		f.Code, f.Message = "corrupted", "The sheet contains content that is not allowed (an XML DOCTYPE)."
+	case errors.Is(err, sheet.ErrTooLarge):
+		f.Code, f.Message, f.Fix = "too-large", "The sheet is larger than this mailbox reads"+limitDetail(err)+".", "Remove unused rows and columns, or split the data over several emails."
 	}
 	k.add(f, fi, si)
 }

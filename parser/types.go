@@ -261,7 +261,7 @@ func DefaultLimits() Limits {
 		MaxFileBytes:     25 << 20,
 		MaxUnzippedBytes: 256 << 20,
 		MaxRows:          200_000,
-		MaxColumns:       200,
+		MaxColumns:       16_384, // Excel's own column limit
 		MaxCellBytes:     32_767, // Excel's own cell limit
 		MaxSheets:        50,
 	}
