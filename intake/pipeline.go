@@ -195,12 +195,14 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 			d.log.Info("pipeline: workbook read by the fallback reader", "message", m.ID, "file_sha256", f.SHA256, "reader", f.Reader)
 		}
 	}
+	unread := unreadFindings(msg)
+	sub.Findings = append(unread, sub.Findings...)
 	switch {
 	case m.Truncated:
 		sub.Findings = append([]parser.Finding{{Code: "message-too-large", Severity: parser.SeverityError,
 			Message: fmt.Sprintf("Your message was %s, over the %s this mailbox accepts, so its attachments were not read.", mib(m.Size), mib(d.o.MaxMessageBytes)),
 			Fix:     "Send the workbook alone, or split the submission over several messages."}}, sub.Findings...)
-	case len(files) == 0:
+	case len(files) == 0 && len(unread) == 0:
 		sub.Findings = append([]parser.Finding{{Code: "no-spreadsheet", Severity: parser.SeverityError,
 			Message: "No spreadsheet was attached to your message.",
 			Fix:     fmt.Sprintf("Reply with the completed %q workbook (.xlsx) attached; `intake template` gives the blank template.", def.Title)}}, sub.Findings...)
@@ -329,6 +331,33 @@ func receiptPrefix(def *parser.Definition) string {
 		return def.ReceiptPrefix
 	}
 	return strings.ToUpper(def.ID)
+}
+
+// unreadFindings turns what the MIME limits kept from being read into
+// findings: a spreadsheet over a size limit, or parts skipped unseen. Either
+// makes the submission deficient, so a mail is never accepted without a
+// workbook it carried.
+func unreadFindings(msg *email.Message) []parser.Finding {
+	var fs []parser.Finding
+	for _, u := range msg.Unread {
+		if !u.Spreadsheet() {
+			continue
+		}
+		f := parser.Finding{File: u.Name, Code: "too-large", Severity: parser.SeverityError,
+			Message: fmt.Sprintf("The attachment is over the %s this mailbox reads for one file, so it was not read.", mib(u.Limit)),
+			Fix:     "Remove unused sheets, images and formatting, or split the rows over several workbooks sent in separate emails."}
+		if u.Total {
+			f.Message = "The attachments together are over the size this mailbox reads for one message, so this one was not read."
+			f.Fix = "Send each workbook in an email of its own."
+		}
+		fs = append(fs, f)
+	}
+	if msg.Incomplete {
+		fs = append(fs, parser.Finding{Code: "message-incomplete", Severity: parser.SeverityError,
+			Message: "Your message has more parts, or nests them deeper, than this mailbox reads, so some of it was not read.",
+			Fix:     "Send the workbooks (.xlsx) as plain attachments of a new email, not inside forwarded messages."})
+	}
+	return fs
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }

@@ -258,43 +258,6 @@ func withVBA(tb testing.TB, data []byte) []byte {
 	return buf.Bytes()
 }
 
-// rewritePart returns the workbook with one part changed by edit.
-func rewritePart(tb testing.TB, data []byte, part string, edit func([]byte) []byte) []byte {
-	tb.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	found := false
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		var b bytes.Buffer
-		b.ReadFrom(rc)
-		rc.Close()
-		body := b.Bytes()
-		if f.Name == part {
-			body, found = edit(body), true
-		}
-		w, err := zw.Create(f.Name)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		w.Write(body)
-	}
-	if err := zw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	if !found {
-		tb.Fatalf("no part %s", part)
-	}
-	return buf.Bytes()
-}
-
 // TestCheck_limitsSayWhichLimit: a bomb or an oversized sheet gets a
 // deficiency finding that names the limit it hit, so the sender knows what
 // to cut; a DOCTYPE is refused, never expanded.
@@ -304,11 +267,11 @@ func TestCheck_limitsSayWhichLimit(t *testing.T) {
 	sheetPart := "xl/worksheets/sheet1.xml"
 	// 8 MiB of whitespace inside the sheet compresses to a few KiB: a
 	// zip bomb at the scale of a 1 MiB limit.
-	bomb := rewritePart(t, good, sheetPart, func(b []byte) []byte {
+	bomb := parsertest.RewritePart(t, good, sheetPart, func(b []byte) []byte {
 		i := bytes.LastIndex(b, []byte("</worksheet>"))
 		return append(append(append([]byte{}, b[:i]...), bytes.Repeat([]byte(" "), 8<<20)...), b[i:]...)
 	})
-	doctype := rewritePart(t, good, sheetPart, func(b []byte) []byte {
+	doctype := parsertest.RewritePart(t, good, sheetPart, func(b []byte) []byte {
 		i := bytes.Index(b, []byte("?>")) + 2
 		return append(append(append([]byte{}, b[:i]...), `<!DOCTYPE lol [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>`...), b[i:]...)
 	})
@@ -354,7 +317,7 @@ func TestCheck_readerNamesMidSheetFallback(t *testing.T) {
 	}
 	// A cell type the streaming reader does not know, in row 3: rows 1-2
 	// are streamed before it meets it.
-	odd := rewritePart(t, good, "xl/worksheets/sheet1.xml", func(b []byte) []byte {
+	odd := parsertest.RewritePart(t, good, "xl/worksheets/sheet1.xml", func(b []byte) []byte {
 		return bytes.Replace(b, []byte(`<c r="I3" s="1">`), []byte(`<c r="I3" s="1" t="weird">`), 1)
 	})
 	sub = parser.Check(def, []parser.Input{{Name: "report.xlsx", Data: odd}}, parser.Context{})

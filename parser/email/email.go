@@ -81,6 +81,20 @@ type Attachment struct {
 	Data        []byte // decoded content
 }
 
+// Unread is an attachment left unread because it went over a size limit.
+type Unread struct {
+	Name        string // sanitised display name
+	ContentType string // media type, lower-case, without parameters
+	Limit       int64  // the limit in bytes it went over
+	Total       bool   // the limit was on all attachments together, not on one part
+}
+
+// Spreadsheet reports whether the unread attachment was a spreadsheet, by
+// its name or media type.
+func (u Unread) Spreadsheet() bool {
+	return Attachment{Name: u.Name, ContentType: u.ContentType}.Spreadsheet()
+}
+
 // Message is what Parse made of a raw message.
 type Message struct {
 	MessageID      string   // without <>, "" if absent
@@ -100,6 +114,11 @@ type Message struct {
 	Text           string       // first text/plain body, decoded, LF line ends, at most MaxTextBytes
 	Attachments    []Attachment // attachments and named inline parts, those of forwarded messages too
 	Problems       []string     // what was odd but survivable
+	// Unread lists the attachments the size limits kept from being read;
+	// Incomplete says parts were skipped unseen (too many, nested too
+	// deep, or a header over the limit), so attachments may be missing.
+	Unread     []Unread
+	Incomplete bool
 
 	report   string      // report-type of a top-level multipart/report
 	dsn      [][]byte    // bodies of message/delivery-status parts

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -490,6 +491,9 @@ func TestParse_depthLimit(t *testing.T) {
 	if !hasProblem(m, "deeper than 5") {
 		t.Errorf("depth not reported: %q", m.Problems)
 	}
+	if !m.Incomplete {
+		t.Error("parts skipped for depth, but Incomplete is false")
+	}
 }
 
 func TestParse_partLimit(t *testing.T) {
@@ -510,6 +514,9 @@ func TestParse_partLimit(t *testing.T) {
 	}
 	if !hasProblem(m, "more than 10 mime parts") {
 		t.Errorf("part limit not reported: %q", m.Problems)
+	}
+	if !m.Incomplete {
+		t.Error("parts skipped for their number, but Incomplete is false")
 	}
 }
 
@@ -538,6 +545,18 @@ func TestParse_sizeLimits(t *testing.T) {
 	if !hasProblem(m, "part limit") || !hasProblem(m, "total attachment limit") {
 		t.Errorf("limits not reported: %q", m.Problems)
 	}
+	want := []email.Unread{{Name: "a.csv", ContentType: "text/csv", Limit: 5000}, {Name: "d.csv", ContentType: "text/csv", Limit: 500, Total: true}}
+	if !reflect.DeepEqual(m.Unread, want) {
+		t.Errorf("unread = %+v, want %+v", m.Unread, want)
+	}
+	for _, u := range m.Unread {
+		if !u.Spreadsheet() {
+			t.Errorf("%s not seen as a spreadsheet", u.Name)
+		}
+	}
+	if m.Incomplete {
+		t.Error("Incomplete set although every part was seen")
+	}
 }
 
 func TestParse_headerLimit(t *testing.T) {
@@ -550,6 +569,9 @@ func TestParse_headerLimit(t *testing.T) {
 	m := mustParse(t, []byte(part))
 	if len(m.Attachments) != 1 || m.Attachments[0].Name != "b.csv" {
 		t.Errorf("part with a huge header not skipped: %v", m.Attachments)
+	}
+	if !m.Incomplete {
+		t.Error("a part was skipped for its header, but Incomplete is false")
 	}
 }
 

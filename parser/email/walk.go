@@ -78,6 +78,7 @@ func looksLikeAttachment(e *message.Entity) bool {
 func (w *walker) multipart(e *message.Entity, params map[string]string, depth int, attached bool) {
 	if depth >= w.lim.MaxDepth {
 		w.m.problem("multipart nested deeper than %d: its parts are skipped", w.lim.MaxDepth)
+		w.m.Incomplete = true
 		return
 	}
 	if params["boundary"] == "" {
@@ -106,6 +107,7 @@ func (w *walker) multipart(e *message.Entity, params map[string]string, depth in
 		if w.parts > w.lim.MaxParts {
 			w.m.problem("more than %d MIME parts: the rest is skipped", w.lim.MaxParts)
 			w.stopped = true
+			w.m.Incomplete = true
 			return
 		}
 		if err != nil {
@@ -114,6 +116,7 @@ func (w *walker) multipart(e *message.Entity, params map[string]string, depth in
 		}
 		if n := headerSize(p.Header); n > w.lim.MaxHeaderBytes {
 			w.m.problem("part %d: header of %d bytes over the %d limit: part skipped", w.parts, n, w.lim.MaxHeaderBytes)
+			w.m.Incomplete = true
 			continue
 		}
 		w.entity(p, depth+1, attached)
@@ -142,6 +145,7 @@ func headerSize(h message.Header) int {
 func (w *walker) rfc822(e *message.Entity, depth int) {
 	if depth >= w.lim.MaxDepth {
 		w.m.problem("attached message nested deeper than %d: skipped", w.lim.MaxDepth)
+		w.m.Incomplete = true
 		return
 	}
 	inner, err := message.ReadWithOptions(e.Body, &message.ReadOptions{MaxHeaderBytes: int64(w.lim.MaxHeaderBytes)})
@@ -214,6 +218,7 @@ func (w *walker) leaf(e *message.Entity, mediaType string, attached bool) {
 	limit := min(w.lim.MaxPartBytes, room)
 	data, over, err := readLimited(e.Body, limit)
 	if over {
+		w.m.Unread = append(w.m.Unread, Unread{Name: display, ContentType: mediaType, Limit: limit, Total: limit != w.lim.MaxPartBytes})
 		if limit == w.lim.MaxPartBytes {
 			w.m.problem("attachment %q over the %d-byte part limit: skipped", display, w.lim.MaxPartBytes)
 		} else {
