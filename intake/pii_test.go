@@ -3,6 +3,7 @@ package intake_test
 import (
 	"bytes"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -70,8 +71,16 @@ func TestPII_neverInLogsOrReplyBodies(t *testing.T) {
 			t.Errorf("log contains the cell value %q", s)
 		}
 	}
-	if m := parseReply(t, r); !strings.Contains(m.Subject, "[PERF-") && !strings.Contains(m.Subject, "[") {
+	m := parseReply(t, r)
+	if !regexp.MustCompile(`\[PERF-2025-\d{6}\]`).MatchString(m.Subject) {
 		t.Errorf("subject %q has no receipt", m.Subject)
+	}
+	// The agency's workbook holds the values: it is not sent back.
+	if len(m.Attachments) != 0 {
+		t.Errorf("PII notice attaches %v", attachmentNames(m))
+	}
+	if !strings.Contains(bodies, "not sent back") {
+		t.Errorf("the notice does not say why no workbook is attached:\n%s", bodies)
 	}
 }
 

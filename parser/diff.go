@@ -1,8 +1,6 @@
 package parser
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,10 +21,10 @@ func (c Changes) Empty() bool { return len(c.Added)+len(c.Removed)+len(c.Changed
 //
 // Key identifies the row across versions: the values of the kind's Key
 // columns joined with " / " (e.g. "HS-0002"). For a call with PII it is
-// instead "#" and the first 12 hex digits of the SHA-256 of those values,
-// so nothing in Changes holds a cell value; Row (the sheet row of the new
-// version, or of the old one for a removed row) then tells the reader where
-// to look. Fields lists the column keys whose values differ (Changed only).
+// empty, so nothing in Changes holds a cell value or a hash of one (a
+// short hash of a name is a lookup away from the name); Row (the sheet row
+// of the new version, or of the old one for a removed row) then tells the
+// reader where to look. Fields lists the column keys whose values differ (Changed only).
 type RowChange struct {
 	Kind   string   `json:"kind"`
 	Key    string   `json:"key"`
@@ -78,8 +76,9 @@ func Diff(def *Definition, old, new []Record) Changes {
 		}
 		k, _, _ = strings.Cut(k, "\x00")
 		if pii {
-			sum := sha256.Sum256([]byte(id.kind + "\x00" + k))
-			return "#" + hex.EncodeToString(sum[:6])
+			// Not even a hash: a short hash of a name is a lookup
+			// away from the name. The row number names the row.
+			return ""
 		}
 		return strings.ReplaceAll(k, "\x1f", " / ")
 	}

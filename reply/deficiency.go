@@ -13,7 +13,8 @@ import (
 // what to send instead, then the rest grouped by file and sheet with cell,
 // column header, message and fix. Each .xlsx the agency sent that has a
 // finding and can be opened is attached back annotated (see Annotate);
-// one that cannot be opened is only listed. A Receipt of "" means the mail
+// one that cannot be opened is only listed. For a call that holds PII no
+// workbook goes back: the notice says so and names the cells. A Receipt of "" means the mail
 // carried no spreadsheet: the notice says so and names no receipt.
 func (b *Builder) Deficiency(out Outcome) (*Mail, error) {
 	fs := out.Submission.Findings
@@ -47,6 +48,12 @@ func (b *Builder) Deficiency(out Outcome) (*Mail, error) {
 	for _, in := range out.Files {
 		mine := findingsFor(fs, in.Name)
 		if len(mine) == 0 || !isXLSXName(in.Name) {
+			continue
+		}
+		if out.Call != nil && out.Call.PII {
+			// Personal data is not sent by email again: the notice
+			// names sheet, row and column, the agency has its file.
+			v.Withheld = true
 			continue
 		}
 		data, err := Annotate(in, mine)

@@ -193,13 +193,13 @@ func TestAcknowledgement_late(t *testing.T) {
 func TestAcknowledgement_piiChanges(t *testing.T) {
 	out := ackOutcome()
 	out.Call.PII = true
-	out.Changes = &parser.Changes{Changed: []parser.RowChange{{Kind: "position-report", Key: "#1a2b3c4d5e6f", Row: 5, Fields: []string{"grade"}}}}
+	out.Changes = &parser.Changes{Changed: []parser.RowChange{{Kind: "position-report", Row: 5, Fields: []string{"grade"}}}}
 	m, err := newBuilder(t).Acknowledgement(out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := parseMail(t, m.Raw).text(t, "text/plain")
-	if !strings.Contains(text, "Position report: row 5 (#1a2b3c4d5e6f): Grade") {
+	if !strings.Contains(text, "Position report: row 5: Grade") {
 		t.Errorf("PII change not named by row:\n%s", text)
 	}
 }
@@ -326,6 +326,20 @@ func TestDeficiency_piiNoValues(t *testing.T) {
 				t.Errorf("notice shows the cell value %q", value)
 			}
 		}
+		if !strings.Contains(body, "not sent back") {
+			t.Errorf("notice does not say why the workbook is not attached:\n%s", body)
+		}
+	}
+	// The workbook holds the values: it does not go back by email.
+	if strings.Contains(p.Structure, "application/") {
+		t.Errorf("PII notice carries an attachment: %s", p.Structure)
+	}
+	plain, err := newBuilder(t).Deficiency(deficiencyOutcome(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := parseMail(t, plain.Raw).Structure; !strings.Contains(s, "application/") {
+		t.Errorf("the same notice for a call without PII lacks the annotated workbook: %s", s)
 	}
 }
 

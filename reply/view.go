@@ -100,6 +100,7 @@ type deficiencyView struct {
 	Groups        []fileGroup
 	Annotated     []string // names of the annotated copies attached
 	NoSpreadsheet bool     // the mail carried no spreadsheet: no receipt issued
+	Withheld      bool     // a PII call: workbooks with findings are not sent back
 }
 
 type findingWithFile struct {
