@@ -328,3 +328,24 @@ func TestCheck_readerNamesMidSheetFallback(t *testing.T) {
 		t.Fatalf("no records read after the fallback: %+v", sub.Findings)
 	}
 }
+
+// TestCheck_payPlan: the performance call's pay plans are checked against
+// OPM's list in the reference data; "GS" passes, an invented plan does not.
+func TestCheck_payPlan(t *testing.T) {
+	perf := mustRegistry(t).Get("performance-below-fully-successful")
+	ref := sharedRef(t)
+	if _, ok := ref.PayPlans["ES"]; !ok {
+		t.Fatalf("reference data lacks the ES pay plan")
+	}
+	headers := []string{"Employee Name", "Position Title", "Pay Plan", "Series", "Grade", "Agency Code", "Component", "Duty Station",
+		"Rating Year", "Rating Level", "PIP Status", "Chapter 43/75 Action", "Action Outcome", "Appeal", "Appeal Outcome"}
+	row := func(name, plan string) []string {
+		return []string{name, "Program Analyst", plan, "0343", "12", "HS", "HS01", "Washington, DC", "2024", "Level 2 (Minimally Successful)", "In progress", "None", "", "None", ""}
+	}
+	f := excelize.NewFile()
+	parsertest.WriteSheet(t, f, "Sheet1", headers, [][]string{row("A B", "GS"), row("C D", "ES"), row("E F", "QQ")})
+	sub := check(t, perf, parsertest.Bytes(t, f), parser.Context{Agency: "HS", Ref: ref})
+	if got := codes(sub.Findings); len(got) != 1 || !hasCode(sub.Findings, "unknown-pay-plan", "C4") {
+		t.Errorf("findings %v, want only unknown-pay-plan at C4", got)
+	}
+}
