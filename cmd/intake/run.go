@@ -46,6 +46,9 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer stopWeb()
+	if a.ref == nil {
+		a.log.Warn("intake: no reference_dir: agency codes, sub-agency codes and pay plans are not validated")
+	}
 	a.log.Info("intake: running", "mailbox", cfg.IMAP.Addr, "calls", len(a.calls.All()), "agencies", len(a.agencies), "dry_run", cfg.DryRun)
 	err = d.Run(ctx)
 	a.log.Info("intake: stopped")
