@@ -288,7 +288,9 @@ func (d *Daemon) agencyOf(addr string) *Agency {
 	}
 	for i, a := range d.o.Agencies {
 		for _, s := range a.Senders {
-			if strings.HasPrefix(s, "@") && s[1:] == addr[at+1:] {
+			// "@dhs.gov" covers hq.dhs.gov too: an agency's domain is
+			// its own all the way down, as relaxed DMARC alignment has it.
+			if domain := addr[at+1:]; strings.HasPrefix(s, "@") && (s[1:] == domain || strings.HasSuffix(domain, "."+s[1:])) {
 				return &d.o.Agencies[i]
 			}
 		}
