@@ -122,40 +122,6 @@ func TestTemplateThenCheck(t *testing.T) {
 	}
 }
 
-// A new data call is a YAML file in calls_dir; a wrong one is refused at
-// start with the file named.
-func TestCallsDropIn(t *testing.T) {
-	dir := t.TempDir()
-	good := `id: telework-census
-title: Telework census
-receipt_prefix: TEL
-deadline: {date: "2025-06-30"}
-kinds:
-  - id: census
-    title: Census
-    key: [office]
-    columns:
-      - {key: office, header: Office, type: text, required: true}
-      - {key: teleworkers, header: Teleworkers, type: integer, required: true, min: 0}
-`
-	if err := os.WriteFile(filepath.Join(dir, "telework.yaml"), []byte(good), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, _, err := runCmd(t, "calls", "--calls", dir)
-	if err != nil || !strings.Contains(out, "telework-census") || !strings.Contains(out, "ses-designation-review") {
-		t.Fatalf("calls: %v\n%s", err, out)
-	}
-	bad := strings.Replace(good, "type: integer", "type: integr", 1)
-	bad = strings.Replace(bad, "telework-census", "telework-census-2", 1)
-	if err := os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte(bad), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, _, err = runCmd(t, "calls", "--calls", dir)
-	if err == nil || !strings.Contains(err.Error(), "broken.yaml") || !strings.Contains(err.Error(), "integr") {
-		t.Fatalf("a wrong definition was not refused clearly: %v", err)
-	}
-}
-
 func TestConfig(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
