@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"intake/internal/testenv"
+	"intake/parser"
+	"intake/parser/sheet"
 )
 
 // fillSES fills the official position-report template with openpyxl, as an
@@ -99,5 +101,97 @@ func program(t *testing.T, dir, prog string, args ...string) {
 	cmd.Env = append(os.Environ(), "HOME="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", filepath.Base(prog), err, out)
+	}
+}
+
+// enteredCSV is what a clerk types into LibreOffice or Gnumeric: the
+// programs themselves decide the cells' types (a US date becomes a date
+// cell with the program's own date format, a count a number).
+const enteredCSV = `Agency Code,Component,Position Number,Position Title,Organization,Designation on 2021-01-19,Noncareer Majority 2021-2025 (Y/N),Current Designation,Redesignation Date,Reversion Status,Incumbent Appointment Type,Notes
+HS,HS01,HS-0001,Deputy Under Secretary for Policy,"Office of Strategy, Policy, and Plans",General,Y,General,,Not applicable,Noncareer,
+HS,HS02,HS-0003,Associate Administrator for Communications,Transportation Security Administration,General,N,General,11/15/2024,Reverted to General,Career,Reverted by order of 15 Nov
+`
+
+// Workbooks whose values were entered through LibreOffice and Gnumeric (not
+// only re-saved by them) are read cell for cell: dates come out as the
+// dates the clerk typed.
+func TestValuesEnteredByOtherPrograms(t *testing.T) {
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "entered.csv")
+	if err := os.WriteFile(csv, []byte(enteredCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	made := map[string]string{}
+	if soffice := lookOrMissing(t, "soffice", "libreoffice-calc-nogui"); soffice != "" {
+		out := filepath.Join(dir, "lo")
+		// CSV filter: comma, double quote, UTF-8, from line 1, US English
+		// (so 11/15/2024 is a date).
+		program(t, dir, soffice, "-env:UserInstallation=file://"+filepath.Join(dir, "lo-profile"),
+			"--headless", "--infilter=CSV:44,34,76,1,,1033", "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", out, csv)
+		made["LibreOffice"] = filepath.Join(out, "entered.xlsx")
+	}
+	if ssconvert := lookOrMissing(t, "ssconvert", "gnumeric"); ssconvert != "" {
+		out := filepath.Join(dir, "gnumeric.xlsx")
+		program(t, dir, ssconvert, "--export-type=Gnumeric_Excel:xlsx2", csv, out)
+		made["Gnumeric"] = out
+	}
+	for name, path := range made {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The program typed the date: a date cell, not text.
+		wb, err := sheet.Open(data, sheet.DefaultLimits())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		rows, err := wb.Rows(wb.Sheets()[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dateCell *sheet.Cell
+		for rows.Next() {
+			if r := rows.Row(); r.Num == 3 {
+				for _, c := range r.Cells {
+					if c.Col == 9 {
+						dateCell = &c
+					}
+				}
+			}
+		}
+		rows.Close()
+		wb.Close()
+		if dateCell == nil || !dateCell.Date {
+			t.Errorf("%s: I3 is %+v, want a date cell", name, dateCell)
+		}
+
+		out, _, err := runCmd(t, "check", path, "--call", "ses-designation-review")
+		if err != nil || !strings.Contains(out, "No problems found") || !strings.Contains(out, "Records: 2 position-report") {
+			t.Errorf("%s workbook not accepted: %v\n%s", name, err, out)
+		}
+		defs, err := parser.Builtin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ses *parser.Definition
+		for _, d := range defs {
+			if d.ID == "ses-designation-review" {
+				ses = d
+			}
+		}
+		sub := parser.Check(ses, []parser.Input{{Name: filepath.Base(path), Data: data}}, parser.Context{})
+		want := map[string]string{"position_number": "HS-0003", "redesignation_date": "2024-11-15", "noncareer_majority": "N",
+			"reversion_status": "Reverted to General", "organization": "Transportation Security Administration", "notes": "Reverted by order of 15 Nov"}
+		if len(sub.Records) != 2 {
+			t.Fatalf("%s: %d records", name, len(sub.Records))
+		}
+		for k, v := range want {
+			if got := sub.Records[1].Fields[k]; got != v {
+				t.Errorf("%s: %s = %q, want %q", name, k, got, v)
+			}
+		}
+		if got := sub.Records[0].Fields["organization"]; got != "Office of Strategy, Policy, and Plans" {
+			t.Errorf("%s: quoted comma cell = %q", name, got)
+		}
 	}
 }
