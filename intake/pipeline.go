@@ -161,6 +161,19 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		files = append(files, parser.Input{Name: a.Name, Data: a.Data})
 		stored = append(stored, store.File{Name: a.Name, ContentType: a.ContentType, SHA256: sha256hex(a.Data), Data: a.Data})
 	}
+	// The same mail again, re-encoded on the way (so its content hash
+	// differs): answered once already.
+	hashes := make([]string, len(stored))
+	for i, f := range stored {
+		hashes[i] = f.SHA256
+	}
+	if first, folder, err := d.o.Store.EarlierCopy(ctx, m.ID, msg.MessageID, msg.From, hashes); err != nil {
+		return c, err
+	} else if first != 0 {
+		c.Status, c.Folder = store.StatusIgnored, folder
+		c.Note = fmt.Sprintf("a copy of message %d (same Message-ID, sender and attachments): answered once", first)
+		return c, nil
+	}
 	recipients := append(append(append([]string(nil), msg.To...), msg.Cc...), msg.DeliveredTo...)
 	def, _ := d.o.Calls.Route(parser.RouteInput{Recipients: recipients, Subject: msg.Subject, Files: files})
 	if def == nil {

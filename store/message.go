@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -347,4 +348,63 @@ func countBy(ctx context.Context, tx *sql.Tx, q string) (map[string]int, error) 
 		return nil, fmt.Errorf("store: counts: %w", err)
 	}
 	return out, nil
+}
+
+// EarlierCopy finds an earlier processed message that is the same mail as
+// message id, arrived again re-encoded on the way (another transfer
+// encoding, other line lengths: another content hash): the same
+// Message-ID and sender, and a submission whose files have the same
+// decoded content (the set of SHA-256 hex digests, in any order). A reused
+// Message-ID with other attachments is not a copy. It returns the earlier
+// message's id and folder, or 0 when there is none; an empty messageID or
+// no files never match.
+func (s *Store) EarlierCopy(ctx context.Context, id int64, messageID, from string, fileSHA256 []string) (int64, string, error) {
+	if messageID == "" || from == "" || len(fileSHA256) == 0 {
+		return 0, "", nil
+	}
+	want := slices.Clone(fileSHA256)
+	slices.Sort(want)
+	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.folder, s.id FROM messages m JOIN submissions s ON s.message = m.id
+		WHERE m.message_id = ? AND m.from_addr = ? AND m.id <> ? AND m.status IN (?, ?) ORDER BY m.id`,
+		messageID, from, id, StatusAccepted, StatusDeficient)
+	if err != nil {
+		return 0, "", fmt.Errorf("store: earlier copy: %w", err)
+	}
+	type candidate struct {
+		id, sub int64
+		folder  string
+	}
+	var cs []candidate
+	for rows.Next() {
+		var c candidate
+		if err := rows.Scan(&c.id, &c.folder, &c.sub); err != nil {
+			rows.Close()
+			return 0, "", fmt.Errorf("store: earlier copy: %w", err)
+		}
+		cs = append(cs, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, "", fmt.Errorf("store: earlier copy: %w", err)
+	}
+	for _, c := range cs {
+		var got []string
+		frows, err := s.db.QueryContext(ctx, `SELECT sha256 FROM files WHERE submission = ? ORDER BY sha256`, c.sub)
+		if err != nil {
+			return 0, "", fmt.Errorf("store: earlier copy: files: %w", err)
+		}
+		for frows.Next() {
+			var h string
+			if err := frows.Scan(&h); err != nil {
+				frows.Close()
+				return 0, "", fmt.Errorf("store: earlier copy: files: %w", err)
+			}
+			got = append(got, h)
+		}
+		frows.Close()
+		if slices.Equal(got, want) {
+			return c.id, c.folder, nil
+		}
+	}
+	return 0, "", nil
 }
