@@ -47,11 +47,3 @@ func TestReminders_oncePerAgencyAndDeadline(t *testing.T) {
 		t.Errorf("reminder to %v, Auto-Submitted %q", r.To, headerOf(r.Data, "Auto-Submitted"))
 	}
 }
-
-// Reminders are off unless configured.
-func TestReminders_offByDefault(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	if n, err := h.d.QueueReminders(context.Background()); err != nil || n != 0 {
-		t.Fatalf("queued %d (%v) with reminders off", n, err)
-	}
-}
