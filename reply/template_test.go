@@ -237,6 +237,37 @@ func TestTemplate_builtin(t *testing.T) {
 						t.Errorf("column %q (%s) has no whole-number validation", c.Header, col)
 					}
 				}
+				sheet := f.GetSheetName(0)
+				if p, err := f.GetPanes(sheet); err != nil || !p.Freeze || p.YSplit != 1 {
+					t.Errorf("header row not frozen: %+v %v", p, err)
+				}
+				for i, c := range k.Columns {
+					if c.Type != "date" {
+						continue
+					}
+					cell := parser.ColumnName(i+1) + "2"
+					id, _ := f.GetCellStyle(sheet, cell)
+					ds, err := f.GetStyle(id)
+					if err != nil || ds.CustomNumFmt == nil || *ds.CustomNumFmt != "yyyy-mm-dd" {
+						t.Errorf("date column %q (%s) has no date format", c.Header, cell)
+					}
+				}
+				ins, err := f.GetRows("Instructions")
+				if err != nil {
+					t.Fatalf("no Instructions sheet: %v", err)
+				}
+				var all strings.Builder
+				for _, r := range ins {
+					all.WriteString(strings.Join(r, "\t") + "\n")
+				}
+				for _, c := range k.Columns {
+					if !strings.Contains(all.String(), c.Header) {
+						t.Errorf("Instructions do not describe column %q", c.Header)
+					}
+				}
+				if !strings.Contains(all.String(), def.Title) {
+					t.Errorf("Instructions do not name the call %q", def.Title)
+				}
 				routed(t, data, def.ID)
 				sub := parser.Check(def, []parser.Input{{Name: "template.xlsx", Data: data}}, parser.Context{})
 				if len(sub.Files) != 1 || len(sub.Files[0].Sheets) == 0 || sub.Files[0].Sheets[0].Kind != k.ID {
@@ -256,6 +287,26 @@ func TestTemplate_builtin(t *testing.T) {
 			routed(t, data, def.ID)
 			if n := len(f.GetSheetList()); n < len(def.Kinds)+1 {
 				t.Errorf("%d sheets for %d kinds", n, len(def.Kinds))
+			}
+			// Every kind's sheet keeps its drop-downs in the one workbook.
+			sub := parser.Check(def, []parser.Input{{Name: "t.xlsx", Data: data}}, parser.Context{})
+			for _, k := range def.Kinds {
+				sheet := ""
+				for _, sr := range sub.Files[0].Sheets {
+					if sr.Kind == k.ID {
+						sheet = sr.Name
+					}
+				}
+				if sheet == "" {
+					t.Errorf("no sheet read as %s", k.ID)
+					continue
+				}
+				dv := validations(t, f, sheet)
+				for i, c := range k.Columns {
+					if col := parser.ColumnName(i + 1); (c.Type == "enum" || c.Type == "yesno") && (dv[col] == nil || dv[col].Type != "list") {
+						t.Errorf("%s: column %q (%s) has no drop-down", sheet, c.Header, col)
+					}
+				}
 			}
 		})
 	}
