@@ -3,6 +3,7 @@ package intake
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -30,8 +31,10 @@ type IMAPOptions struct {
 	TLSConfig *tls.Config // nil: system roots, ServerName from Addr
 	Username  string
 	Password  string
-	// Auth is "plain" (LOGIN, the default) or "xoauth2", which sends the
-	// token Token returns.
+	// Auth is "plain" (the default: AUTHENTICATE PLAIN where the server
+	// offers it, else the LOGIN command), "login" (the LOGIN command) or
+	// "xoauth2", which sends the token Token returns. The password is never
+	// sent to a server that advertises LOGINDISABLED without AUTH=PLAIN.
 	Auth    string
 	Token   func(ctx context.Context) (string, error)
 	Mailbox string        // default INBOX
@@ -39,10 +42,17 @@ type IMAPOptions struct {
 	// DisableIdle polls every PollInterval even where the server offers
 	// IDLE (for servers or proxies whose IDLE is unreliable).
 	DisableIdle bool
+	// BatchBytes bounds the memory of one fetch command: the sum of the
+	// sizes (RFC822.SIZE) of the messages it fetches whole (default 64 MiB).
+	// A message larger than that is fetched alone.
+	BatchBytes int64
 }
 
-// fetchBatch bounds the messages fetched by one command.
-const fetchBatch = 20
+const (
+	fetchBatchMax     = 50       // messages fetched by one command, at most
+	defaultBatchBytes = 64 << 20 // their total size, at most (IMAPOptions.BatchBytes)
+	metaChunk         = 500      // UIDs whose sizes and dates one command asks for
+)
 
 // RunFetcher keeps an IMAP session open until ctx ends, reconnecting with
 // backoff when it breaks.
@@ -167,12 +177,26 @@ func (d *Daemon) fetchNew(ctx context.Context, c *imapclient.Client, sel *imap.S
 	}
 	switch {
 	case !ok && d.o.StartFromNow:
-		// Start from now: mail already in the mailbox is left alone.
-		cur = store.Cursor{UIDValidity: sel.UIDValidity, LastUID: uint32(sel.UIDNext) - 1}
-		if sel.UIDNext == 0 {
-			cur.LastUID = 0
+		// Start from now: mail already in the mailbox is left alone, now and
+		// (SkipBefore) after a renumbering of the mailbox.
+		last, err := d.lastUIDAtSelect(c, sel)
+		if err != nil {
+			return err
 		}
-		d.log.Info("imap: starting from now", "mailbox", box, "skipped_up_to_uid", cur.LastUID)
+		mark := d.o.Now()
+		if last > 0 {
+			// The server's clock dates the mail: where it runs ahead of ours,
+			// its date of the last old message is the later mark.
+			t, err := d.internalDate(c, last)
+			if err != nil {
+				return err
+			}
+			if t.After(mark) {
+				mark = t
+			}
+		}
+		cur = store.Cursor{UIDValidity: sel.UIDValidity, LastUID: uint32(last), SkipBefore: mark}
+		d.log.Info("imap: starting from now", "mailbox", box, "skipped_up_to_uid", cur.LastUID, "skip_before", mark)
 		if err := d.o.Store.SetCursor(ctx, box, cur); err != nil {
 			return err
 		}
@@ -186,16 +210,67 @@ func (d *Daemon) fetchNew(ctx context.Context, c *imapclient.Client, sel *imap.S
 	case cur.UIDValidity != sel.UIDValidity:
 		// The server renumbered the mailbox (RFC 9051 2.3.1.1): our UIDs
 		// mean nothing any more. Rescan; stored mail is recognised by its
-		// content and filed, not answered again.
-		d.log.Warn("imap: UIDVALIDITY changed, rescanning", "mailbox", box, "old", cur.UIDValidity, "new", sel.UIDValidity)
-		cur = store.Cursor{UIDValidity: sel.UIDValidity}
+		// content and filed, not answered again. Where "start from now"
+		// began, mail from before it is left alone as it was then, up to the
+		// last UID there now (RescanTo, kept across restarts).
+		next := store.Cursor{UIDValidity: sel.UIDValidity, SkipBefore: cur.SkipBefore}
+		if !next.SkipBefore.IsZero() {
+			last, err := d.lastUIDAtSelect(c, sel)
+			if err != nil {
+				return err
+			}
+			next.RescanTo = uint32(last)
+		}
+		d.log.Warn("imap: UIDVALIDITY changed, rescanning", "mailbox", box, "old", cur.UIDValidity, "new", sel.UIDValidity,
+			"skip_before", next.SkipBefore, "rescan_to", next.RescanTo)
+		cur = next
 		if err := d.o.Store.SetCursor(ctx, box, cur); err != nil {
 			return err
 		}
 	}
+	uids, err := d.uidSearch(c, &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(cur.LastUID + 1), Stop: 0}}}})
+	if err != nil {
+		return err
+	}
+	// "N:*" returns the highest UID even when it is below N: keep only new ones.
+	uids = slices.DeleteFunc(uids, func(u imap.UID) bool { return uint32(u) <= cur.LastUID })
+	slices.Sort(uids)
+	left := 0
+	defer func() {
+		if left > 0 {
+			d.log.Warn("imap: rescan left alone mail that was in the mailbox before start-from-now", "mailbox", box, "count", left)
+		}
+	}()
+	budget := d.o.IMAP.BatchBytes
+	if budget <= 0 {
+		budget = defaultBatchBytes
+	}
+	for len(uids) > 0 {
+		chunk := uids[:min(len(uids), metaChunk)]
+		uids = uids[len(chunk):]
+		metas, err := d.fetchMeta(c, chunk)
+		if err != nil {
+			return err
+		}
+		for _, batch := range planBatches(metas, budget, fetchBatchMax, d.o.MaxMessageBytes) {
+			n, err := d.fetchBatch(ctx, c, cur, batch)
+			left += n
+			if err != nil {
+				return err
+			}
+			cur.LastUID = uint32(batch[len(batch)-1].UID)
+			if err := d.o.Store.SetCursor(ctx, box, cur); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// uidSearch runs UID SEARCH.
+func (d *Daemon) uidSearch(c *imapclient.Client, crit *imap.SearchCriteria) ([]imap.UID, error) {
 	var uids []imap.UID
 	if err := d.timed(c, func() error {
-		crit := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(cur.LastUID + 1), Stop: 0}}}}
 		data, err := c.UIDSearch(crit, nil).Wait()
 		if err != nil {
 			return err
@@ -208,79 +283,221 @@ func (d *Daemon) fetchNew(ctx context.Context, c *imapclient.Client, sel *imap.S
 		}
 		return nil
 	}); err != nil {
-		return fmt.Errorf("imap: search: %w", err)
+		return nil, fmt.Errorf("imap: search: %w", err)
 	}
-	// "N:*" returns the highest UID even when it is below N: keep only new ones.
-	uids = slices.DeleteFunc(uids, func(u imap.UID) bool { return uint32(u) <= cur.LastUID })
-	slices.Sort(uids)
-	for len(uids) > 0 {
-		n := min(len(uids), fetchBatch)
-		batch := uids[:n]
-		uids = uids[n:]
-		if err := d.fetchBatch(ctx, c, sel.UIDValidity, batch); err != nil {
-			return err
-		}
-		cur.LastUID = uint32(batch[len(batch)-1])
-		if err := d.o.Store.SetCursor(ctx, box, cur); err != nil {
-			return err
-		}
-	}
-	return nil
+	return uids, nil
 }
 
-func (d *Daemon) fetchBatch(ctx context.Context, c *imapclient.Client, uidValidity uint32, uids []imap.UID) error {
-	// First the sizes: an oversized message is fetched header-only.
-	var meta []*imapclient.FetchMessageBuffer
+// lastUIDAtSelect returns the highest UID the mailbox held when it was
+// selected: UIDNEXT - 1, or, from a server that sent no UIDNEXT (it is
+// optional in RFC 3501), the UID of the last message then.
+func (d *Daemon) lastUIDAtSelect(c *imapclient.Client, sel *imap.SelectData) (imap.UID, error) {
+	if sel.UIDNext > 0 {
+		return sel.UIDNext - 1, nil
+	}
+	if sel.NumMessages == 0 {
+		return 0, nil
+	}
+	// "n:*" holds the last message at SELECT and whatever came since: the
+	// smallest UID is the one wanted. (Had mail been expunged since, "*"
+	// falls below n and the range is the last message.)
+	uids, err := d.uidSearch(c, &imap.SearchCriteria{SeqNum: []imap.SeqSet{{imap.SeqRange{Start: sel.NumMessages, Stop: 0}}}})
+	if err != nil || len(uids) == 0 {
+		return 0, err
+	}
+	return slices.Min(uids), nil
+}
+
+// internalDate returns when the server received a message (zero if it is
+// gone).
+func (d *Daemon) internalDate(c *imapclient.Client, uid imap.UID) (time.Time, error) {
+	var msgs []*imapclient.FetchMessageBuffer
 	if err := d.timed(c, func() (err error) {
-		meta, err = c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true}).Collect()
+		msgs, err = c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, InternalDate: true}).Collect()
 		return err
 	}); err != nil {
-		return fmt.Errorf("imap: fetch sizes: %w", err)
+		return time.Time{}, fmt.Errorf("imap: fetch date: %w", err)
 	}
-	var whole, big []imap.UID
-	info := map[imap.UID]*imapclient.FetchMessageBuffer{}
-	for _, m := range meta {
+	for _, m := range msgs {
+		if m.UID == uid {
+			return m.InternalDate, nil
+		}
+	}
+	return time.Time{}, nil
+}
+
+// msgMeta is what is known of a message before its content is fetched.
+type msgMeta struct {
+	UID      imap.UID
+	Size     int64     // RFC822.SIZE
+	Internal time.Time // INTERNALDATE
+}
+
+// fetchMeta fetches the sizes and dates of uids, in UID order; messages
+// expunged meanwhile are missing.
+func (d *Daemon) fetchMeta(c *imapclient.Client, uids []imap.UID) ([]msgMeta, error) {
+	var msgs []*imapclient.FetchMessageBuffer
+	if err := d.timed(c, func() (err error) {
+		msgs, err = c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true}).Collect()
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("imap: fetch sizes: %w", err)
+	}
+	metas := make([]msgMeta, 0, len(msgs))
+	for _, m := range msgs {
+		if m.UID != 0 {
+			metas = append(metas, msgMeta{UID: m.UID, Size: m.RFC822Size, Internal: m.InternalDate})
+		}
+	}
+	slices.SortFunc(metas, func(a, b msgMeta) int { return cmp.Compare(a.UID, b.UID) })
+	return slices.CompactFunc(metas, func(a, b msgMeta) bool { return a.UID == b.UID }), nil
+}
+
+// planBatches cuts ms (in UID order) into runs fetched by one command
+// each: at most maxCount messages, whose sizes sum to at most budget. A
+// message over maxMessage is fetched header-only and costs nothing here
+// (the count bounds those headers); one larger than budget goes alone.
+func planBatches(ms []msgMeta, budget int64, maxCount int, maxMessage int64) [][]msgMeta {
+	var batches [][]msgMeta
+	var cur []msgMeta
+	var sum int64
+	for _, m := range ms {
+		cost := max(m.Size, 0)
+		if cost > maxMessage {
+			cost = 0
+		}
+		if len(cur) > 0 && (len(cur) >= maxCount || sum+cost > budget) {
+			batches = append(batches, cur)
+			cur, sum = nil, 0
+		}
+		cur = append(cur, m)
+		sum += cost
+	}
+	if len(cur) > 0 {
+		batches = append(batches, cur)
+	}
+	return batches
+}
+
+var (
+	wholeSection  = &imap.FetchItemBodySection{Peek: true}
+	headerSection = &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}
+)
+
+// fetchBatch fetches and stores one batch. During a rescan after a change
+// of UIDVALIDITY, mail that was in the mailbox before "start from now" began
+// and is not already stored is left alone: not stored, so neither answered
+// nor filed. It returns how many messages it left alone.
+func (d *Daemon) fetchBatch(ctx context.Context, c *imapclient.Client, cur store.Cursor, batch []msgMeta) (left int, err error) {
+	var whole, big, old []imap.UID
+	info := map[imap.UID]msgMeta{}
+	for _, m := range batch {
 		info[m.UID] = m
-		if m.RFC822Size > d.o.MaxMessageBytes {
+		switch {
+		case !cur.SkipBefore.IsZero() && uint32(m.UID) <= cur.RescanTo && !m.Internal.After(cur.SkipBefore):
+			old = append(old, m.UID)
+		case m.Size > d.o.MaxMessageBytes: // fetched header-only, and answered
 			big = append(big, m.UID)
-		} else {
+		default:
 			whole = append(whole, m.UID)
+		}
+	}
+	// Old mail is stored only if it is known already (then it is filed with
+	// the message it repeats). Its header tells most of it apart cheaply: a
+	// Message-ID the store has never seen. The rest is fetched like any mail
+	// and kept only if its dedupe key is known.
+	var check []imap.UID
+	if len(old) > 0 {
+		if err := d.fetchEach(c, old, headerSection, func(uid imap.UID, hdr []byte) error {
+			m := info[uid]
+			var known bool
+			var err error
+			switch {
+			case m.Size > d.o.MaxMessageBytes: // it would be stored header-only: this is all of it
+				if known, err = d.o.Store.Known(ctx, "", email.DedupeKey(hdr)); err == nil && known {
+					err = d.save(ctx, cur.UIDValidity, uid, hdr, true, m.Size, m.Internal)
+				}
+			default:
+				if id := messageID(hdr); id == "" {
+					known = true // no Message-ID to tell by: look at the whole of it
+				} else {
+					known, err = d.o.Store.Known(ctx, id, "")
+				}
+				if known {
+					check = append(check, uid)
+				}
+			}
+			if err == nil && !known {
+				left++
+				d.leaveAlone(uid, m, cur)
+			}
+			return err
+		}); err != nil {
+			return left, err
 		}
 	}
 	for _, part := range []struct {
 		uids      []imap.UID
 		section   *imap.FetchItemBodySection
 		truncated bool
+		check     bool
 	}{
-		{whole, &imap.FetchItemBodySection{Peek: true}, false},
-		{big, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}, true},
+		{whole, wholeSection, false, false},
+		{big, headerSection, true, false},
+		{check, wholeSection, false, true},
 	} {
-		if len(part.uids) == 0 { // an empty UID set kills the connection
-			continue
-		}
-		var msgs []*imapclient.FetchMessageBuffer
-		if err := d.timed(c, func() (err error) {
-			msgs, err = c.Fetch(imap.UIDSetNum(part.uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{part.section}}).Collect()
-			return err
-		}); err != nil {
-			return fmt.Errorf("imap: fetch: %w", err)
-		}
-		for _, m := range msgs {
-			raw := m.FindBodySection(part.section)
-			if raw == nil {
-				return fmt.Errorf("imap: fetch uid %d: no body returned", m.UID)
-			}
-			mi := info[m.UID]
-			if mi == nil {
-				mi = &imapclient.FetchMessageBuffer{}
+		if err := d.fetchEach(c, part.uids, part.section, func(uid imap.UID, raw []byte) error {
+			mi := info[uid]
+			if part.check {
+				known, err := d.o.Store.Known(ctx, "", email.DedupeKey(raw))
+				if err != nil || !known {
+					if err == nil {
+						left++
+						d.leaveAlone(uid, mi, cur)
+					}
+					return err
+				}
 			}
 			d.failpoint(PointFetched, 0)
-			if err := d.save(ctx, uidValidity, m.UID, raw, part.truncated, mi.RFC822Size, mi.InternalDate); err != nil {
-				return err
-			}
+			return d.save(ctx, cur.UIDValidity, uid, raw, part.truncated, mi.Size, mi.Internal)
+		}); err != nil {
+			return left, err
+		}
+	}
+	return left, nil
+}
+
+// fetchEach fetches a section of uids in one command and hands each
+// message's bytes to fn, in the server's order.
+func (d *Daemon) fetchEach(c *imapclient.Client, uids []imap.UID, section *imap.FetchItemBodySection, fn func(imap.UID, []byte) error) error {
+	if len(uids) == 0 { // an empty UID set kills the connection
+		return nil
+	}
+	var msgs []*imapclient.FetchMessageBuffer
+	if err := d.timed(c, func() (err error) {
+		msgs, err = c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+		return err
+	}); err != nil {
+		return fmt.Errorf("imap: fetch: %w", err)
+	}
+	for i, m := range msgs {
+		raw := m.FindBodySection(section)
+		if raw == nil {
+			return fmt.Errorf("imap: fetch uid %d: no body returned", m.UID)
+		}
+		msgs[i] = nil // let each message go once it is stored
+		if err := fn(m.UID, raw); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// leaveAlone logs a message a rescan does not take: it was in the mailbox
+// before "start from now" began, and was never stored.
+func (d *Daemon) leaveAlone(uid imap.UID, m msgMeta, cur store.Cursor) {
+	d.log.Info("imap: left alone: in the mailbox before start-from-now", "uidvalidity", cur.UIDValidity, "uid", uint32(uid),
+		"internal_date", m.Internal, "skip_before", cur.SkipBefore)
 }
 
 func (d *Daemon) save(ctx context.Context, uidValidity uint32, uid imap.UID, raw []byte, truncated bool, size int64, internal time.Time) error {
@@ -341,6 +558,7 @@ func (d *Daemon) file(ctx context.Context, c *imapclient.Client, uidValidity uin
 		if err := d.timed(c, func() error { return d.move(c, uids, folder) }); err != nil {
 			return fmt.Errorf("imap: file to %s: %w", folder, err)
 		}
+		d.failpoint(PointFiled, 0)
 		if err := d.o.Store.MarkFiled(ctx, ids, d.o.Now()); err != nil {
 			return err
 		}
@@ -421,7 +639,7 @@ func (d *Daemon) dial(ctx context.Context) (*imapclient.Client, <-chan struct{},
 	}
 	switch strings.ToLower(o.Auth) {
 	case "", "plain", "login":
-		err = d.timed(c, func() error { return c.Login(o.Username, o.Password).Wait() })
+		err = d.timed(c, func() error { return loginPassword(c, o.Username, o.Password, strings.EqualFold(o.Auth, "login")) })
 	case "xoauth2":
 		if o.Token == nil {
 			err = errors.New("no token source")
@@ -439,6 +657,21 @@ func (d *Daemon) dial(ctx context.Context) (*imapclient.Client, <-chan struct{},
 		return nil, nil, fmt.Errorf("imap: login as %s: %w", o.Username, err)
 	}
 	return c, newMail, nil
+}
+
+// loginPassword logs in with the password: AUTHENTICATE PLAIN (RFC 4616)
+// where the server offers it, unless the LOGIN command is asked for, else
+// LOGIN, which a server advertising LOGINDISABLED refuses: there the
+// password is not sent at all.
+func loginPassword(c *imapclient.Client, user, password string, useLogin bool) error {
+	caps := c.Caps()
+	if !useLogin && caps.Has(imap.AuthCap(sasl.Plain)) {
+		return c.Authenticate(sasl.NewPlainClient("", user, password))
+	}
+	if caps.Has(imap.CapLoginDisabled) {
+		return errors.New("the server refuses LOGIN (LOGINDISABLED), so the password was not sent (is TLS off?)")
+	}
+	return c.Login(user, password).Wait()
 }
 
 // timed runs an IMAP exchange and closes the connection if the server does
