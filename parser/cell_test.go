@@ -1,7 +1,6 @@
 package parser_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"fmt"
 	"strings"
@@ -235,27 +234,7 @@ func TestCheck_fileProblems(t *testing.T) {
 
 // withVBA adds a VBA project part to a workbook, as Excel does for .xlsm.
 func withVBA(tb testing.TB, data []byte) []byte {
-	tb.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	for _, f := range zr.File {
-		w, _ := zw.Create(f.Name)
-		rc, _ := f.Open()
-		var b bytes.Buffer
-		b.ReadFrom(rc)
-		rc.Close()
-		w.Write(b.Bytes())
-	}
-	w, _ := zw.Create("xl/vbaProject.bin")
-	w.Write([]byte("not really vba"))
-	if err := zw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return buf.Bytes()
+	return parsertest.AddPart(tb, data, "xl/vbaProject.bin", []byte("not really vba"))
 }
 
 // TestCheck_limitsSayWhichLimit: a bomb or an oversized sheet gets a
