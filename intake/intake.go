@@ -73,7 +73,7 @@ type Options struct {
 	ReminderDays int
 
 	StartFromNow bool // on first contact with a mailbox, skip the mail already there
-	DryRun       bool // read-only: EXAMINE, no filing, no replies sent
+	DryRun       bool // read-only: EXAMINE, no filing; replies are stored held (never sent), no reminders
 
 	MaxMessageBytes int64 // larger messages are fetched header-only and answered (default 40 MiB)
 	EmailLimits     email.Limits
@@ -101,6 +101,7 @@ const (
 	PointCompleted = "completed" // its records and reply are committed
 	PointSent      = "sent"      // a reply was accepted by the SMTP server, not yet marked sent
 	PointFiling    = "filing"    // a message is about to be moved to its folder
+	PointFiled     = "filed"     // messages were moved to their folder, not yet recorded as filed
 )
 
 func (d *Daemon) failpoint(point string, message int64) {
@@ -199,18 +200,24 @@ func New(o Options) (*Daemon, error) {
 
 // Run fetches, processes, files and sends until ctx ends. It reconnects to
 // the mail servers with backoff and returns nil on a clean stop.
+//
+// A dry run sends nothing, then or later: the replies it decides on are
+// stored held (store.HoldReplies), so a normal run on the same store never
+// sends them, and it queues no reminders, which go out once per deadline
+// and would be used up by a reminder never sent.
 func (d *Daemon) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if d.o.DryRun {
-			d.log.Info("dry run: replies are stored but not sent")
-			return
-		}
-		d.RunOutbox(ctx)
-	}()
-	if d.o.ReminderDays > 0 {
+	if d.o.DryRun {
+		ctx = store.HoldReplies(ctx, "dry run")
+		d.log.Info("dry run: replies are stored held and never sent; no reminders")
+	} else {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.RunOutbox(ctx)
+		}()
+	}
+	if d.o.ReminderDays > 0 && !d.o.DryRun {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -234,18 +241,26 @@ func (d *Daemon) kickOutbox() {
 	}
 }
 
-// ExponentialBackoff doubles from min to max, with up to 10% jitter so a
-// fleet of retries does not align.
-func ExponentialBackoff(min, max time.Duration) func(int) time.Duration {
+// ExponentialBackoff gives first before the first retry (attempt 1) and
+// doubles each attempt up to ceiling, never beyond it, with up to 10% added
+// at random (less at the ceiling) so a fleet of retries does not align.
+// first must be positive and no more than ceiling.
+func ExponentialBackoff(first, ceiling time.Duration) func(attempt int) time.Duration {
 	return func(attempt int) time.Duration {
-		d := min
-		for i := 1; i < attempt && d < max; i++ {
+		d := first
+		for i := 1; i < attempt && d < ceiling; i++ {
+			if d > ceiling/2 { // doubling would pass the ceiling (or overflow)
+				d = ceiling
+				break
+			}
 			d *= 2
 		}
-		if d > max {
-			d = max
+		d = min(d, ceiling)
+		jitter := min(d/10, ceiling-d)
+		if jitter <= 0 {
+			return d
 		}
-		return d + time.Duration(rand.Int64N(int64(d)/10+1))
+		return d + time.Duration(rand.Int64N(int64(jitter)+1))
 	}
 }
 

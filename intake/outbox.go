@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/textproto"
 	"strings"
 	"time"
@@ -46,7 +47,12 @@ func (d *Daemon) RunOutbox(ctx context.Context) {
 			failures++
 			wait = d.o.Backoff(failures)
 			d.metrics.SMTPUnavailable.Inc()
-			d.log.Warn("outbox: SMTP server unavailable, replies wait", "err", err, "retry_in", wait)
+			if Permanent(err) {
+				// A 5xx to our login: waiting will not help; the operator must.
+				d.log.Error("outbox: the SMTP server refuses our login: fix the smtp credentials; replies wait", "err", err, "retry_in", wait)
+			} else {
+				d.log.Warn("outbox: SMTP server unavailable, replies wait", "err", err, "retry_in", wait)
+			}
 		case err != nil && ctx.Err() == nil:
 			d.log.Error("outbox: round failed", "err", err)
 		default:
@@ -84,14 +90,18 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
-	client, err := d.dialSMTP(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %v", errSMTPUnavailable, err)
-	}
-	defer func() { client.Close() }()
 	// What the server was told is recorded even when a stop was asked for
 	// meanwhile, or the reply would go out again on restart.
 	book := context.WithoutCancel(ctx)
+	client, err := d.dialSMTP(ctx)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", errSMTPUnavailable, err)
+		if ctx.Err() == nil {
+			d.noteWaiting(book, items, err)
+		}
+		return 0, err
+	}
+	defer func() { client.Close() }()
 	for _, it := range items {
 		if ctx.Err() != nil {
 			return sent, ctx.Err()
@@ -128,16 +138,39 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 		if client.Reset() != nil {
 			client.Close()
 			if client, err = d.dialSMTP(ctx); err != nil {
-				return sent, fmt.Errorf("%w: %v", errSMTPUnavailable, err)
+				return sent, fmt.Errorf("%w: %w", errSMTPUnavailable, err)
 			}
 		}
 	}
 	return sent, nil
 }
 
+// noteWaiting records on each reply why it was not sent, without charging
+// it an attempt, so that the dashboard and `intake show` say why replies
+// wait. A login the server refuses with 5xx (535, RFC 4954 section 6) is
+// permanent by Permanent: the same credentials will be refused again. It
+// is still not the replies' fault: they wait for the operator to fix the
+// credentials.
+func (d *Daemon) noteWaiting(ctx context.Context, items []store.OutboxItem, err error) {
+	reason := "not sent yet, will retry: " + err.Error()
+	if Permanent(err) {
+		reason = "not sent yet, waiting for the SMTP settings to be fixed: " + err.Error()
+	}
+	ids := make([]int64, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	if err := d.o.Store.RepliesWaiting(ctx, ids, reason); err != nil {
+		d.log.Error("outbox: record why replies wait", "err", err)
+	}
+}
+
 // Permanent decides, in one place, whether a send error is final: only an
 // SMTP 5xx reply is. Network errors and 4xx replies are retried (go-mail's
 // own IsTemp reports network errors as permanent, which they are not).
+// A 5xx refusal of our login (535) is permanent too, but it is the
+// server's verdict on our credentials, not on a reply: SendDue leaves the
+// replies queued (see noteWaiting).
 func Permanent(err error) bool {
 	var te *textproto.Error
 	if errors.As(err, &te) {
@@ -210,12 +243,35 @@ func (d *Daemon) dialSMTP(ctx context.Context) (*mailsmtp.Client, error) {
 			return nil, fmt.Errorf("smtp: unknown auth %q", o.Auth)
 		}
 	}
+	// go-mail leaves the connection open when the greeting, STARTTLS or
+	// the login fails after it connected: keep hold of what we dial, and
+	// close it then, or every failed round leaves a socket behind (and a
+	// session open at the server).
+	var conns []net.Conn
+	implicit := strings.EqualFold(o.TLS, "tls")
+	opts = append(opts, mail.WithDialContextFunc(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nd := &net.Dialer{}
+		var c net.Conn
+		var err error
+		if implicit {
+			c, err = (&tls.Dialer{NetDialer: nd, Config: tlsConfig}).DialContext(ctx, network, addr)
+		} else {
+			c, err = nd.DialContext(ctx, network, addr)
+		}
+		if err == nil {
+			conns = append(conns, c)
+		}
+		return c, err
+	}))
 	mc, err := mail.NewClient(o.Host, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
 	c, err := mc.DialToSMTPClientWithContext(ctx)
 	if err != nil {
+		for _, conn := range conns {
+			conn.Close()
+		}
 		return nil, fmt.Errorf("smtp: connect %s:%d: %w", o.Host, o.Port, err)
 	}
 	return c, nil

@@ -183,6 +183,9 @@ func (b *Builder) compose(env envelope, text, html string, files []attachment) (
 		}
 	}
 	m.SetGenHeader(gomail.Header("Auto-Submitted"), env.Auto)
+	// X-Loop names us (RFC 3834 section 2): a reply that comes back to the
+	// bot, even forwarded under another From, is recognised and not answered.
+	m.SetGenHeader(gomail.Header("X-Loop"), b.opts.From)
 	m.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
 	if b.opts.Organization != "" {
 		m.SetOrganization(b.opts.Organization)

@@ -150,6 +150,7 @@ func TestAcknowledgement_headers(t *testing.T) {
 		"References":               "<first.1@opm.gov> <second.2@mail.dhs.gov> <CAF1234.5678@mail.dhs.gov>",
 		"Auto-Submitted":           "auto-replied",
 		"X-Auto-Response-Suppress": "All",
+		"X-Loop":                   "allocation-management@opm.gov",
 		"Subject":                  "Re: SES designation review - DHS response [TST-2025-000042]",
 		"Date":                     "Mon, 10 Mar 2025 14:30:00 +0000",
 		"Organization":             "U.S. Office of Personnel Management",

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,7 +15,11 @@ import (
 
 // migrationFiles are the schema migrations, applied in the order of the
 // number that starts each name (0001_init.sql, 0002_....sql). A migration
-// is never edited once released: a change is a new file.
+// is never edited once released: a change is a new file. Numbers are
+// unique but may have gaps, and each is applied once whatever was applied
+// before it: two changes written side by side (0003 and 0004) can land in
+// either order, and a file that applied 0004 first still gets 0003 when
+// it arrives. Such side-by-side migrations must not depend on each other.
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
@@ -25,8 +30,8 @@ type migration struct {
 	sql     string
 }
 
-// migrations returns the embedded migrations, ordered, checking that their
-// versions run 1, 2, 3... without a gap or a duplicate.
+// migrations returns the embedded migrations, ordered by version,
+// checking that no version is used twice.
 func migrations() ([]migration, error) {
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
@@ -47,19 +52,19 @@ func migrations() ([]migration, error) {
 		ms = append(ms, migration{version: v, name: base, sql: string(b)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("store: migration %s: expected version %d", m.name, i+1)
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("store: migrations %s and %s have the same number", ms[i-1].name, ms[i].name)
 		}
 	}
 	return ms, nil
 }
 
-// migrate brings the schema up to date: each missing migration runs in its
-// own transaction together with the row that records it, so a failed
-// migration leaves the schema as it was. A database whose schema is newer
-// than the code is refused: old code must not write to a schema it does not
-// understand.
+// migrate brings the schema up to date: each migration not recorded yet
+// runs in its own transaction together with the row that records it, so a
+// failed migration leaves the schema as it was. A database holding a
+// migration the code does not know is refused: old code must not write to
+// a schema it does not understand.
 func migrate(ctx context.Context, db *sql.DB) error {
 	ms, err := migrations()
 	if err != nil {
@@ -72,31 +77,35 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	)`); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
+	known := make([]int, len(ms))
+	for i, m := range ms {
+		known[i] = m.version
+	}
 	for _, m := range ms {
-		if err := applyMigration(ctx, db, m, len(ms)); err != nil {
+		if err := applyMigration(ctx, db, m, known); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// applyMigration applies m unless it is recorded already. The check is
+// applyMigration applies m unless it is recorded already. The checks are
 // inside the (immediate) transaction, so two processes opening the same new
 // file do not both apply it.
-func applyMigration(ctx context.Context, db *sql.DB, m migration, known int) error {
+func applyMigration(ctx context.Context, db *sql.DB, m migration, known []int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	var latest int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&latest); err != nil {
+	if err := refuseUnknown(ctx, tx, known); err != nil {
+		return err
+	}
+	var done int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	if latest > known {
-		return fmt.Errorf("store: database schema version %d is newer than this program knows (%d): use a newer intake", latest, known)
-	}
-	if latest >= m.version {
+	if done > 0 {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
@@ -108,6 +117,29 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration, known int) err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: migration %s: %w", m.name, err)
+	}
+	return nil
+}
+
+// refuseUnknown fails when the database records a migration that is not
+// among known (sorted): it was made by a newer program.
+func refuseUnknown(ctx context.Context, tx *sql.Tx, known []int) error {
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("store: migrate: %w", err)
+		}
+		if _, ok := slices.BinarySearch(known, v); !ok {
+			return fmt.Errorf("store: the database has schema migration %d, which this program does not know: it was made by a newer intake; use that", v)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return nil
 }

@@ -17,7 +17,29 @@ const (
 	OutboxSent    = "sent"    // accepted by the SMTP server
 	OutboxFailed  = "failed"  // permanent failure: not retried
 	OutboxBounced = "bounced" // sent, then a permanent bounce came back
+	OutboxHeld    = "held"    // kept, never sent (queued during a dry run); LastError says why
 )
+
+type holdKey struct{}
+
+// HoldReplies returns a context under which every reply the store queues
+// (Complete, QueueReminder) is stored held, with reason as its LastError:
+// kept for staff to read, never due, never sent, not even by a later run
+// on the same file. A dry run queues its replies this way, in the same
+// transaction as the rest of the outcome, so no crash can leave one of
+// them queued. An empty reason is "held".
+func HoldReplies(ctx context.Context, reason string) context.Context {
+	if reason == "" {
+		reason = OutboxHeld
+	}
+	return context.WithValue(ctx, holdKey{}, reason)
+}
+
+// heldReason is the reason replies queued under ctx are held, or "".
+func heldReason(ctx context.Context) string {
+	r, _ := ctx.Value(holdKey{}).(string)
+	return r
+}
 
 // NewReply is a reply to queue. MessageID is its stable Message-ID (set
 // once, kept across retries); To must not be empty.
@@ -46,8 +68,9 @@ type OutboxItem struct {
 	SentAt      time.Time // zero until sent
 }
 
-// insertReply queues r inside tx and returns its outbox id. submission and
-// answers are 0 when the reply has none.
+// insertReply queues r inside tx and returns its outbox id, held when ctx
+// says so (HoldReplies). submission and answers are 0 when the reply has
+// none.
 func insertReply(ctx context.Context, tx *sql.Tx, r NewReply, submission, answers int64, now time.Time) (int64, error) {
 	if strings.TrimSpace(r.MessageID) == "" {
 		return 0, errors.New("store: queue reply: empty Message-ID (it must be set at enqueue)")
@@ -73,10 +96,14 @@ func insertReply(ctx context.Context, tx *sql.Tx, r NewReply, submission, answer
 	if answers != 0 {
 		ans = answers
 	}
+	status, note := OutboxQueued, ""
+	if reason := heldReason(ctx); reason != "" {
+		status, note = OutboxHeld, reason
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO outbox
-		(message_id, kind, from_addr, recipients, raw, status, next_attempt_at, submission, answers, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.MessageID, r.Kind, r.From, string(to), raw, OutboxQueued, ts(now), sub, ans, ts(now))
+		(message_id, kind, from_addr, recipients, raw, status, last_error, next_attempt_at, submission, answers, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.MessageID, r.Kind, r.From, string(to), raw, status, note, ts(now), sub, ans, ts(now))
 	if err != nil {
 		return 0, fmt.Errorf("store: queue reply %s: %w", r.MessageID, err)
 	}
@@ -176,8 +203,8 @@ func (s *Store) DueReplies(ctx context.Context, now time.Time, limit int) ([]Out
 // ClaimReply records a send attempt and the time of the next one BEFORE the
 // reply is sent, so a crash while sending cannot cause a retry storm. It
 // returns the number of attempts including this one. ErrNotFound for an
-// unknown id; an error if the reply is not queued (sent, failed or bounced
-// replies are never sent again).
+// unknown id; an error if the reply is not queued (held, sent, failed or
+// bounced replies are never sent).
 func (s *Store) ClaimReply(ctx context.Context, id int64, next time.Time) (attempts int, err error) {
 	if next.IsZero() {
 		return 0, fmt.Errorf("store: claim reply %d: zero next attempt time", id)
@@ -244,6 +271,25 @@ func (s *Store) ReplyFailed(ctx context.Context, id int64, reason string, perman
 			return fmt.Errorf("store: reply failed %d: %w", id, err)
 		} else if n == 0 {
 			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// RepliesWaiting records reason as the last error of the replies ids that
+// are still queued, without charging them an attempt or changing when they
+// are due: why they wait when the SMTP server cannot be reached or refuses
+// our login. Other replies, and unknown ids, are left alone.
+func (s *Store) RepliesWaiting(ctx context.Context, ids []int64, reason string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET last_error = ? WHERE id = ? AND status = ?`,
+				reason, id, OutboxQueued); err != nil {
+				return fmt.Errorf("store: replies waiting: %w", err)
+			}
 		}
 		return nil
 	})

@@ -2,7 +2,10 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -183,4 +186,192 @@ func TestQueueReply_requiresMessageIDAndRecipient(t *testing.T) {
 	if q, err := s.QueueReminder(ctx, "c", "HS", t0, store.NewReply{MessageID: "ok@intake", To: []string{"a@b.gov"}}, t0); err != nil || !q {
 		t.Errorf("QueueReminder after refusals = %v, %v", q, err)
 	}
+}
+
+// A reply queued under HoldReplies (a dry run) is stored held with its
+// reason: never due, never claimed, counted apart; replies queued without
+// it are due as usual.
+func TestOutbox_heldRepliesNeverDue(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	dry := store.HoldReplies(ctx, "dry run")
+	id := mustSave(t, s, rawMsg(1, "held"))
+	if _, err := s.Complete(dry, store.Completion{Message: id, Status: store.StatusAccepted, Folder: "Accepted",
+		From: "hr@dhs.gov", Agency: "HS", Call: "ses-designation-review", Submission: submission("R-1", true, 1),
+		Reply: reply("held-1@intake.opm.gov", "acknowledgement"), Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	r := store.NewReply{MessageID: "held-2@intake.opm.gov", Kind: "reminder", To: []string{"hr@dhs.gov"}}
+	if q, err := s.QueueReminder(dry, "ses-designation-review", "TR", t0.AddDate(0, 0, 7), r, t0); err != nil || !q {
+		t.Fatalf("QueueReminder held = %v, %v", q, err)
+	}
+	mustComplete(t, s, 2, submission("R-2", true, 1), t0) // an ordinary one
+
+	for _, mid := range []string{"held-1@intake.opm.gov", "held-2@intake.opm.gov"} {
+		it, err := s.ReplyByMessageID(ctx, mid)
+		if err != nil || it.Status != store.OutboxHeld || it.LastError != "dry run" || it.Attempts != 0 {
+			t.Fatalf("%s = %+v, %v; want held, \"dry run\"", mid, it, err)
+		}
+		if _, err := s.ClaimReply(ctx, it.ID, t0.Add(time.Hour)); err == nil {
+			t.Errorf("ClaimReply(%s) succeeded: a held reply would be sent", mid)
+		}
+	}
+	due, err := s.DueReplies(ctx, t0.AddDate(1, 0, 0), 0)
+	if err != nil || len(due) != 1 || due[0].MessageID != "reply-2@intake.opm.gov" {
+		t.Errorf("DueReplies a year on = %+v, %v; want only the ordinary reply", due, err)
+	}
+	if at, ok, err := s.NextReplyDue(ctx); err != nil || !ok || !at.Equal(t0) {
+		t.Errorf("NextReplyDue = %v, %v, %v; want the ordinary reply's time", at, ok, err)
+	}
+	if _, ob, err := s.Counts(ctx); err != nil || ob[store.OutboxHeld] != 2 || ob[store.OutboxQueued] != 1 {
+		t.Errorf("Counts outbox = %v, %v; want 2 held, 1 queued", ob, err)
+	}
+}
+
+// RepliesWaiting notes why queued replies wait, charging no attempt and
+// moving no due time; replies no longer queued keep what they have.
+func TestRepliesWaiting(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	mustComplete(t, s, 1, submission("R-1", true, 1), t0)
+	mustComplete(t, s, 2, submission("R-2", true, 1), t0)
+	due, _ := s.DueReplies(ctx, t0, 0)
+	if len(due) != 2 {
+		t.Fatalf("due %d", len(due))
+	}
+	a, b := due[0], due[1]
+	if _, err := s.ClaimReply(ctx, b.ID, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplySent(ctx, b.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RepliesWaiting(ctx, []int64{a.ID, b.ID, 999}, "535 authentication failed"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.ReplyByMessageID(ctx, a.MessageID)
+	if got.Status != store.OutboxQueued || got.Attempts != 0 || !got.NextAttempt.Equal(a.NextAttempt) || got.LastError != "535 authentication failed" {
+		t.Errorf("waiting reply = %+v", got)
+	}
+	if got, _ := s.ReplyByMessageID(ctx, b.MessageID); got.Status != store.OutboxSent || got.LastError != "" {
+		t.Errorf("sent reply = %+v, want it untouched", got)
+	}
+}
+
+// A file made before migration 0004 keeps every outbox row, and what
+// points at them (recipients, reminders), when the table is rebuilt to
+// allow 'held'; foreign keys hold and are still enforced afterwards.
+func TestMigrate_0004KeepsOutboxRows(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "intake.db")
+	old, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const layout = "2006-01-02T15:04:05.000000000Z07:00"
+	at := func(d time.Duration) string { return t0.Add(d).UTC().Format(layout) }
+	stmts := []string{
+		readFile(t, "migrations/0001_init.sql"),
+		readFile(t, "migrations/0002_current_kinds.sql"),
+		`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, '0001_init.sql', ''), (2, '0002_current_kinds.sql', '')`,
+		`INSERT INTO messages (id, sha256, size, raw, received_at, status) VALUES (1, 'x', 1, X'41', '` + at(0) + `', 'accepted')`,
+		`INSERT INTO outbox (id, message_id, kind, from_addr, recipients, raw, status, attempts, next_attempt_at, last_error, answers, created_at, sent_at)
+			VALUES (1, 'sent@intake', 'acknowledgement', 'bot@opm.gov', '["hr@dhs.gov"]', X'0102', 'sent', 1, '` + at(time.Minute) + `', '', 1, '` + at(0) + `', '` + at(time.Second) + `')`,
+		`INSERT INTO outbox (id, message_id, kind, recipients, raw, status, attempts, next_attempt_at, last_error, created_at)
+			VALUES (2, 'retry@intake', 'reminder', '["hr@dhs.gov"]', X'03', 'queued', 2, '` + at(time.Hour) + `', '451 later', '` + at(0) + `')`,
+		`INSERT INTO outbox_recipients VALUES (1, 'hr@dhs.gov', '` + at(0) + `'), (2, 'hr@dhs.gov', '` + at(0) + `')`,
+		`INSERT INTO reminders VALUES ('ses-designation-review', 'HS', '` + at(240*time.Hour) + `', 2, '` + at(0) + `')`,
+	}
+	for _, q := range stmts {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatalf("%v\n%s", err, q)
+		}
+	}
+	old.Close()
+
+	s, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open (migrating): %v", err)
+	}
+	defer s.Close()
+	sent, err := s.ReplyByMessageID(ctx, "sent@intake")
+	if err != nil || sent.Status != store.OutboxSent || !sent.SentAt.Equal(t0.Add(time.Second)) || string(sent.Raw) != "\x01\x02" ||
+		sent.From != "bot@opm.gov" || len(sent.To) != 1 || sent.To[0] != "hr@dhs.gov" {
+		t.Errorf("sent reply after the migration = %+v, %v", sent, err)
+	}
+	retry, err := s.ReplyByMessageID(ctx, "retry@intake")
+	if err != nil || retry.Status != store.OutboxQueued || retry.Attempts != 2 || retry.LastError != "451 later" ||
+		!retry.NextAttempt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("queued reply after the migration = %+v, %v", retry, err)
+	}
+	if n, err := s.RepliesTo(ctx, "hr@dhs.gov", t0); err != nil || n != 2 {
+		t.Errorf("RepliesTo = %d, %v; want the 2 recipients rows kept", n, err)
+	}
+	r := store.NewReply{MessageID: "again@intake", Kind: "reminder", To: []string{"hr@dhs.gov"}}
+	if q, err := s.QueueReminder(ctx, "ses-designation-review", "HS", t0.Add(240*time.Hour), r, t0); err != nil || q {
+		t.Errorf("QueueReminder for a reminded deadline = %v, %v; want false: the reminder row is kept", q, err)
+	}
+	if q, err := s.QueueReminder(store.HoldReplies(ctx, "dry run"), "ses-designation-review", "TR", t0, r, t0); err != nil || !q {
+		t.Errorf("QueueReminder held after the migration = %v, %v", q, err)
+	}
+
+	db := rawDB(t, path)
+	rows, err := db.Query(`PRAGMA foreign_key_check`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Next() {
+		t.Error("foreign_key_check reports violations after the migration")
+	}
+	rows.Close()
+	for _, q := range []string{
+		`SELECT COUNT(*) FROM pragma_foreign_key_list('reminders') WHERE "table" = 'outbox'`,
+		`SELECT COUNT(*) FROM pragma_foreign_key_list('outbox_recipients') WHERE "table" = 'outbox'`,
+		`SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('outbox_due', 'outbox_submission')`,
+	} {
+		if n := count(t, db, q); n < 1 {
+			t.Errorf("%s = %d", q, n)
+		}
+	}
+	fk, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on&_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fk.Close()
+	if _, err := fk.Exec(`INSERT INTO outbox_recipients VALUES (999, 'x@dhs.gov', '')`); err == nil {
+		t.Error("a recipient of a missing reply was stored: foreign keys lost")
+	}
+}
+
+// A migration numbered below one already applied still runs: 0003 and
+// 0004 were written side by side, and a file may have met 0004 first.
+func TestMigrate_appliesAnEarlierNumberLate(t *testing.T) {
+	_, path := newStore(t)
+	db := rawDB(t, path)
+	for _, q := range []string{`DELETE FROM schema_migrations WHERE version = 2`, `DROP TABLE current_kinds`} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if n := count(t, db, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'current_kinds'`); n != 1 {
+		t.Error("migration 0002 was not applied after later ones")
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM schema_migrations WHERE version = 2`); n != 1 {
+		t.Error("migration 0002 not recorded")
+	}
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

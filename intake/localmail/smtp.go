@@ -2,6 +2,7 @@ package localmail
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,8 @@ type Received struct {
 	From string
 	To   []string
 	Data []byte
+	TLS  bool   // it came over an encrypted connection (implicit TLS or STARTTLS)
+	User string // the user who logged in to send it; "" without AUTH
 }
 
 // SMTPOptions configures an in-process SMTP server.
@@ -28,19 +31,31 @@ type SMTPOptions struct {
 	// XOAuth2User and XOAuth2Token, when set, make the server require
 	// AUTH XOAUTH2 with this token before MAIL FROM.
 	XOAuth2User, XOAuth2Token string
+	// Username and Password, when set, make the server require AUTH PLAIN
+	// with them before MAIL FROM; a wrong password is answered 535 5.7.8
+	// (RFC 4954 section 6).
+	Username, Password string
+	// TLS, when set, holds the server's certificate: the server offers
+	// STARTTLS (submission, port 587), or with ImplicitTLS speaks TLS from
+	// the first byte (port 465). With TLS set, AUTH is refused until the
+	// connection is encrypted, as a real submission server does.
+	TLS         *tls.Config
+	ImplicitTLS bool
 }
 
 // SMTPServer is a running in-process SMTP server that keeps every message.
 type SMTPServer struct {
 	Addr string
 
-	opts    SMTPOptions
-	srv     *smtp.Server
-	done    chan struct{}
-	mu      sync.Mutex
-	n       int
-	msgs    []Received
-	changed chan struct{} // closed and replaced whenever msgs grows
+	opts     SMTPOptions
+	srv      *smtp.Server
+	done     chan struct{}
+	mu       sync.Mutex
+	n        int
+	logins   int // AUTH exchanges that reached a check of the credentials
+	sessions int // sessions open now (a client that never hangs up keeps one)
+	msgs     []Received
+	changed  chan struct{} // closed and replaced whenever msgs grows
 }
 
 // StartSMTP starts an SMTP server on loopback. Close stops it.
@@ -48,14 +63,23 @@ func StartSMTP(o SMTPOptions) (*SMTPServer, error) {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
 	}
+	if o.ImplicitTLS && o.TLS == nil {
+		return nil, fmt.Errorf("localmail: implicit TLS without a certificate (SMTPOptions.TLS)")
+	}
 	s := &SMTPServer{opts: o, done: make(chan struct{}), changed: make(chan struct{})}
 	s.srv = smtp.NewServer(s)
 	s.srv.Domain = "localhost"
-	s.srv.AllowInsecureAuth = true
+	s.srv.AllowInsecureAuth = o.TLS == nil // loopback tests without TLS
 	s.srv.MaxMessageBytes = 64 << 20
+	if !o.ImplicitTLS {
+		s.srv.TLSConfig = o.TLS // offers STARTTLS
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("localmail: listen: %w", err)
+	}
+	if o.ImplicitTLS {
+		ln = tls.NewListener(ln, o.TLS)
 	}
 	s.Addr = ln.Addr().String()
 	go func() {
@@ -96,44 +120,102 @@ func (s *SMTPServer) Wait(ctx context.Context, n int) ([]Received, error) {
 	}
 }
 
+// Logins returns how many AUTH exchanges reached a check of the
+// credentials, right or wrong: 0 means no client ever sent them.
+func (s *SMTPServer) Logins() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.logins
+}
+
+// Sessions returns the number of client sessions open now: a session ends
+// when its client hangs up (or the server closes).
+func (s *SMTPServer) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
+}
+
 // NewSession implements smtp.Backend.
-func (s *SMTPServer) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &smtpSession{srv: s}, nil
+func (s *SMTPServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	s.mu.Lock()
+	s.sessions++
+	s.mu.Unlock()
+	return &smtpSession{srv: s, conn: c}, nil
 }
 
 type smtpSession struct {
 	srv    *SMTPServer
-	authed bool
+	conn   *smtp.Conn
+	user   string // logged in as; "" before AUTH
 	from   string
 	to     []string
+	closed bool
 }
 
-// AuthMechanisms implements smtp.AuthSession: XOAUTH2 when configured.
+// errBadCredentials is RFC 4954's answer to wrong credentials.
+var errBadCredentials = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
+
+// AuthMechanisms implements smtp.AuthSession: PLAIN and XOAUTH2 when
+// configured.
 func (ss *smtpSession) AuthMechanisms() []string {
-	if ss.srv.opts.XOAuth2Token == "" {
-		return nil
+	var mechs []string
+	if ss.srv.opts.Username != "" {
+		mechs = append(mechs, sasl.Plain)
 	}
-	return []string{"XOAUTH2"}
+	if ss.srv.opts.XOAuth2Token != "" {
+		mechs = append(mechs, "XOAUTH2")
+	}
+	return mechs
 }
 
 // Auth implements smtp.AuthSession.
 func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
-	if mech != "XOAUTH2" || ss.srv.opts.XOAuth2Token == "" {
-		return nil, smtp.ErrAuthUnknownMechanism
+	o := ss.srv.opts
+	switch {
+	case mech == sasl.Plain && o.Username != "":
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			ss.srv.countLogin()
+			if (identity != "" && identity != username) || username != o.Username || password != o.Password {
+				return errBadCredentials
+			}
+			ss.user = username
+			return nil
+		}), nil
+	case mech == "XOAUTH2" && o.XOAuth2Token != "":
+		return xoauth2Server(func(resp []byte) error {
+			ss.srv.countLogin()
+			user, auth := parseXOAuth2(resp)
+			if user != o.XOAuth2User || auth != "Bearer "+o.XOAuth2Token {
+				return errBadCredentials
+			}
+			ss.user = user
+			return nil
+		}), nil
 	}
-	return xoauth2Server(func(resp []byte) error {
-		if user, auth := parseXOAuth2(resp); user != ss.srv.opts.XOAuth2User || auth != "Bearer "+ss.srv.opts.XOAuth2Token {
-			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
-		}
-		ss.authed = true
-		return nil
-	}), nil
+	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-func (ss *smtpSession) Reset()        { ss.from, ss.to = "", nil }
-func (ss *smtpSession) Logout() error { return nil }
+func (s *SMTPServer) countLogin() {
+	s.mu.Lock()
+	s.logins++
+	s.mu.Unlock()
+}
+
+func (ss *smtpSession) Reset() { ss.from, ss.to = "", nil }
+
+func (ss *smtpSession) Logout() error {
+	if !ss.closed { // go-smtp may log a session out more than once
+		ss.closed = true
+		ss.srv.mu.Lock()
+		ss.srv.sessions--
+		ss.srv.mu.Unlock()
+	}
+	return nil
+}
+
 func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
-	if ss.srv.opts.XOAuth2Token != "" && !ss.authed {
+	if (ss.srv.opts.Username != "" || ss.srv.opts.XOAuth2Token != "") && ss.user == "" {
 		return smtp.ErrAuthRequired
 	}
 	ss.from = from
@@ -159,8 +241,9 @@ func (ss *smtpSession) Data(r io.Reader) error {
 			return err
 		}
 	}
+	_, encrypted := ss.conn.TLSConnectionState()
 	s.mu.Lock()
-	s.msgs = append(s.msgs, Received{From: ss.from, To: append([]string(nil), ss.to...), Data: data})
+	s.msgs = append(s.msgs, Received{From: ss.from, To: append([]string(nil), ss.to...), Data: data, TLS: encrypted, User: ss.user})
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()
