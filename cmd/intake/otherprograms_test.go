@@ -59,24 +59,38 @@ func TestTemplateFilledByOtherProgramsIsAccepted(t *testing.T) {
 	filled := filepath.Join(dir, "filled.xlsx")
 	program(t, dir, py, script, tpl, filled)
 
-	copies := map[string]string{"openpyxl": filled}
-	if soffice := lookOrMissing(t, "soffice", "libreoffice-calc-nogui"); soffice != "" {
-		out := filepath.Join(dir, "lo")
-		program(t, dir, soffice, "-env:UserInstallation=file://"+filepath.Join(dir, "lo-profile"),
-			"--headless", "--calc", "--convert-to", "xlsx", "--outdir", out, filled)
-		copies["LibreOffice"] = filepath.Join(out, "filled.xlsx")
-	}
-	if ssconvert := lookOrMissing(t, "ssconvert", "gnumeric"); ssconvert != "" {
-		out := filepath.Join(dir, "gnumeric.xlsx")
-		program(t, dir, ssconvert, filled, out)
-		copies["Gnumeric"] = out
-	}
+	copies := savedByOthers(t, dir, filled, "")
+	copies["openpyxl"] = filled
 	for name, path := range copies {
 		out, _, err := runCmd(t, "check", path)
 		if err != nil || !strings.Contains(out, "No problems found") || !strings.Contains(out, "Records: 2 position-report") {
 			t.Errorf("%s copy not accepted: %v\n%s", name, err, out)
 		}
 	}
+}
+
+// savedByOthers has LibreOffice and Gnumeric (where installed; under CI
+// they must be) open src and save it as .xlsx; loFilter is LibreOffice's
+// import filter, "" to let it guess. It returns the copies by program.
+func savedByOthers(t *testing.T, dir, src, loFilter string) map[string]string {
+	t.Helper()
+	base := strings.TrimSuffix(filepath.Base(src), filepath.Ext(src))
+	copies := map[string]string{}
+	if soffice := lookOrMissing(t, "soffice", "libreoffice-calc-nogui"); soffice != "" {
+		out := filepath.Join(dir, "lo")
+		args := []string{"-env:UserInstallation=file://" + filepath.Join(dir, "lo-profile"), "--headless"}
+		if loFilter != "" {
+			args = append(args, "--infilter="+loFilter)
+		}
+		program(t, dir, soffice, append(args, "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", out, src)...)
+		copies["LibreOffice"] = filepath.Join(out, base+".xlsx")
+	}
+	if ssconvert := lookOrMissing(t, "ssconvert", "gnumeric"); ssconvert != "" {
+		out := filepath.Join(dir, base+"-gnumeric.xlsx")
+		program(t, dir, ssconvert, "--export-type=Gnumeric_Excel:xlsx2", src, out)
+		copies["Gnumeric"] = out
+	}
+	return copies
 }
 
 func lookOrMissing(t *testing.T, prog, pkg string) string {
@@ -121,20 +135,9 @@ func TestValuesEnteredByOtherPrograms(t *testing.T) {
 	if err := os.WriteFile(csv, []byte(enteredCSV), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	made := map[string]string{}
-	if soffice := lookOrMissing(t, "soffice", "libreoffice-calc-nogui"); soffice != "" {
-		out := filepath.Join(dir, "lo")
-		// CSV filter: comma, double quote, UTF-8, from line 1, US English
-		// (so 11/15/2024 is a date).
-		program(t, dir, soffice, "-env:UserInstallation=file://"+filepath.Join(dir, "lo-profile"),
-			"--headless", "--infilter=CSV:44,34,76,1,,1033", "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", out, csv)
-		made["LibreOffice"] = filepath.Join(out, "entered.xlsx")
-	}
-	if ssconvert := lookOrMissing(t, "ssconvert", "gnumeric"); ssconvert != "" {
-		out := filepath.Join(dir, "gnumeric.xlsx")
-		program(t, dir, ssconvert, "--export-type=Gnumeric_Excel:xlsx2", csv, out)
-		made["Gnumeric"] = out
-	}
+	// LibreOffice's CSV filter: comma, double quote, UTF-8, from line 1,
+	// US English (so 11/15/2024 is a date).
+	made := savedByOthers(t, dir, csv, "CSV:44,34,76,1,,1033")
 	for name, path := range made {
 		data, err := os.ReadFile(path)
 		if err != nil {
