@@ -496,6 +496,7 @@ func (d *Daemon) fetchEach(c *imapclient.Client, uids []imap.UID, section *imap.
 // leaveAlone logs a message a rescan does not take: it was in the mailbox
 // before "start from now" began, and was never stored.
 func (d *Daemon) leaveAlone(uid imap.UID, m msgMeta, cur store.Cursor) {
+	d.metrics.LeftAlone.Inc()
 	d.log.Info("imap: left alone: in the mailbox before start-from-now", "uidvalidity", cur.UIDValidity, "uid", uint32(uid),
 		"internal_date", m.Internal, "skip_before", cur.SkipBefore)
 }

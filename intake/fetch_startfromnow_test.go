@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"intake/intake"
 	"intake/intake/localmail"
 	"intake/store"
@@ -112,9 +114,11 @@ func checkOldMailAlone(t *testing.T, h *harness) {
 // answered, and answers what is new.
 func TestStartFromNow_oldMailLeftAloneAfterUIDValidityChange(t *testing.T) {
 	logs := &syncBuffer{}
+	metrics := intake.NewMetrics(nil)
 	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) {
 		o.StartFromNow = true
 		o.Logger = slogTo(io.MultiWriter(logs, tlogWriter{t}))
+		o.Metrics = metrics
 	}})
 	startFromNowThenMigrate(t, h)
 	h.deliver(goodSubmission(t, "after@dhs.gov"))
@@ -125,6 +129,9 @@ func TestStartFromNow_oldMailLeftAloneAfterUIDValidityChange(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "count=3") {
 		t.Errorf("the log does not count the 3 messages left alone:\n%s", logs)
+	}
+	if got := testutil.ToFloat64(metrics.LeftAlone); got != 3 {
+		t.Errorf("intake_messages_left_alone_total = %v, want 3", got)
 	}
 }
 
