@@ -1,7 +1,6 @@
 package sheet
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"fmt"
@@ -19,13 +18,15 @@ func CheckModelSize(data []byte, lim Limits) error {
 	if max <= 0 {
 		max = DefaultModelCells
 	}
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	zr, err := openZip(data)
 	if err != nil {
 		return nil // excelize reports what is wrong with the zip
 	}
 	var total int64
 	for _, f := range zr.File {
-		if !strings.Contains(f.Name, "worksheets/") || !strings.HasSuffix(f.Name, ".xml") {
+		// Named as excelize names it (backslashes as slashes), and in any
+		// case: scanning a part excelize would not load only costs time.
+		if name := strings.ToLower(partName(f.Name)); !strings.Contains(name, "worksheets/") || !strings.HasSuffix(name, ".xml") {
 			continue
 		}
 		rc, err := f.Open()

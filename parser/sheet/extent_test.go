@@ -126,3 +126,19 @@ func TestCheckModelSize_realReport(t *testing.T) {
 		t.Errorf("200 x 12 cells accepted at a 2399-cell bound: %v", err)
 	}
 }
+
+// The bound holds for a zip whose entries are named with backslashes
+// ("xl\worksheets\sheet1.xml"), which excelize reads as the worksheet it
+// is; the scan used to pass over such a part.
+func TestCheckModelSize_backslashNames(t *testing.T) {
+	small := farCells(t, 50)
+	want := readWith(t, sheet.OpenExcelize, small)
+	got := readWith(t, sheet.OpenExcelize, renamed(t, small, backslashes))
+	if d := diffBooks(want, got); d != "" || len(got.rows["Sheet1"]) < 40 {
+		t.Fatalf("excelize reads the renamed sheet differently: %s, %d rows (the premise of this test)", d, len(got.rows["Sheet1"]))
+	}
+	data := renamed(t, farCells(t, 3000), backslashes)
+	if err := sheet.CheckModelSize(data, sheet.DefaultLimits()); !errors.Is(err, sheet.ErrTooLarge) {
+		t.Fatalf("CheckModelSize: %v, want ErrTooLarge", err)
+	}
+}

@@ -45,13 +45,22 @@ func utf16le(s string) []byte {
 // for a corrupted file.
 //
 // It reads with the streaming reader (OpenStream) and falls back to
-// excelize only when that reader does not understand a construct of the
-// file (ErrUnsupported); errors that are the file's fault are returned as
-// they are. Workbook.Reader tells which reader ran.
+// excelize when that reader does not understand a construct of the file
+// (ErrUnsupported), or finds no workbook in a zip (ErrNotXLSX) that
+// excelize can open after all: a valid file is never refused for the
+// stream reader's sake. Other errors are the file's fault and are returned
+// as they are. Workbook.Reader tells which reader ran.
 func Open(data []byte, lim Limits) (Workbook, error) {
 	w, err := OpenStream(data, lim)
-	if errors.Is(err, ErrUnsupported) {
+	switch {
+	case errors.Is(err, ErrUnsupported):
 		return OpenExcelize(data, lim)
+	case errors.Is(err, ErrNotXLSX) && Sniff(data) == nil:
+		// A zip the stream reader finds no workbook in: excelize has
+		// rules of its own for finding parts, so it has the last word.
+		if x, xerr := OpenExcelize(data, lim); xerr == nil {
+			return x, nil
+		}
 	}
 	return w, err
 }
@@ -239,7 +248,9 @@ func SerialTime(value string, date1904 bool) (time.Time, bool) {
 }
 
 // IsDateFormat reports whether a number format shows a date or time: the
-// built-in ids 14-22 and 45-47 (ECMA-376 18.8.30), or a custom format code
+// built-in ids 14-22 and 45-47 (ECMA-376 18.8.30; not 27-36 and 50-58,
+// whose East Asian date codes depend on the language and which excelize,
+// with no culture set, shows as numbers), or a custom format code
 // with a day, month, year, hour or second token outside quotes, escapes and
 // [brackets] ("[h]:mm" elapsed time counts too).
 func IsDateFormat(id int, custom string) bool {

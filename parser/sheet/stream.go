@@ -26,7 +26,7 @@ func OpenStream(data []byte, lim Limits) (Workbook, error) {
 	if err := Sniff(data); err != nil {
 		return nil, err
 	}
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	zr, err := openZip(data)
 	if err != nil {
 		if errors.Is(err, zip.ErrFormat) {
 			return nil, fmt.Errorf("%w: %v", ErrNotXLSX, err)
@@ -48,10 +48,11 @@ func newStreamBook(data []byte, zr *zip.Reader, lim Limits) (*streamBook, error)
 	var total uint64
 	for _, f := range zr.File {
 		total += f.UncompressedSize64
-		if _, dup := b.files[f.Name]; dup {
-			return nil, unsupported("duplicate zip entry %q", f.Name)
+		name := partName(f.Name)
+		if _, dup := b.files[name]; dup {
+			return nil, unsupported("duplicate zip entry %q", name)
 		}
-		b.files[f.Name] = f
+		b.files[name] = f
 	}
 	if lim.MaxTotalBytes > 0 && total > uint64(lim.MaxTotalBytes) {
 		return nil, fmt.Errorf("%w: %d bytes decompressed (limit %d)", ErrTooLarge, total, lim.MaxTotalBytes)
@@ -59,11 +60,43 @@ func newStreamBook(data []byte, zr *zip.Reader, lim Limits) (*streamBook, error)
 	return b, nil
 }
 
+// partName is the name a zip entry is looked up by, the one excelize
+// gives it (its ReadZipReader), so both readers see the same parts.
+// Backslashes, which some Windows zip tools write ("xl\workbook.xml"),
+// become slashes (part names separate segments with "/": ECMA-376 Part 2,
+// the Open Packaging Conventions). The two parts excelize finds whatever
+// their case, the content types and the shared strings
+// ("xl/sharedstrings.xml"), get their usual spelling; other names keep
+// their case, as excelize matches them exactly.
+func partName(name string) string {
+	name = strings.ReplaceAll(name, `\`, "/")
+	switch strings.ToLower(name) {
+	case "[content_types].xml":
+		return "[Content_Types].xml"
+	case "xl/sharedstrings.xml":
+		return "xl/sharedStrings.xml"
+	}
+	return name
+}
+
+// openZip opens the zip of a workbook held in memory. Entry names are
+// only looked up, never used as file paths, so names archive/zip calls
+// insecure (ErrInsecurePath: backslashes, "../"; reported under
+// GODEBUG=zipinsecurepath=0, which a later Go may make the default) are
+// no reason to refuse the file.
+func openZip(data []byte) (*zip.Reader, error) {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if errors.Is(err, zip.ErrInsecurePath) {
+		err = nil
+	}
+	return zr, err
+}
+
 // nonWorksheets returns the names of the chart, dialog and macro sheets
 // of a workbook, which excelize lists with the worksheets; nil when the
 // structure cannot be read.
 func nonWorksheets(data []byte, lim Limits) map[string]bool {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	zr, err := openZip(data)
 	if err != nil {
 		return nil
 	}
@@ -168,7 +201,7 @@ func (b *streamBook) load() error {
 	}
 	// excelize reads styles and shared strings from the default paths; a
 	// workbook that puts them elsewhere is left to it, so both agree.
-	if stylesPath != "" && stylesPath != "xl/styles.xml" || sstPath != "" && sstPath != "xl/sharedStrings.xml" {
+	if stylesPath != "" && stylesPath != "xl/styles.xml" || sstPath != "" && partName(sstPath) != "xl/sharedStrings.xml" {
 		return unsupported("styles or shared strings at a non-default path")
 	}
 	if err := b.loadStyles(); err != nil {

@@ -149,48 +149,79 @@ var oracleTypeBlind = map[string]string{
 
 // refusedOnPurpose are the stream reader's errors that are right even
 // where excelize reads the file: declarations are refused (issue 9), a
-// zip without a workbook part is not a workbook, a limit is a limit, and
-// a corrupted zip entry is corrupted (excelize ignores the checksum).
+// limit is a limit, and a corrupted zip entry is corrupted (excelize
+// ignores the checksum). ErrNotXLSX is not one of them: where the stream
+// reader finds no workbook in a zip that excelize opens, Open reads the
+// file with excelize.
 func refusedOnPurpose(err error) bool {
-	return errors.Is(err, sheet.ErrDoctype) || errors.Is(err, sheet.ErrNotXLSX) || errors.Is(err, sheet.ErrTooLarge) ||
-		errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrFormat) || errors.Is(err, flate.CorruptInputError(0))
+	var corrupt flate.CorruptInputError
+	return errors.Is(err, sheet.ErrDoctype) || errors.Is(err, sheet.ErrTooLarge) ||
+		errors.Is(err, zip.ErrChecksum) || errors.Is(err, zip.ErrFormat) || errors.As(err, &corrupt)
 }
 
-// compareReaders reads data with both readers and returns a disagreement,
-// or "" (with a note on a fallback).
-func compareReaders(data []byte, lim sheet.Limits, anyType bool) (disagreement, fallback string) {
+// comparison is what compare found for one file.
+type comparison struct {
+	disagreement string // how the readers disagree; "" when they agree
+	oracle       bool   // excelize opened the file
+	fallback     string // why Open read the file, or a sheet of it, with excelize; "" when it did not
+	midSheet     bool   // the fallback came in the middle of a sheet
+	refused      error  // the stream reader's refusal, on purpose, of a file excelize opens
+}
+
+// compare reads data with both readers, and with Open where the stream
+// reader hands the file to excelize.
+func compare(data []byte, lim sheet.Limits, anyType bool) (c comparison) {
 	st, stErr := sheet.OpenStream(data, lim)
 	want, exErr := oracle(data, lim)
-	if errors.Is(stErr, sheet.ErrUnsupported) {
-		// Open must then read it with excelize and give excelize's result.
+	c.oracle = exErr == nil
+	if errors.Is(stErr, sheet.ErrUnsupported) || errors.Is(stErr, sheet.ErrNotXLSX) {
+		// Open must then read it with excelize and give excelize's
+		// result, or refuse it only where excelize cannot open it either.
 		w, err := sheet.Open(data, lim)
 		if exErr != nil {
-			return "", "open: " + stErr.Error()
+			if err == nil {
+				w.Close()
+			}
+			return c // no oracle; opening it without a panic is the test
 		}
+		c.fallback = "open: " + stErr.Error()
 		if err != nil {
-			return fmt.Sprintf("Open after fallback: %v", err), ""
+			c.disagreement = fmt.Sprintf("Open refused a file excelize opens: %v (stream: %v)", err, stErr)
+			return c
 		}
 		defer w.Close()
 		got := readAll(w)
 		if got.reader != "excelize" {
-			return fmt.Sprintf("Reader() = %q after a fallback", got.reader), ""
+			c.disagreement = fmt.Sprintf("Reader() = %q after a fallback", got.reader)
+			return c
 		}
-		return diffBooks(want, got), "open: " + stErr.Error()
+		c.disagreement = diffBooks(want, got)
+		return c
 	}
 	if stErr != nil {
-		if exErr == nil && !refusedOnPurpose(stErr) {
-			return fmt.Sprintf("stream refused a file excelize reads: %v", stErr), ""
+		if exErr != nil {
+			return c // neither reads it
 		}
-		return "", ""
+		if !refusedOnPurpose(stErr) {
+			c.disagreement = fmt.Sprintf("stream refused a file excelize reads: %v", stErr)
+			return c
+		}
+		c.refused = stErr
+		if w, err := sheet.Open(data, lim); err == nil {
+			w.Close()
+			c.disagreement = fmt.Sprintf("Open read a file the stream reader refuses (%v)", stErr)
+		}
+		return c
 	}
 	defer st.Close()
 	got := readAll(st)
 	if exErr != nil {
-		return "", "" // no oracle; reading it without a panic is the test
+		return c // no oracle; reading it without a panic is the test
 	}
 	for name, err := range got.errs {
 		if refusedOnPurpose(err) && want.errs[name] == nil {
 			// A limit hit mid-sheet: compare the rows before it only.
+			c.refused = err
 			delete(got.errs, name)
 			if n := len(got.rows[name]); n < len(want.rows[name]) {
 				want.rows[name] = want.rows[name][:n]
@@ -198,15 +229,68 @@ func compareReaders(data []byte, lim sheet.Limits, anyType bool) (disagreement, 
 		}
 	}
 	if got.reader != "stream" {
-		fallback = "mid-sheet fallback"
+		c.fallback, c.midSheet = "mid-sheet fallback", true
 	}
-	return diffBooksRule(want, got, anyType), fallback
+	c.disagreement = diffBooksRule(want, got, anyType)
+	return c
+}
+
+// compareReaders is compare for tests that want no fallback and no
+// refusal: it returns the disagreement, and a note on a fallback or a
+// refusal ("" when the stream reader read the whole file and agreed).
+func compareReaders(data []byte, lim sheet.Limits, anyType bool) (disagreement, note string) {
+	c := compare(data, lim, anyType)
+	note = c.fallback
+	if c.refused != nil {
+		note = "refused: " + c.refused.Error()
+	}
+	return c.disagreement, note
+}
+
+// Reasons shared by several files of the tables below.
+const (
+	nonDefaultPath = "styles or shared strings at a non-default path (excelize reads only the default paths; the stream reader defers to it so both agree)"
+	doctype        = "a DOCTYPE with entity declarations (refused, never expanded: issue 9)"
+)
+
+// corpusFallbacks are the corpus files, all opened by excelize, that Open
+// reads with excelize, each with the construct that sends it there ("mid-
+// sheet:" where the stream reader hands over in the middle of a sheet).
+// It is the fallback table of README.md, word for word
+// (TestCorpusTables_matchReadme); TestStreamMatchesExcelize_corpus fails
+// on a fallback not listed here, and on a file listed here that no longer
+// falls back.
+var corpusFallbacks = map[string]string{
+	"calamine/minimal_package.xlsx":                                                      nonDefaultPath,
+	"exceldatareader/Test_git_issue_629.xlsx":                                            nonDefaultPath,
+	"sheetjs/wtf_path.xlsx":                                                              nonDefaultPath,
+	"poi/spreadsheet/duplicate-filename.xlsx":                                            "two zip entries with one name",
+	"calamine/empty_s_attribute.xlsx":                                                    "mid-sheet: `s=\"\"`",
+	"exceldatareader/Fillreport.xlsx":                                                    "mid-sheet: cell `r=\"0\"`",
+	"exceldatareader/Test_git_issue_324.xlsx":                                            "mid-sheet: a repeated row number",
+	"openpyxl-2015/reader/tests/data/bug304.xlsx":                                        "mid-sheet: `<autoFilter>` inside sheetData",
+	"poi/spreadsheet/clusterfuzz-testcase-minimized-POIXSSFFuzzer-5937385319563264.xlsx": "mid-sheet: row number beyond Excel's",
+}
+
+// corpusRefusals are the corpus files excelize opens that the stream
+// reader refuses, on purpose (refusedOnPurpose), and so does Open: the
+// refusal table of README.md, word for word. A refusal not listed here
+// fails TestStreamMatchesExcelize_corpus, as does a listed file that is
+// no longer refused.
+var corpusRefusals = map[string]string{
+	"poi/spreadsheet/54764.xlsx":                                                         doctype,
+	"poi/spreadsheet/54764-2.xlsx":                                                       doctype,
+	"poi/spreadsheet/poc-xmlbomb.xlsx":                                                   doctype,
+	"poi/spreadsheet/poc-xmlbomb-empty.xlsx":                                             doctype,
+	"poi/spreadsheet/poc-shared-strings.xlsx":                                            "a shared string longer than `MaxCellBytes` (Excel's own bound is 32,767 characters)",
+	"poi/spreadsheet/clusterfuzz-testcase-minimized-POIXSSFFuzzer-5265527465181184.xlsx": "a zip entry that fails its checksum (excelize does not check it)",
 }
 
 // TestStreamMatchesExcelize_corpus is the differential test of issue 9:
 // every workbook of the shared corpus that excelize opens gives the same
-// sheets, row numbers and raw cell values from both readers, or falls
-// back to excelize (logged with its reason).
+// sheets, row numbers and raw cell values from both readers, or is a
+// documented fallback (corpusFallbacks) or a documented refusal
+// (corpusRefusals).
 func TestStreamMatchesExcelize_corpus(t *testing.T) {
 	dir := filepath.Join(testenv.Shared(t), "corpus", "xlsx")
 	var files []string
@@ -224,22 +308,115 @@ func TestStreamMatchesExcelize_corpus(t *testing.T) {
 	}
 	sort.Strings(files)
 	lim := sheet.DefaultLimits()
-	fallbacks := 0
+	seen := map[string]bool{}
+	fallbacks, refusals := 0, 0
 	for _, p := range files {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		rel, _ := filepath.Rel(dir, p)
-		_, blind := oracleTypeBlind[filepath.ToSlash(rel)]
-		d, fb := compareReaders(data, lim, blind)
-		if d != "" {
-			t.Errorf("%s: %s", rel, d)
+		rel = filepath.ToSlash(rel)
+		seen[rel] = true
+		_, blind := oracleTypeBlind[rel]
+		c := compare(data, lim, blind)
+		if c.disagreement != "" {
+			t.Errorf("%s: %s", rel, c.disagreement)
 		}
-		if fb != "" {
+		reason, documented := corpusFallbacks[rel]
+		switch {
+		case c.fallback != "" && !documented:
+			t.Errorf("%s: falls back to excelize (%s), not documented in corpusFallbacks and README.md", rel, c.fallback)
+		case c.fallback == "" && documented:
+			t.Errorf("%s: documented as a fallback (%s), but Open no longer reads it with excelize", rel, reason)
+		case documented && strings.HasPrefix(reason, "mid-sheet:") != c.midSheet:
+			t.Errorf("%s: documented as %q, but the fallback is %s", rel, reason, c.fallback)
+		}
+		if c.fallback != "" {
 			fallbacks++
-			t.Logf("fallback %s: %s", rel, fb)
+		}
+		reason, documented = corpusRefusals[rel]
+		switch {
+		case c.refused != nil && !documented:
+			t.Errorf("%s: excelize opens it, the stream reader refuses it (%v); not documented in corpusRefusals and README.md", rel, c.refused)
+		case c.refused == nil && documented:
+			t.Errorf("%s: documented as refused (%s), but is no longer refused", rel, reason)
+		}
+		if c.refused != nil {
+			refusals++
 		}
 	}
-	t.Logf("%d files, %d fell back to excelize", len(files), fallbacks)
+	for _, list := range []map[string]string{corpusFallbacks, corpusRefusals} {
+		for rel := range list {
+			if !seen[rel] {
+				t.Errorf("%s: documented, but not in the corpus", rel)
+			}
+		}
+	}
+	t.Logf("%d files: %d fell back to excelize, %d refused on purpose", len(files), fallbacks, refusals)
+}
+
+// TestCorpusTables_matchReadme: the fallback and refusal tables of
+// README.md list the files of corpusFallbacks and corpusRefusals, with
+// the same reasons, so the documentation cannot drift from the test.
+func TestCorpusTables_matchReadme(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		header string
+		want   map[string]string
+		count  string // the sentence that counts the files
+	}{
+		{"| corpus file | fallback reason |", corpusFallbacks, "%d files fall back to excelize"},
+		{"| corpus file | refused because |", corpusRefusals, "%d files that excelize opens are refused on purpose"},
+	} {
+		if count := fmt.Sprintf(tc.count, len(tc.want)); !strings.Contains(string(readme), count) {
+			t.Errorf("README.md does not say %q", count)
+		}
+		got := readmeTable(t, string(readme), tc.header)
+		for file, reason := range tc.want {
+			if got[file] != reason {
+				t.Errorf("README.md table %q: %s has %q, the test %q", tc.header, file, got[file], reason)
+			}
+		}
+		for file := range got {
+			if _, ok := tc.want[file]; !ok {
+				t.Errorf("README.md table %q lists %s, the test does not", tc.header, file)
+			}
+		}
+	}
+}
+
+// readmeTable reads the table under a header line: each row names one or
+// more files in backquotes, then the reason.
+func readmeTable(t *testing.T, readme, header string) map[string]string {
+	t.Helper()
+	_, rest, ok := strings.Cut(readme, header+"\n")
+	if !ok {
+		t.Fatalf("README.md has no table %q", header)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(rest, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		if strings.HasPrefix(line, "|---") {
+			continue
+		}
+		files, reason, ok := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(line, "| "), " |"), " | ")
+		if !ok {
+			t.Fatalf("README.md: a table row without a reason: %s", line)
+		}
+		for _, f := range strings.Split(files, ", ") {
+			name, ok := strings.CutPrefix(f, "`")
+			name, ok2 := strings.CutSuffix(name, "`")
+			if !ok || !ok2 {
+				t.Fatalf("README.md: %q is not a file name in backquotes: %s", f, line)
+			}
+			rows[name] = reason
+		}
+	}
+	return rows
 }

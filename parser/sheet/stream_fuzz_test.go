@@ -10,10 +10,10 @@ import (
 // string parts to both readers: a panic, or a disagreement where the
 // stream reader accepts the file, fails. (A mutated zip would mostly fail
 // its checksum; mutating the XML inside a valid zip reaches the scanner.)
-// CI runs it briefly (minimising a new input can take most of a short
-// run, hence the bound):
+// CI (make fuzz, scripts/fuzz-short) runs it for a bounded number of
+// inputs, not a duration, and bounds minimising a new input too:
 //
-//	go test -run '^$' -fuzz FuzzStreamVsExcelize -fuzztime 30s -fuzzminimizetime 5s ./parser/sheet
+//	go test -run '^$' -fuzz '^FuzzStreamVsExcelize$' -fuzztime 3000x -fuzzminimizetime 100x ./parser/sheet
 func FuzzStreamVsExcelize(f *testing.F) {
 	f.Add(sheetXML(`<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" s="1"><v>45000</v></c></row>`), sstXML(`<si><t>a</t></si>`))
 	f.Add(sheetXML(`<row><c t="inlineStr"><is><r><t>x&amp;y</t></r></is></c><c t="b"><v>1</v></c><c t="e"><v>#N/A</v></c></row><row r="4"><c><f>1+1</f><v>2</v></c></row>`), sstXML())
