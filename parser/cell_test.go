@@ -328,3 +328,23 @@ func TestCheck_payPlan(t *testing.T) {
 		t.Errorf("findings %v, want only unknown-pay-plan at C4", got)
 	}
 }
+
+// A workbook whose zip names use backslashes is read, its macros are still
+// found, and its call signature still routes it, also where Go's zip
+// reader reports such names as insecure.
+func TestCheck_backslashNames(t *testing.T) {
+	def := ses(t)
+	good := parsertest.BackslashNames(t, parsertest.SESWorkbook(t, parsertest.GoodPositions(), nil))
+	macro := parsertest.BackslashNames(t, withVBA(t, parsertest.SESWorkbook(t, parsertest.GoodPositions(), nil)))
+	for _, godebug := range []string{"", "zipinsecurepath=0"} {
+		t.Run("GODEBUG="+godebug, func(t *testing.T) {
+			t.Setenv("GODEBUG", godebug)
+			if sub := parser.Check(def, []parser.Input{{Name: "report.xlsx", Data: good}}, parser.Context{}); sub.Deficient() || len(sub.Records) != len(parsertest.GoodPositions()) {
+				t.Errorf("backslash-named workbook: %d records, findings %v", len(sub.Records), codes(sub.Findings))
+			}
+			if sub := parser.Check(def, []parser.Input{{Name: "report.xlsx", Data: macro}}, parser.Context{}); !hasCode(sub.Findings, "macro-workbook", "") {
+				t.Errorf("macros in a backslash-named workbook not found: %v", codes(sub.Findings))
+			}
+		})
+	}
+}

@@ -226,11 +226,11 @@ func isMacroWorkbook(name string, data []byte) bool {
 		return true
 	}
 	z, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) { // backslash names, as some producers write
 		return false
 	}
 	for _, f := range z.File {
-		n := strings.ToLower(f.Name)
+		n := strings.ToLower(strings.ReplaceAll(f.Name, `\`, "/"))
 		if strings.HasSuffix(n, "vbaproject.bin") {
 			return true
 		}

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net/mail"
 	"strings"
@@ -151,11 +152,11 @@ func headRows(wb sheet.Workbook, name string) []sheet.Row {
 // workbook, read from xl/workbook.xml.
 func signatures(data []byte) []string {
 	z, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) { // backslash names, as some producers write
 		return nil
 	}
 	for _, f := range z.File {
-		if f.Name != "xl/workbook.xml" {
+		if strings.ReplaceAll(f.Name, `\`, "/") != "xl/workbook.xml" {
 			continue
 		}
 		rc, err := f.Open()

@@ -3,6 +3,7 @@ package parsertest
 import (
 	"archive/zip"
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -11,7 +12,7 @@ import (
 func RewritePart(tb testing.TB, data []byte, part string, edit func([]byte) []byte) []byte {
 	tb.Helper()
 	found := false
-	out := rewriteZip(tb, data, func(name string, body []byte) []byte {
+	out := rewriteZip(tb, data, nil, func(name string, body []byte) []byte {
 		if name != part {
 			return body
 		}
@@ -27,10 +28,20 @@ func RewritePart(tb testing.TB, data []byte, part string, edit func([]byte) []by
 // AddPart returns a copy of the workbook (zip) data with one more part.
 func AddPart(tb testing.TB, data []byte, part string, body []byte) []byte {
 	tb.Helper()
-	return rewriteZip(tb, data, func(_ string, b []byte) []byte { return b }, map[string][]byte{part: body})
+	return rewriteZip(tb, data, nil, func(_ string, b []byte) []byte { return b }, map[string][]byte{part: body})
 }
 
-func rewriteZip(tb testing.TB, data []byte, edit func(name string, body []byte) []byte, extra map[string][]byte) []byte {
+// BackslashNames returns a copy of the workbook (zip) data whose entry
+// names use backslashes ("xl\workbook.xml"), as some producers write them.
+func BackslashNames(tb testing.TB, data []byte) []byte {
+	tb.Helper()
+	return rewriteZip(tb, data, func(name string) string { return strings.ReplaceAll(name, "/", `\`) },
+		func(_ string, b []byte) []byte { return b }, nil)
+}
+
+// rewriteZip copies a zip, renaming entries by rename (nil: as they are),
+// changing their bodies by edit, and adding extra entries.
+func rewriteZip(tb testing.TB, data []byte, rename func(string) string, edit func(name string, body []byte) []byte, extra map[string][]byte) []byte {
 	tb.Helper()
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -58,7 +69,11 @@ func rewriteZip(tb testing.TB, data []byte, edit func(name string, body []byte) 
 		if err != nil {
 			tb.Fatal(err)
 		}
-		write(f.Name, edit(f.Name, b.Bytes()))
+		name := f.Name
+		if rename != nil {
+			name = rename(name)
+		}
+		write(name, edit(f.Name, b.Bytes()))
 	}
 	for name, body := range extra {
 		write(name, body)
