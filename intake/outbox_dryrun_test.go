@@ -2,12 +2,15 @@ package intake_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"intake/intake"
 	"intake/parser"
+	"intake/parser/email"
+	"intake/parser/parsertest"
 	"intake/store"
 )
 
@@ -120,5 +123,49 @@ func TestDryRun_queuesNoReminders(t *testing.T) {
 	}
 	if msgs := h.smtp.Messages(); len(msgs) != 1 || !slices.Equal(msgs[0].To, []string{"hr.director@treasury.gov"}) {
 		t.Errorf("sent %d messages (%+v), want only TR's reminder", len(msgs), msgs)
+	}
+}
+
+// Under a dry run, mail processed outside the fetch loop (pending mail, a
+// replay) is held the same way: no path queues a reply to be sent.
+func TestDryRun_pendingAndReplayHeld(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) { o.DryRun = true }})
+	now := h.clock.Now()
+	save := func(uid uint32, raw []byte) int64 {
+		id, _, err := h.store.SaveRaw(ctx, store.RawMessage{Mailbox: "INBOX", UIDValidity: 1, UID: uid, DedupeKey: email.DedupeKey(raw),
+			SHA256: fmt.Sprint(uid), Raw: raw, ReceivedAt: now, InternalDate: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	save(1, goodSubmission(t, "pending@dhs.gov"))
+	if n, err := h.d.ProcessPending(ctx); err != nil || n != 1 {
+		t.Fatalf("ProcessPending = %d, %v", n, err)
+	}
+	// An unknown sender's mail is rejected, then replayed.
+	rejected := save(2, message{from: "someone@example.com", subject: "SES", messageID: "x@example.com",
+		files: []attachment{{"r.xlsx", parsertest.SESWorkbook(t, parsertest.GoodPositions(), nil)}}}.bytes(t))
+	if _, err := h.d.ProcessPending(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The operator allowlists the sender and replays the mail, still in
+	// the dry run.
+	opts := h.opts
+	opts.Agencies = append(slices.Clone(opts.Agencies), intake.Agency{Code: "XX", Name: "Example", Senders: []string{"@example.com"}})
+	d, err := intake.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Replay(ctx, rejected); err != nil {
+		t.Fatal(err)
+	}
+	_, ob, err := h.store.Counts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ob[store.OutboxHeld] != 2 || ob[store.OutboxQueued] != 0 {
+		t.Errorf("outbox %v, want two held replies (pending, replayed) and none queued", ob)
 	}
 }

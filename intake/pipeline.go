@@ -68,6 +68,11 @@ func (d *Daemon) Replay(ctx context.Context, id int64) error {
 // the decision. Errors returned are the store's; processing failures are
 // recorded against the message.
 func (d *Daemon) processOne(ctx context.Context, id int64) error {
+	if d.o.DryRun {
+		// Whatever path got here (the fetcher, pending mail, a replay),
+		// a dry run's replies are held, never sent.
+		ctx = store.HoldReplies(ctx, "dry run")
+	}
 	now := d.o.Now()
 	attempts, err := d.o.Store.BeginAttempt(ctx, id, now)
 	if err != nil {
