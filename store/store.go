@@ -15,7 +15,8 @@
 //	                   processing status, attempts, the folder it is to be filed in
 //	locations          (mailbox, uidvalidity, uid) where a message was seen; filed_at
 //	                   once it was moved to its folder on the server
-//	cursors            per mailbox: uidvalidity and the last UID fetched
+//	cursors            per mailbox: uidvalidity, the last UID fetched, and for
+//	                   start-from-now the time it began and how far a rescan reaches
 //	submissions        one per processed submission: receipt, call, agency, period,
 //	                   version, state (current | superseded | deficient), counts
 //	files              attachment bytes as received, per submission
@@ -23,7 +24,8 @@
 //	                   sheet, row) and the row's fields as a JSON object, so any
 //	                   data call's columns fit
 //	findings           validation findings per submission
-//	outbox             replies to send: stable Message-ID, raw bytes, status, attempts,
+//	outbox             replies to send: stable Message-ID, raw bytes, status (queued |
+//	                   sent | failed | bounced | held: a dry run's, never sent), attempts,
 //	                   next attempt, last error, bounce details
 //	outbox_recipients  normalised recipient addresses (per-sender rate limits)
 //	reminders          one row per (call, agency, due): a reminder is queued once
