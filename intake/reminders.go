@@ -64,7 +64,7 @@ func (d *Daemon) QueueReminders(ctx context.Context) (int, error) {
 					d.log.Warn("reminders: agency has no contact address", "agency", a.Code, "call", def.ID)
 					continue
 				}
-				m, err := d.o.Reply.Reminder(reply.ReminderInput{Call: def, ReplyID: d.newMessageID(), Agency: a.Code, AgencyName: a.Name, To: to[0], Due: due, Now: now})
+				m, err := d.o.Reply.Reminder(reply.ReminderInput{Call: def, ReplyID: d.newMessageID(), Agency: a.Code, AgencyName: a.Name, To: to, Due: due, Now: now})
 				if err != nil {
 					return queued, fmt.Errorf("reminders: build for %s: %w", a.Code, err)
 				}

@@ -10,7 +10,8 @@ import (
 )
 
 // Reminders go once to each agency with no accepted submission, within
-// ReminderDays of a deadline; agencies that answered are not reminded.
+// ReminderDays of a deadline, to all its contacts on one message; agencies
+// that answered are not reminded.
 func TestReminders_oncePerAgencyAndDeadline(t *testing.T) {
 	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) {
 		calls, err := parser.NewRegistry(o.Calls.Get("ses-designation-review"))
@@ -18,6 +19,11 @@ func TestReminders_oncePerAgencyAndDeadline(t *testing.T) {
 			t.Fatal(err)
 		}
 		o.Calls = calls
+		for i := range o.Agencies {
+			if o.Agencies[i].Code == "TR" {
+				o.Agencies[i].Contacts = []string{"hr.director@treasury.gov", "sesreports@treasury.gov"}
+			}
+		}
 	}})
 	// HS answers; TR never does.
 	h.deliver(goodSubmission(t, "hs@dhs.gov"))
@@ -43,7 +49,7 @@ func TestReminders_oncePerAgencyAndDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := h.replies(2)[1]
-	if !slices.Equal(r.To, []string{"hr.director@treasury.gov"}) || headerOf(r.Data, "Auto-Submitted") != "auto-generated" {
+	if !slices.Equal(r.To, []string{"hr.director@treasury.gov", "sesreports@treasury.gov"}) || headerOf(r.Data, "Auto-Submitted") != "auto-generated" {
 		t.Errorf("reminder to %v, Auto-Submitted %q", r.To, headerOf(r.Data, "Auto-Submitted"))
 	}
 }

@@ -134,6 +134,7 @@ type envelope struct {
 	MessageID string
 	To        string
 	ToName    string
+	MoreTo    []string // further recipients, after To
 	Subject   string
 	Date      time.Time
 	Original  *Original // nil: not a reply (no threading headers)
@@ -168,6 +169,17 @@ func (b *Builder) compose(env envelope, text, html string, files []attachment) (
 	}
 	if err := m.AddToFormat(name, to.Address); err != nil {
 		return nil, fmt.Errorf("reply: to: %w", err)
+	}
+	rcpt := []string{to.Address}
+	for _, a := range env.MoreTo {
+		more, err := mail.ParseAddress(a)
+		if err != nil {
+			return nil, fmt.Errorf("reply: %s: bad recipient address %q", env.Kind, a)
+		}
+		if err := m.AddTo(more.Address); err != nil {
+			return nil, fmt.Errorf("reply: to: %w", err)
+		}
+		rcpt = append(rcpt, more.Address)
 	}
 	m.Subject(env.Subject)
 	m.SetMessageIDWithValue(id)
@@ -205,7 +217,7 @@ func (b *Builder) compose(env envelope, text, html string, files []attachment) (
 		MessageID: id,
 		Kind:      env.Kind,
 		From:      b.opts.From,
-		To:        []string{to.Address},
+		To:        rcpt,
 		Subject:   env.Subject,
 		Raw:       stableBoundaries(raw.Bytes(), id),
 	}, nil

@@ -2,6 +2,7 @@ package reply_test
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -368,12 +369,16 @@ func TestReplySubject(t *testing.T) {
 func TestReminder(t *testing.T) {
 	m, err := newBuilder(t).Reminder(reply.ReminderInput{
 		Call: testDef(), ReplyID: "rem.1@intake.opm.gov", Agency: "HS", AgencyName: "Department of Homeland Security",
-		To: "hc-reports@hq.dhs.gov", Due: dueTime, Now: now,
+		To: []string{"hc-reports@hq.dhs.gov", "chco@dhs.gov"}, Due: dueTime, Now: now,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := parseMail(t, m.Raw)
+	// Every contact of the agency is on the one reminder.
+	if !slices.Equal(m.To, []string{"hc-reports@hq.dhs.gov", "chco@dhs.gov"}) || !strings.Contains(p.Header.Get("To"), "chco@dhs.gov") {
+		t.Errorf("reminder to %v, header To %q", m.To, p.Header.Get("To"))
+	}
 	if m.Kind != reply.KindReminder || p.Header.Get("Auto-Submitted") != "auto-generated" || p.Header.Has("In-Reply-To") {
 		t.Errorf("reminder headers: kind %q, %v", m.Kind, p.Header)
 	}

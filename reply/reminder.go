@@ -13,7 +13,7 @@ type ReminderInput struct {
 	ReplyID    string // our Message-ID (without <>), chosen by the caller, stable
 	Agency     string // agency code
 	AgencyName string
-	To         string // the agency's contact address
+	To         []string // the agency's contact addresses, all on one reminder
 	Due        time.Time
 	Now        time.Time // the message's Date
 }
@@ -57,9 +57,24 @@ func (b *Builder) Reminder(r ReminderInput) (*Mail, error) {
 	return b.compose(envelope{
 		Kind:      KindReminder,
 		MessageID: r.ReplyID,
-		To:        r.To,
+		To:        first(r.To),
+		MoreTo:    rest(r.To),
 		Subject:   subject,
 		Date:      r.Now,
 		Auto:      "auto-generated",
 	}, text, html, nil)
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+func rest(s []string) []string {
+	if len(s) < 2 {
+		return nil
+	}
+	return s[1:]
 }
