@@ -335,6 +335,9 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if err := d.Replay(ctx, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("replay: no message %d in the store (`intake list --messages` shows their numbers)", id)
+		}
 		return err
 	}
 	m, err := a.store.Message(ctx, id)
@@ -343,7 +346,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "message %d: %s %s\n", id, m.Status, oneLine(firstNonEmpty(m.Note, m.LastError)))
 	if m.Status != store.StatusReceived {
-		fmt.Fprintln(e.stdout, "its reply, if any, is queued: the running daemon (`intake run`) sends it")
+		fmt.Fprintln(e.stdout, "its reply, if any, is queued: `intake run` sends it when it starts")
 	}
 	return nil
 }

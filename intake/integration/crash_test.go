@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
+
 	"intake/intake"
 	"intake/intake/localmail"
 	"intake/parser/parsertest"
@@ -106,10 +108,12 @@ func (p *daemonProc) wait(t *testing.T, timeout time.Duration, logFile string) s
 	return p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 }
 
-// crashConfig is the YAML configuration of the crash tests' daemon.
-func crashConfig(t *testing.T, dir string, imapSrv *localmail.IMAPServer, smtpSrv *localmail.SMTPServer) string {
+// crashConfig is the YAML configuration of the crash tests' daemon; extra
+// lines are added at the top level.
+func crashConfig(t *testing.T, dir string, box crashMailbox, smtpSrv *localmail.SMTPServer, extra ...string) string {
 	t.Helper()
 	host, port := splitHostPort(t, smtpSrv.Addr)
+	addr, user, pass := box.login()
 	return writeFile(t, dir, "intake.yaml", fmt.Sprintf(`store: %s
 from: %s
 from_name: OPM Data Call Intake
@@ -133,14 +137,89 @@ agencies:
     senders: ["@dhs.gov"]
 log:
   level: debug
-`, filepath.Join(dir, "intake.db"), botAddr, defaultCall, imapSrv.Addr, imapSrv.Username, imapSrv.Password, host, port))
+`, filepath.Join(dir, "intake.db"), botAddr, defaultCall, addr, user, pass, host, port)+strings.Join(extra, "\n")+"\n")
 }
+
+// crashMailbox is the bot's mailbox a crash scenario runs on: the
+// in-process server, or Dovecot.
+type crashMailbox interface {
+	// deliver puts a mail in the INBOX, as the MTA would.
+	deliver(t *testing.T, raw []byte)
+	// count returns the number of messages in a folder, -1 while the
+	// folder does not exist.
+	count(t *testing.T, folder string) int
+	// login gives the daemon's IMAP address (plain), user and password.
+	login() (addr, user, pass string)
+}
+
+// memMailbox is the INBOX of an in-process server of its own.
+type memMailbox struct{ srv *localmail.IMAPServer }
+
+func newMemMailbox(t *testing.T) memMailbox {
+	t.Helper()
+	srv, err := localmail.StartIMAP(localmail.IMAPOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return memMailbox{srv}
+}
+
+func (m memMailbox) deliver(t *testing.T, raw []byte) {
+	t.Helper()
+	if _, err := m.srv.Deliver("INBOX", raw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (m memMailbox) count(t *testing.T, folder string) int {
+	n, err := m.srv.Count(folder)
+	if err != nil {
+		return -1 // not created yet
+	}
+	return n
+}
+
+func (m memMailbox) login() (string, string, string) {
+	return m.srv.Addr, m.srv.Username, m.srv.Password
+}
+
+// dovecotMailbox is one user's mailbox on Dovecot, which the test reads
+// and delivers to over a session of its own.
+type dovecotMailbox struct {
+	dc   *dovecot
+	user string
+	c    *imapclient.Client
+}
+
+func newDovecotMailbox(t *testing.T, dc *dovecot, user string) *dovecotMailbox {
+	t.Helper()
+	return &dovecotMailbox{dc: dc, user: user, c: dc.login(t, user)}
+}
+
+func (m *dovecotMailbox) deliver(t *testing.T, raw []byte) {
+	t.Helper()
+	cmd := m.c.Append("INBOX", int64(len(raw)), nil)
+	if _, err := cmd.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatalf("append to %s: %v", m.user, err)
+	}
+}
+
+func (m *dovecotMailbox) count(t *testing.T, folder string) int { return imapCount(m.c, folder) }
+
+func (m *dovecotMailbox) login() (string, string, string) { return m.dc.imapAddr, m.user, mailPass }
 
 // crashState is what a scenario can look at between the kill and the
 // restart.
 type crashState struct {
 	store   *store.Store
-	imap    *localmail.IMAPServer
+	box     crashMailbox
 	replies []localmail.Received
 }
 
@@ -167,14 +246,14 @@ func TestCrash_restartAtEveryPoint(t *testing.T) {
 		{"sent:2", func(t *testing.T, s crashState) { wantSent(t, s, 2) }},
 		{"filing", func(t *testing.T, s crashState) {
 			wantMessages(t, s, 3, 3)
-			if n := count(t, s.imap, "INBOX"); n != 3 {
+			if n := s.box.count(t, "INBOX"); n != 3 {
 				t.Errorf("killed before the first move, INBOX holds %d, want 3", n)
 			}
 		}},
 		{"filing:2", func(t *testing.T, s crashState) {
 			wantMessages(t, s, 3, 3)
 			// One folder's move went through, the other's did not.
-			if n := count(t, s.imap, "INBOX"); n == 0 || n == 3 {
+			if n := s.box.count(t, "INBOX"); n == 0 || n == 3 {
 				t.Errorf("killed between the two folders' moves, INBOX holds %d", n)
 			}
 		}},
@@ -182,19 +261,55 @@ func TestCrash_restartAtEveryPoint(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(strings.ReplaceAll(sc.failpoint, ":", "_"), func(t *testing.T) {
 			t.Parallel()
-			runCrashScenario(t, bin, sc.failpoint, sc.atKill)
+			runCrashScenario(t, bin, newMemMailbox(t), sc.failpoint, sc.atKill)
 		})
 	}
 }
 
-func runCrashScenario(t *testing.T, bin, failpoint string, atKill func(*testing.T, crashState)) {
+// Killed after the server moved the mail and before the store recorded
+// the move: on restart the move is repeated for mail no longer in the
+// INBOX, which a server answers OK doing nothing (RFC 9051 6.4.9), the
+// store records it, and nothing is processed or answered again. On
+// Dovecot, as the in-process server answers that empty move with a
+// COPYUID the client cannot parse.
+func TestCrash_restartAfterTheMove(t *testing.T) {
+	bin := intakeBinary(t)
+	scenarios := []struct {
+		failpoint, user string
+		atKill          func(t *testing.T, s crashState)
+	}{
+		{"filed", "crash-filed@opm.gov", func(t *testing.T, s crashState) {
+			wantMessages(t, s, 3, 3)
+			// The first folder's mail (Accepted: UIDs 1 and 3) was moved.
+			if in, acc := s.box.count(t, "INBOX"), s.box.count(t, "Accepted"); in != 1 || acc != 2 {
+				t.Errorf("killed after the first move: INBOX holds %d, Accepted %d; want 1 and 2", in, acc)
+			}
+			wantUnfiled(t, s, 3)
+		}},
+		{"filed:2", "crash-filed-2@opm.gov", func(t *testing.T, s crashState) {
+			wantMessages(t, s, 3, 3)
+			if n := s.box.count(t, "INBOX"); n != 0 {
+				t.Errorf("killed after both moves: INBOX holds %d, want 0", n)
+			}
+			wantUnfiled(t, s, 1)
+		}},
+	}
+	var users []string
+	for _, sc := range scenarios {
+		users = append(users, sc.user)
+	}
+	dc := startDovecot(t, users)
+	for _, sc := range scenarios {
+		t.Run(strings.ReplaceAll(sc.failpoint, ":", "_"), func(t *testing.T) {
+			t.Parallel()
+			runCrashScenario(t, bin, newDovecotMailbox(t, dc, sc.user), sc.failpoint, sc.atKill)
+		})
+	}
+}
+
+func runCrashScenario(t *testing.T, bin string, box crashMailbox, failpoint string, atKill func(*testing.T, crashState)) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	imapSrv, err := localmail.StartIMAP(localmail.IMAPOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { imapSrv.Close() })
 	smtpSrv, err := localmail.StartSMTP(localmail.SMTPOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -202,11 +317,9 @@ func runCrashScenario(t *testing.T, bin, failpoint string, atKill func(*testing.
 	t.Cleanup(func() { smtpSrv.Close() })
 	mails := newCrashMail(t)
 	for _, s := range mails.subs {
-		if _, err := imapSrv.Deliver("INBOX", s.bytes(t)); err != nil {
-			t.Fatal(err)
-		}
+		box.deliver(t, s.bytes(t))
 	}
-	cfg := crashConfig(t, dir, imapSrv, smtpSrv)
+	cfg := crashConfig(t, dir, box, smtpSrv)
 	logFile := filepath.Join(dir, "intake.log")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -225,7 +338,7 @@ func runCrashScenario(t *testing.T, bin, failpoint string, atKill func(*testing.
 			t.Fatal(err)
 		}
 		defer st.Close()
-		atKill(t, crashState{store: st, imap: imapSrv, replies: smtpSrv.Messages()})
+		atKill(t, crashState{store: st, box: box, replies: smtpSrv.Messages()})
 	}()
 
 	// Second run: no failpoint; it must finish the job.
@@ -254,8 +367,8 @@ func runCrashScenario(t *testing.T, bin, failpoint string, atKill func(*testing.
 		if msgs[store.StatusReceived] != 0 || outbox[store.OutboxQueued] != 0 || outbox[store.OutboxSent] != len(mails.subs) {
 			return false
 		}
-		if count(t, imapSrv, "INBOX") != 0 || count(t, imapSrv, "Accepted") != mails.accepted ||
-			count(t, imapSrv, "Deficient") != len(mails.subs)-mails.accepted {
+		if box.count(t, "INBOX") != 0 || box.count(t, "Accepted") != mails.accepted ||
+			box.count(t, "Deficient") != len(mails.subs)-mails.accepted || unfiled(t, st) != 0 {
 			return false
 		}
 		answered := map[string]bool{}
@@ -315,11 +428,20 @@ func runCrashScenario(t *testing.T, bin, failpoint string, atKill func(*testing.
 	if len(msgs) != len(mails.subs) || byStatus[store.StatusAccepted] != 2 || byStatus[store.StatusDeficient] != 1 {
 		t.Errorf("stored messages by status %v (%d in all), want 2 accepted and 1 deficient", byStatus, len(msgs))
 	}
+	// No kill falls inside a decision, so each message was processed
+	// exactly once, however often the daemon started.
+	for _, m := range msgs {
+		if m.Attempts != 1 {
+			t.Errorf("message %d (%s) was processed %d times, want once", m.ID, m.MessageID, m.Attempts)
+		}
+	}
+	// Every move recorded: nothing left for a later start to move again.
+	wantUnfiled(t, crashState{store: st}, 0)
 
 	// Every mail filed.
-	for box, want := range map[string]int{"INBOX": 0, "Accepted": 2, "Deficient": 1, "Quarantine": 0} {
-		if n := count(t, imapSrv, box); n != want {
-			t.Errorf("%s holds %d messages, want %d", box, n, want)
+	for folder, want := range map[string]int{"INBOX": 0, "Accepted": 2, "Deficient": 1, "Quarantine": 0} {
+		if n := box.count(t, folder); n != want {
+			t.Errorf("%s holds %d messages, want %d", folder, n, want)
 		}
 	}
 
@@ -403,12 +525,27 @@ func wantSent(t *testing.T, s crashState, n int) {
 	}
 }
 
-// count returns the number of messages in a mailbox of the in-process server.
-func count(t *testing.T, s *localmail.IMAPServer, box string) int {
+// wantUnfiled checks how many of the INBOX's locations the store has not
+// recorded as filed.
+func wantUnfiled(t *testing.T, s crashState, n int) {
 	t.Helper()
-	n, err := s.Count(box)
-	if err != nil {
-		return -1 // not created yet
+	if got := unfiled(t, s.store); got != n {
+		t.Errorf("%d locations not recorded as filed, want %d", got, n)
 	}
-	return n
+}
+
+// unfiled returns the number of the INBOX's locations whose message is
+// decided but whose move the store has not recorded.
+func unfiled(t *testing.T, st *store.Store) int {
+	t.Helper()
+	ctx := context.Background()
+	cur, ok, err := st.Cursor(ctx, "INBOX")
+	if err != nil || !ok {
+		t.Fatalf("no INBOX cursor: %v", err)
+	}
+	locs, err := st.Unfiled(ctx, "INBOX", cur.UIDValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(locs)
 }
