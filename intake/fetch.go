@@ -579,6 +579,19 @@ func (d *Daemon) move(c *imapclient.Client, uids []imap.UID, folder string) erro
 		_, err := c.Move(set, folder).Wait()
 		return err
 	}
+	// Without MOVE the original stays, marked \Deleted (no EXPUNGE: that
+	// would also remove what others marked). A copy made before a crash
+	// left its original marked: copy only what is not marked yet, so a
+	// restart never files a mail twice.
+	found, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}, NotFlag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+	if err != nil {
+		return err
+	}
+	todo := found.AllUIDs()
+	if len(todo) == 0 {
+		return nil
+	}
+	set = imap.UIDSetNum(todo...)
 	if _, err := c.Copy(set, folder).Wait(); err != nil {
 		return err
 	}

@@ -155,9 +155,11 @@ type crashMailbox interface {
 // memMailbox is the INBOX of an in-process server of its own.
 type memMailbox struct{ srv *localmail.IMAPServer }
 
-func newMemMailbox(t *testing.T) memMailbox {
+func newMemMailbox(t *testing.T) memMailbox { return newMemMailboxWith(t, localmail.IMAPOptions{}) }
+
+func newMemMailboxWith(t *testing.T, o localmail.IMAPOptions) memMailbox {
 	t.Helper()
-	srv, err := localmail.StartIMAP(localmail.IMAPOptions{})
+	srv, err := localmail.StartIMAP(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +174,15 @@ func (m memMailbox) deliver(t *testing.T, raw []byte) {
 	}
 }
 
+// count leaves out of the INBOX what is marked \Deleted: without MOVE, a
+// filed mail stays there, marked. Other folders count whole (a copy of a
+// marked mail is marked too, and still a copy too many).
 func (m memMailbox) count(t *testing.T, folder string) int {
-	n, err := m.srv.Count(folder)
+	count := m.srv.Count
+	if folder == "INBOX" {
+		count = m.srv.CountLive
+	}
+	n, err := count(folder)
 	if err != nil {
 		return -1 // not created yet
 	}
@@ -269,16 +278,16 @@ func TestCrash_restartAtEveryPoint(t *testing.T) {
 // Killed after the server moved the mail and before the store recorded
 // the move: on restart the move is repeated for mail no longer in the
 // INBOX, which a server answers OK doing nothing (RFC 9051 6.4.9), the
-// store records it, and nothing is processed or answered again. On
-// Dovecot, as the in-process server answers that empty move with a
-// COPYUID the client cannot parse.
+// store records it, and nothing is processed, answered or filed again. On
+// the in-process server, on one without MOVE (copy, then mark \Deleted:
+// only what is not marked yet is copied again), and on Dovecot.
 func TestCrash_restartAfterTheMove(t *testing.T) {
 	bin := intakeBinary(t)
 	scenarios := []struct {
-		failpoint, user string
-		atKill          func(t *testing.T, s crashState)
+		failpoint string
+		atKill    func(t *testing.T, s crashState)
 	}{
-		{"filed", "crash-filed@opm.gov", func(t *testing.T, s crashState) {
+		{"filed", func(t *testing.T, s crashState) {
 			wantMessages(t, s, 3, 3)
 			// The first folder's mail (Accepted: UIDs 1 and 3) was moved.
 			if in, acc := s.box.count(t, "INBOX"), s.box.count(t, "Accepted"); in != 1 || acc != 2 {
@@ -286,7 +295,7 @@ func TestCrash_restartAfterTheMove(t *testing.T) {
 			}
 			wantUnfiled(t, s, 3)
 		}},
-		{"filed:2", "crash-filed-2@opm.gov", func(t *testing.T, s crashState) {
+		{"filed:2", func(t *testing.T, s crashState) {
 			wantMessages(t, s, 3, 3)
 			if n := s.box.count(t, "INBOX"); n != 0 {
 				t.Errorf("killed after both moves: INBOX holds %d, want 0", n)
@@ -296,14 +305,25 @@ func TestCrash_restartAfterTheMove(t *testing.T) {
 	}
 	var users []string
 	for _, sc := range scenarios {
-		users = append(users, sc.user)
+		users = append(users, "crash-"+strings.ReplaceAll(sc.failpoint, ":", "-")+"@opm.gov")
 	}
 	dc := startDovecot(t, users)
-	for _, sc := range scenarios {
-		t.Run(strings.ReplaceAll(sc.failpoint, ":", "_"), func(t *testing.T) {
-			t.Parallel()
-			runCrashScenario(t, bin, newDovecotMailbox(t, dc, sc.user), sc.failpoint, sc.atKill)
-		})
+	for i, sc := range scenarios {
+		for _, server := range []string{"memory", "memory without MOVE", "Dovecot"} {
+			t.Run(strings.ReplaceAll(sc.failpoint, ":", "_")+"/"+server, func(t *testing.T) {
+				t.Parallel()
+				var box crashMailbox
+				switch server {
+				case "memory":
+					box = newMemMailbox(t)
+				case "memory without MOVE":
+					box = newMemMailboxWith(t, localmail.IMAPOptions{NoMove: true})
+				default:
+					box = newDovecotMailbox(t, dc, users[i])
+				}
+				runCrashScenario(t, bin, box, sc.failpoint, sc.atKill)
+			})
+		}
 	}
 }
 

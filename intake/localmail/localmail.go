@@ -151,6 +151,17 @@ func (s *IMAPServer) Count(mailbox string) (int, error) {
 	return int(*st.NumMessages), nil
 }
 
+// CountLive returns the number of messages in mailbox not marked \Deleted:
+// what a client sees once it expunges. Without MOVE a filed mail stays in
+// the INBOX, marked.
+func (s *IMAPServer) CountLive(mailbox string) (int, error) {
+	st, err := s.user.Status(mailbox, &imap.StatusOptions{NumMessages: true, NumDeleted: true})
+	if err != nil {
+		return 0, fmt.Errorf("localmail: status %s: %w", mailbox, err)
+	}
+	return int(*st.NumMessages) - int(*st.NumDeleted), nil
+}
+
 // Recreate deletes a mailbox with everything in it and creates it anew,
 // empty and under a new UIDVALIDITY, as a move to another server does;
 // deliver again (DeliverAt, with the original dates) what it should hold.
@@ -410,4 +421,37 @@ func parseXOAuth2(resp []byte) (user, auth string) {
 		}
 	}
 	return user, auth
+}
+
+// Move and Copy of messages that are no longer there (moved by an earlier
+// session) answer OK with nothing done, as real servers do; the memory
+// server would answer with an empty COPYUID the client cannot parse.
+func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	if none, err := s.matchesNone(numSet); err != nil || none {
+		return err
+	}
+	return s.SessionIMAP4rev2.Move(w, numSet, dest)
+}
+
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	if none, err := s.matchesNone(numSet); err != nil || none {
+		return nil, err
+	}
+	return s.SessionIMAP4rev2.Copy(numSet, dest)
+}
+
+func (s *session) matchesNone(numSet imap.NumSet) (bool, error) {
+	criteria := &imap.SearchCriteria{}
+	kind := imapserver.NumKindSeq
+	switch set := numSet.(type) {
+	case imap.UIDSet:
+		kind, criteria.UID = imapserver.NumKindUID, []imap.UIDSet{set}
+	case imap.SeqSet:
+		criteria.SeqNum = []imap.SeqSet{set}
+	}
+	data, err := s.SessionIMAP4rev2.Search(kind, criteria, &imap.SearchOptions{ReturnCount: true})
+	if err != nil {
+		return false, err
+	}
+	return data.Count == 0, nil
 }
