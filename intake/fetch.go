@@ -557,6 +557,14 @@ func (d *Daemon) file(ctx context.Context, c *imapclient.Client, uidValidity uin
 		}
 		d.failpoint(PointFiling, 0)
 		if err := d.timed(c, func() error { return d.move(c, uids, folder) }); err != nil {
+			var refused *imap.Error
+			if errors.As(err, &refused) {
+				// The server refused this folder (quota, rights, a
+				// folder gone): the mail stays unfiled, to be tried
+				// again next round, and the rest of the work goes on.
+				d.log.Error("imap: filing refused; will retry", "folder", folder, "count", len(uids), "err", err)
+				continue
+			}
 			return fmt.Errorf("imap: file to %s: %w", folder, err)
 		}
 		d.failpoint(PointFiled, 0)

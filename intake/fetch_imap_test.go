@@ -227,3 +227,26 @@ func TestFetch_batchBoundedBySize(t *testing.T) {
 		t.Errorf("%d submissions, want %d", n, len(raws))
 	}
 }
+
+// A folder the server refuses to file into (over quota, say) leaves that
+// mail unfiled, to be tried again, without holding up the rest: other mail
+// is filed, new mail is fetched and answered, the session is kept.
+func TestFilingRefusedForOneFolder(t *testing.T) {
+	metrics := intake.NewMetrics(nil)
+	h := newHarnessWith(t, localmail.IMAPOptions{RefuseFilingTo: "Deficient"}, harnessOptions{Modify: func(o *intake.Options) { o.Metrics = metrics }})
+	h.deliver(message{from: dhsSender, subject: "SES report", messageID: "nosheet@dhs.gov", body: "see attached"}.bytes(t))
+	h.start()
+	h.replies(1)
+	h.deliver(goodSubmission(t, "later@dhs.gov"))
+	h.replies(2)
+	h.waitFolder("Accepted", 1)
+	if n, _ := h.imap.Count("INBOX"); n != 1 {
+		t.Errorf("INBOX holds %d, want the refused mail only", n)
+	}
+	if n := testutil.ToFloat64(metrics.IMAPReconnects); n != 0 {
+		t.Errorf("%v reconnections: a refused folder must not break the session", n)
+	}
+	if n := testutil.ToFloat64(metrics.Filed); n != 1 {
+		t.Errorf("%v filed, want 1", n)
+	}
+}

@@ -45,6 +45,9 @@ type IMAPOptions struct {
 	// OnFetch, when set, is called with each FETCH command's message set
 	// (UIDs for UID FETCH) and items before it is answered.
 	OnFetch func(set imap.NumSet, options *imap.FetchOptions)
+	// RefuseFilingTo names a folder MOVE and COPY into which are answered
+	// NO, as a server over quota or without the rights does.
+	RefuseFilingTo string
 }
 
 // IMAPServer is a running in-process IMAP server.
@@ -427,6 +430,9 @@ func parseXOAuth2(resp []byte) (user, auth string) {
 // session) answer OK with nothing done, as real servers do; the memory
 // server would answer with an empty COPYUID the client cannot parse.
 func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	if err := s.refuse(dest); err != nil {
+		return err
+	}
 	if none, err := s.matchesNone(numSet); err != nil || none {
 		return err
 	}
@@ -434,10 +440,20 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 }
 
 func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	if err := s.refuse(dest); err != nil {
+		return nil, err
+	}
 	if none, err := s.matchesNone(numSet); err != nil || none {
 		return nil, err
 	}
 	return s.SessionIMAP4rev2.Copy(numSet, dest)
+}
+
+func (s *session) refuse(dest string) error {
+	if s.srv.o.RefuseFilingTo != "" && dest == s.srv.o.RefuseFilingTo {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeOverQuota, Text: "Quota exceeded"}
+	}
+	return nil
 }
 
 func (s *session) matchesNone(numSet imap.NumSet) (bool, error) {
