@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"intake/intake"
+	"intake/store"
 )
 
 func cmdRun(ctx context.Context, e *env, args []string) error {
@@ -28,6 +29,13 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err := cfg.ValidateDaemon(); err != nil {
 		return fmt.Errorf("config %s: %w", *path, err)
 	}
+	lock, err := store.TakeLock(cfg.Store)
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("the store %s is in use by another intake run (or a replay): one daemon per store", cfg.Store)
+	} else if err != nil {
+		return err
+	}
+	defer lock.Unlock()
 	a, err := openApp(ctx, e, cfg)
 	if err != nil {
 		return err
