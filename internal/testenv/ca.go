@@ -1,0 +1,88 @@
+package testenv
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// CA is a certificate authority made for one test, and a server
+// certificate it signed for 127.0.0.1 and localhost: what a private CA
+// named in imap.ca_file or smtp.ca_file gives.
+type CA struct {
+	Server          *tls.Config    // the server's TLS configuration (certificate and chain)
+	Roots           *x509.CertPool // a pool holding only this CA
+	CAPEM           []byte         // the CA certificate, PEM
+	CertPEM, KeyPEM []byte         // the server certificate and its PKCS #8 key, PEM
+}
+
+// NewCA makes a CA and a server certificate, valid from an hour ago for a
+// day.
+func NewCA(t testing.TB) *CA {
+	t.Helper()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey, srvKey := newKey(), newKey()
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "intake test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemOf := func(typ string, der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}) }
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	return &CA{
+		Server: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER, caDER}, PrivateKey: srvKey}}, MinVersion: tls.VersionTLS12},
+		Roots:  roots,
+		CAPEM:  pemOf("CERTIFICATE", caDER), CertPEM: pemOf("CERTIFICATE", srvDER), KeyPEM: pemOf("PRIVATE KEY", keyDER),
+	}
+}
+
+// WriteFiles writes ca.pem, cert.pem and key.pem into dir, for servers
+// configured by file (Dovecot, Postfix) and for ca_file.
+func (c *CA) WriteFiles(t testing.TB, dir string) {
+	t.Helper()
+	for name, data := range map[string][]byte{"ca.pem": c.CAPEM, "cert.pem": c.CertPEM, "key.pem": c.KeyPEM} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
