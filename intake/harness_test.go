@@ -80,23 +80,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { smtpSrv.Close() })
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "intake.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	defs, err := parser.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls, err := parser.NewRegistry(defs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := reply.NewBuilder(reply.Options{From: botAddr, FromName: "OPM Data Call Intake"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, calls, rb := coreParts(t, "OPM Data Call Intake")
 	clk := newClock(time.Date(2025, 3, 14, 14, 0, 0, 0, time.UTC))
 	host, port := splitAddr(t, smtpSrv.Addr)
 	opts := intake.Options{
@@ -121,6 +105,30 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	return &harness{t: t, imap: imapSrv, smtp: smtpSrv, store: st, opts: opts, d: d, clock: clk}
+}
+
+// coreParts opens a store in a temporary file and gives the built-in data
+// calls and a reply builder from botAddr.
+func coreParts(t *testing.T, fromName string) (*store.Store, *parser.Registry, *reply.Builder) {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "intake.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	defs, err := parser.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, err := parser.NewRegistry(defs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := reply.NewBuilder(reply.Options{From: botAddr, FromName: fromName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, calls, rb
 }
 
 // start runs the daemon until the test ends.

@@ -3,14 +3,12 @@ package intake_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"intake/intake"
 	"intake/intake/localmail"
-	"intake/parser"
 	"intake/reply"
 	"intake/store"
 )
@@ -46,23 +44,7 @@ func newOutboxRig(t *testing.T, so localmail.SMTPOptions, smtp func(host string,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "intake.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	defs, err := parser.Builtin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	calls, err := parser.NewRegistry(defs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := reply.NewBuilder(reply.Options{From: botAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, calls, rb := coreParts(t, "")
 	clk := &manualClock{t: time.Date(2025, 3, 14, 14, 0, 0, 0, time.UTC)}
 	host, port := splitAddr(t, srv.Addr)
 	r := &outboxRig{t: t, smtp: srv, store: st, clock: clk, reply: "reply-1@intake.test"}
