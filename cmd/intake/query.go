@@ -321,10 +321,8 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	lock, err := store.TakeLock(cfg.Store)
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("replay: intake run is running on %s; stop it first (replay decides the message in this process, and two processes must not decide one store's mail at once)", cfg.Store)
-	} else if err != nil {
+	lock, err := lockStore(cfg.Store, "replay: intake run is running on %s; stop it first (replay decides the message in this process, and two processes must not decide one store's mail at once)")
+	if err != nil {
 		return err
 	}
 	defer lock.Unlock()

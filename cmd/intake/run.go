@@ -29,10 +29,8 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err := cfg.ValidateDaemon(); err != nil {
 		return fmt.Errorf("config %s: %w", *path, err)
 	}
-	lock, err := store.TakeLock(cfg.Store)
-	if errors.Is(err, store.ErrLocked) {
-		return fmt.Errorf("the store %s is in use by another intake run (or a replay): one daemon per store", cfg.Store)
-	} else if err != nil {
+	lock, err := lockStore(cfg.Store, "the store %s is in use by another intake run (or a replay): one daemon per store")
+	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
@@ -61,6 +59,16 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	err = d.Run(ctx)
 	a.log.Info("intake: stopped")
 	return err
+}
+
+// lockStore takes the store's lock for deciding mail; when another process
+// holds it, the error is whenLocked with the store's path.
+func lockStore(path, whenLocked string) (*store.Lock, error) {
+	lock, err := store.TakeLock(path)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf(whenLocked, path)
+	}
+	return lock, err
 }
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
