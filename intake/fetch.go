@@ -533,6 +533,13 @@ func (d *Daemon) file(ctx context.Context, c *imapclient.Client, uidValidity uin
 	if err != nil || len(locs) == 0 {
 		return err
 	}
+	// The outcomes the moves follow are made durable first: a power loss
+	// must not leave mail filed whose outcome the store lost.
+	if !d.o.DryRun {
+		if err := d.o.Store.Sync(); err != nil {
+			return err
+		}
+	}
 	byFolder := map[string][]store.Location{}
 	var folders []string
 	for _, l := range locs {

@@ -90,6 +90,11 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 	if err != nil || len(items) == 0 {
 		return 0, err
 	}
+	// The outcomes these replies report are made durable before the
+	// agency is told of them.
+	if err := d.o.Store.Sync(); err != nil {
+		return 0, err
+	}
 	// What the server was told is recorded even when a stop was asked for
 	// meanwhile, or the reply would go out again on restart.
 	book := context.WithoutCancel(ctx)

@@ -39,7 +39,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -52,8 +54,9 @@ var ErrNotFound = errors.New("store: not found")
 
 // Store is the intake bot's database. It is safe for concurrent use.
 type Store struct {
-	db  *sql.DB // writes (and reads inside write transactions): BEGIN IMMEDIATE
-	rdb *sql.DB // reads that span several queries: deferred, query-only
+	db   *sql.DB // writes (and reads inside write transactions): BEGIN IMMEDIATE
+	rdb  *sql.DB // reads that span several queries: deferred, query-only
+	path string  // the database file, absolute
 }
 
 // Open opens (creating it if needed) the database file at path and brings
@@ -85,8 +88,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	//   _synchronous=NORMAL: in WAL mode this never corrupts the database and
 	//     loses nothing on a process crash (the common case: the daemon is
 	//     killed or panics); only an OS crash or power loss may roll back the
-	//     last commits. FULL would fsync on every commit, and the mail stays
-	//     on the IMAP server until a commit has been made.
+	//     last commits. Those are made durable by Sync, which the daemon calls
+	//     before it acts on them outside the store (moving mail on the server,
+	//     sending a reply): one fsync for a round of commits, where FULL would
+	//     fsync each commit.
 	wdsn := uri + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL"
 	db, err := sql.Open("sqlite3", wdsn)
 	if err != nil {
@@ -110,7 +115,29 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		rdb.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &Store{db: db, rdb: rdb}, nil
+	return &Store{db: db, rdb: rdb, path: abs}, nil
+}
+
+// Sync makes every commit so far durable, through an OS crash or a power
+// loss: it fsyncs the write-ahead log, which under synchronous=NORMAL SQLite
+// syncs only at checkpoints (and a checkpoint syncs the database file, so
+// what the log no longer holds is durable already). Call it before acting
+// outside the store on what was committed, an act that cannot be undone
+// (moving mail on the server, sending a reply), so the world is never
+// ahead of the store.
+func (s *Store) Sync() error {
+	f, err := os.Open(s.path + "-wal")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	return nil
 }
 
 // Close closes the database. Every write is committed or rolled back when

@@ -311,3 +311,27 @@ func TestComplete_cancelledContextWritesNothing(t *testing.T) {
 		t.Errorf("Pending = %v, want the message still pending", ids)
 	}
 }
+
+// Sync makes the commits durable: it succeeds with the write-ahead log in
+// use and once everything was checkpointed into the database file.
+func TestSync(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "intake.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Sync(); err != nil {
+		t.Fatalf("Sync on a new store: %v", err)
+	}
+	if _, _, err := st.SaveRaw(ctx, store.RawMessage{Mailbox: "INBOX", UIDValidity: 1, UID: 1, SHA256: "x", Raw: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("write-ahead log after a commit: %v", err)
+	}
+	if err := st.Sync(); err != nil {
+		t.Fatalf("Sync with the log in use: %v", err)
+	}
+}
