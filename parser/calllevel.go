@@ -2,6 +2,7 @@ package parser
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -49,6 +50,11 @@ func (k *checker) place(r *Record) (int, int) {
 func (k *checker) lookup(cr *compiledRule) {
 	lk := cr.lookup
 	key := cr.lookupCol.col.Key
+	// No row of the rule's kind (a position report without retention
+	// requests): nothing to look up, so no index of the other kind's rows.
+	if !slices.ContainsFunc(k.sub.Records, func(r Record) bool { return r.Kind == cr.kind.kind.ID }) {
+		return
+	}
 	cands := map[string][]map[string]string{}
 	for i := range k.sub.Records {
 		r := &k.sub.Records[i]

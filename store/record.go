@@ -14,11 +14,22 @@ import (
 // a sort and an allocation per key) is the bulk of the cost of storing 100k
 // records; the output is plain JSON that encoding/json reads back.
 func appendFields(b []byte, fields map[string]string, keys []string) ([]byte, []string) {
-	keys = keys[:0]
-	for k := range fields {
-		keys = append(keys, k)
+	// The records of a kind have the same keys: the sorted keys of the
+	// record before serve again when they are all this one's.
+	same := len(keys) == len(fields)
+	for _, k := range keys {
+		if !same {
+			break
+		}
+		_, same = fields[k]
 	}
-	slices.Sort(keys)
+	if !same {
+		keys = keys[:0]
+		for k := range fields {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+	}
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {

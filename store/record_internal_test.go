@@ -50,6 +50,16 @@ func TestAppendFields_sortedAndReusable(t *testing.T) {
 	if string(buf) != `{"a":"1","b":"2","c":"3"}` {
 		t.Fatalf("got %s", buf)
 	}
+	// The next record of the kind: the same keys, reused unsorted again.
+	buf, keys = appendFields(buf[:0], map[string]string{"c": "6", "b": "5", "a": "4"}, keys)
+	if string(buf) != `{"a":"4","b":"5","c":"6"}` {
+		t.Fatalf("same keys: got %s", buf)
+	}
+	// Other keys of the same number: the keys are made anew.
+	buf, keys = appendFields(buf[:0], map[string]string{"x": "1", "a": "2", "b": "3"}, keys)
+	if string(buf) != `{"a":"2","b":"3","x":"1"}` {
+		t.Fatalf("other keys: got %s", buf)
+	}
 	buf, _ = appendFields(buf[:0], map[string]string{}, keys)
 	if string(buf) != `{}` {
 		t.Fatalf("empty fields: got %s", buf)
