@@ -342,11 +342,12 @@ func replyByMessageID(ctx context.Context, q interface {
 
 // RepliesTo counts the outbox rows addressed to addr (compared as a
 // lower-case bare address) created at or after since: the per-sender rate
-// limit.
+// limit. Held replies (a dry run's) are never sent, so they do not count.
 func (s *Store) RepliesTo(ctx context.Context, addr string, since time.Time) (int, error) {
 	var n int
-	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox_recipients WHERE addr = ? AND created_at >= ?`,
-		normAddr(addr), tsq(since)).Scan(&n); err != nil {
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox_recipients r JOIN outbox o ON o.id = r.outbox
+		WHERE r.addr = ? AND r.created_at >= ? AND o.status <> ?`,
+		normAddr(addr), tsq(since), OutboxHeld).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: replies to: %w", err)
 	}
 	return n, nil

@@ -169,6 +169,14 @@ func TestRepliesTo(t *testing.T) {
 			t.Errorf("RepliesTo(%q, %v) = %d, %v; want %d", tc.addr, tc.since, n, err, tc.want)
 		}
 	}
+	// A dry run's reply is held, never sent: it does not use up the limit.
+	held := store.NewReply{MessageID: "held@intake", Kind: "reminder", To: []string{"hr@dhs.gov"}}
+	if _, err := s.QueueReminder(store.HoldReplies(ctx, "dry run"), "c", "HS", t0.AddDate(0, 1, 0), held, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.RepliesTo(ctx, "hr@dhs.gov", t0); err != nil || n != 3 {
+		t.Errorf("RepliesTo after a held reply = %d, %v; want still 3", n, err)
+	}
 }
 
 func TestQueueReply_requiresMessageIDAndRecipient(t *testing.T) {
