@@ -36,6 +36,7 @@ type app struct {
 	reply    *reply.Builder
 	agencies []intake.Agency
 	metrics  *prometheus.Registry
+	lock     *store.Lock // held by the commands that decide mail (run, replay)
 }
 
 // newLogger makes the process logger. Cell values never reach it: the
@@ -108,7 +109,11 @@ func openApp(ctx context.Context, e *env, cfg *Config) (*app, error) {
 	return a, nil
 }
 
-func (a *app) Close() error { return a.store.Close() }
+func (a *app) Close() error {
+	err := a.store.Close()
+	a.lock.Unlock() // nil-safe: only the deciding commands hold one
+	return err
+}
 
 // agencies turns the configured allowlist into the daemon's, adding the
 // .gov domains the reference data lists for an agency's organisation.

@@ -321,24 +321,11 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	lock, err := lockStore(cfg.Store, "replay: intake run is running on %s; stop it first (replay decides the message in this process, and two processes must not decide one store's mail at once)")
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	a, err := openApp(ctx, e, cfg)
+	a, d, err := openDaemon(ctx, e, cfg, "replay: intake run is running on %s; stop it first (replay decides the message in this process, and two processes must not decide one store's mail at once)")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	opts, err := a.daemonOptions()
-	if err != nil {
-		return err
-	}
-	d, err := intake.New(opts)
-	if err != nil {
-		return err
-	}
 	if err := d.Replay(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("replay: no message %d in the store (`intake list --messages` shows their numbers)", id)

@@ -29,24 +29,11 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err := cfg.ValidateDaemon(); err != nil {
 		return fmt.Errorf("config %s: %w", *path, err)
 	}
-	lock, err := lockStore(cfg.Store, "the store %s is in use by another intake run (or a replay): one daemon per store")
-	if err != nil {
-		return err
-	}
-	defer lock.Unlock()
-	a, err := openApp(ctx, e, cfg)
+	a, d, err := openDaemon(ctx, e, cfg, "the store %s is in use by another intake run (or a replay): one daemon per store")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	opts, err := a.daemonOptions()
-	if err != nil {
-		return err
-	}
-	d, err := intake.New(opts)
-	if err != nil {
-		return err
-	}
 	stopWeb, err := a.serveWeb(ctx, cfg.Web.Listen)
 	if err != nil {
 		return err
@@ -61,14 +48,31 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	return err
 }
 
-// lockStore takes the store's lock for deciding mail; when another process
-// holds it, the error is whenLocked with the store's path.
-func lockStore(path, whenLocked string) (*store.Lock, error) {
-	lock, err := store.TakeLock(path)
+// openDaemon takes the store's lock for deciding mail (when another
+// process holds it, the error is whenLocked with the store's path), opens
+// the app and makes the daemon. Closing the app releases the lock.
+func openDaemon(ctx context.Context, e *env, cfg *Config, whenLocked string) (*app, *intake.Daemon, error) {
+	lock, err := store.TakeLock(cfg.Store)
 	if errors.Is(err, store.ErrLocked) {
-		return nil, fmt.Errorf(whenLocked, path)
+		return nil, nil, fmt.Errorf(whenLocked, cfg.Store)
+	} else if err != nil {
+		return nil, nil, err
 	}
-	return lock, err
+	a, err := openApp(ctx, e, cfg)
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, err
+	}
+	a.lock = lock
+	opts, err := a.daemonOptions()
+	if err == nil {
+		var d *intake.Daemon
+		if d, err = intake.New(opts); err == nil {
+			return a, d, nil
+		}
+	}
+	a.Close()
+	return nil, nil, err
 }
 
 func cmdServe(ctx context.Context, e *env, args []string) error {
