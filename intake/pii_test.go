@@ -5,27 +5,17 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	gomessage "github.com/emersion/go-message"
 
 	"intake/intake"
 	"intake/intake/demo"
+	"intake/internal/testenv"
 )
 
 // syncBuffer is a log sink several goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+type syncBuffer = testenv.SyncBuffer
 
 // The performance data call holds PII: a deficient submission's cell
 // values appear neither in the daemon's log nor in the reply's text and

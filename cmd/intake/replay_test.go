@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/wneessen/go-mail"
 
 	"intake/intake/localmail"
+	"intake/internal/testenv"
 	"intake/parser/email"
 	"intake/parser/parsertest"
 	"intake/store"
@@ -253,20 +253,5 @@ func runDaemonUntil(t *testing.T, cfg, what string, cond func() bool) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the daemon's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a log sink several goroutines write to.
+type syncBuffer = testenv.SyncBuffer
