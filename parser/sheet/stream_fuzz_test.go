@@ -1,6 +1,7 @@
 package sheet_test
 
 import (
+	"regexp"
 	"testing"
 
 	"intake/parser/sheet"
@@ -28,9 +29,20 @@ func FuzzStreamVsExcelize(f *testing.F) {
 	lim.MaxPartBytes, lim.MaxTotalBytes = 1<<20, 4<<20
 	lim.MaxRows, lim.MaxColumns = 1000, 200
 	f.Fuzz(func(t *testing.T, sheetPart, sstPart string) {
+		if lowerCellRef.MatchString(sheetPart) {
+			// excelize, the oracle, finds a cell's type and style by its
+			// reference upper-cased (GetCellType), while its model keeps
+			// the reference as written: a string in cell "e1" comes out of
+			// it as a number. The stream reader reads the cell as it is;
+			// the oracle has no answer to compare with.
+			return
+		}
 		data := rewrite(t, base, map[string]string{"xl/worksheets/sheet1.xml": sheetPart, "xl/sharedStrings.xml": sstPart})
 		if d, _ := compareReaders(data, lim, false); d != "" {
 			t.Fatalf("readers disagree: %s\nsheet: %q\nsst: %q", d, sheetPart, sstPart)
 		}
 	})
 }
+
+// lowerCellRef finds a cell whose reference has a lower-case letter.
+var lowerCellRef = regexp.MustCompile(`<(?:\w+:)?c\s[^>]*\br\s*=\s*["'][^"']*[a-z]`)
