@@ -35,28 +35,30 @@ func normHeader(s string) string {
 // normValue folds an enum value: lower case, letters and digits only
 // ("Career-Reserved", "career reserved " and "CAREER RESERVED" meet).
 func normValue(s string) string {
-	// Fast path for the common short ASCII value.
 	var buf [64]byte
-	b := buf[:0]
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-			b = append(b, c)
-		case 'A' <= c && c <= 'Z':
-			b = append(b, c+'a'-'A')
-		case c >= utf8.RuneSelf:
-			return normHeader(s)
-		}
+	if b, ok := appendNormASCII(buf[:0], s); ok {
+		return string(b)
 	}
-	return string(b)
+	return normHeader(s)
 }
 
 // lookupNorm looks a value up in a map keyed by normValue, without
 // allocating for short ASCII values.
 func lookupNorm(m map[string]string, s string) (string, bool) {
 	var buf [64]byte
-	b := buf[:0]
+	b, ok := appendNormASCII(buf[:0], s)
+	if !ok {
+		v, found := m[normHeader(s)]
+		return v, found
+	}
+	v, found := m[string(b)] // the compiler does not allocate for this conversion
+	return v, found
+}
+
+// appendNormASCII appends s folded as normValue folds it: the fast path
+// for ASCII. It reports false, having appended part of s, when s holds a
+// non-ASCII byte (normHeader then folds it).
+func appendNormASCII(b []byte, s string) ([]byte, bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -65,12 +67,10 @@ func lookupNorm(m map[string]string, s string) (string, bool) {
 		case 'A' <= c && c <= 'Z':
 			b = append(b, c+'a'-'A')
 		case c >= utf8.RuneSelf:
-			v, ok := m[normHeader(s)]
-			return v, ok
+			return b, false
 		}
 	}
-	v, ok := m[string(b)] // the compiler does not allocate for this conversion
-	return v, ok
+	return b, true
 }
 
 // normSubject folds a subject or keyword into lower-case words separated by
