@@ -203,7 +203,7 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	if err != nil {
 		return c, err
 	}
-	sub := parser.Check(def, files, parser.Context{Now: received, Agency: agency.Code, Prior: prior, Ref: d.o.Ref, Limits: d.o.Limits})
+	sub := parser.Check(def, files, parser.Context{Now: received, Agency: agency.Code, Prior: parser.PriorRecords(prior), Ref: d.o.Ref, Limits: d.o.Limits})
 	for _, f := range sub.Files {
 		if f.Reader == "" {
 			continue

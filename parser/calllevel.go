@@ -68,10 +68,13 @@ func (k *checker) lookup(cr *compiledRule) {
 	for v := range cands {
 		fromSub[v] = true
 	}
-	for _, r := range k.ctx.Prior[lk.kind.ID] {
-		if v := normValue(r.Fields[key]); v != "" && !fromSub[v] {
-			cands[v] = append(cands[v], fillKeys(r.Fields, lk))
-		}
+	if k.ctx.Prior != nil {
+		_ = k.ctx.Prior(lk.kind.ID, func(r Record) error {
+			if v := normValue(r.Fields[key]); v != "" && !fromSub[v] {
+				cands[v] = append(cands[v], fillKeys(r.Fields, lk))
+			}
+			return nil
+		})
 	}
 	for i := range k.sub.Records {
 		r := &k.sub.Records[i]

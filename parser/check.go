@@ -101,6 +101,10 @@ func (k *checker) add(f Finding, file, sheetIdx int) {
 }
 
 func (k *checker) finish() Submission {
+	k.sub.RecordCounts = map[string]int{}
+	for _, r := range k.sub.Records {
+		k.sub.RecordCounts[r.Kind]++
+	}
 	if k.dropped > 0 {
 		k.sub.Findings = append(k.sub.Findings, Finding{Code: "too-many-findings", Severity: SeverityError,
 			Message: fmt.Sprintf("%d more problems are not listed.", k.dropped),

@@ -204,13 +204,13 @@ func TestCheck_priorPositions(t *testing.T) {
 		t.Fatalf("no lookup finding without prior: %v", codes(sub.Findings))
 	}
 	prior := map[string][]parser.Record{"position-report": first.Records}
-	if sub := check(t, def, retOnly, parser.Context{Agency: "HS", Prior: prior}); len(sub.Findings) != 0 {
+	if sub := check(t, def, retOnly, parser.Context{Agency: "HS", Prior: parser.PriorRecords(prior)}); len(sub.Findings) != 0 {
 		t.Fatalf("retention request against stored report: %v", codes(sub.Findings))
 	}
 	// A position this submission reports supersedes the stored one.
 	p := parsertest.GoodPositions()
 	p[1].CurrentDesignation, p[1].ReversionStatus = "General", "Reverted to General"
-	sub := check(t, def, parsertest.SESWorkbook(t, p, parsertest.GoodRetentions()), parser.Context{Agency: "HS", Prior: prior})
+	sub := check(t, def, parsertest.SESWorkbook(t, p, parsertest.GoodRetentions()), parser.Context{Agency: "HS", Prior: parser.PriorRecords(prior)})
 	if !hasCode(sub.Findings, "retention-names-career-reserved-position", "A2") {
 		t.Fatalf("stored record overrode the new one: %v", codes(sub.Findings))
 	}

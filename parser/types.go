@@ -198,8 +198,11 @@ type Submission struct {
 	Agency   string       `json:"agency,omitempty"` // agency code the rows name, when they agree
 	Period   string       `json:"period,omitempty"` // reporting period (weekly calls), e.g. "2025-W14"
 	Files    []FileResult `json:"files"`
-	Records  []Record     `json:"records"`
-	Findings []Finding    `json:"findings"`
+	Records  []Record     `json:"records"` // empty with CheckStream, which hands rows to its sink
+	// RecordCounts is the number of records per kind (also with
+	// CheckStream, where Records stays empty).
+	RecordCounts map[string]int `json:"record_counts,omitempty"`
+	Findings     []Finding      `json:"findings"`
 }
 
 // Deficient reports whether any finding is an error.
@@ -232,11 +235,19 @@ func (s *Submission) Kinds() []string {
 	for _, r := range s.Records {
 		add(r.Kind)
 	}
+	for k := range s.RecordCounts {
+		if s.RecordCounts[k] > 0 {
+			add(k)
+		}
+	}
 	return kinds
 }
 
 // Counts returns the number of records per kind.
 func (s *Submission) Counts() map[string]int {
+	if s.RecordCounts != nil {
+		return s.RecordCounts
+	}
 	n := map[string]int{}
 	for _, r := range s.Records {
 		n[r.Kind]++
@@ -272,10 +283,10 @@ func DefaultLimits() Limits {
 type Context struct {
 	Now    time.Time
 	Agency string // agency code of the sender (from configuration), "" if unknown
-	// Prior holds the agency's current stored records of this call, by kind
-	// (for cross-kind rules such as a retention request naming a position
-	// reported earlier).
-	Prior  map[string][]Record
+	// Prior hands over the agency's current stored records of this call,
+	// one kind at a time (for cross-kind rules such as a retention request
+	// naming a position reported earlier); nil: none.
+	Prior  PriorFunc
 	Ref    *Reference // reference data; nil skips reference checks
 	Limits Limits
 }
