@@ -194,11 +194,11 @@ type SheetResult struct {
 
 // Submission is what Check made of an email's attachments.
 type Submission struct {
-	Call     string       `json:"call"`
-	Agency   string       `json:"agency,omitempty"` // agency code the rows name, when they agree
-	Period   string       `json:"period,omitempty"` // reporting period (weekly calls), e.g. "2025-W14"
-	Files    []FileResult `json:"files"`
-	Records  []Record     `json:"records"` // empty with CheckStream, which hands rows to its sink
+	Call    string       `json:"call"`
+	Agency  string       `json:"agency,omitempty"` // agency code the rows name, when they agree
+	Period  string       `json:"period,omitempty"` // reporting period (weekly calls), e.g. "2025-W14"
+	Files   []FileResult `json:"files"`
+	Records []Record     `json:"records"` // empty with CheckStream, which hands rows to its sink
 	// RecordCounts is the number of records per kind (also with
 	// CheckStream, where Records stays empty).
 	RecordCounts map[string]int `json:"record_counts,omitempty"`
