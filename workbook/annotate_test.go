@@ -12,7 +12,6 @@ import (
 	"intake/workbook"
 )
 
-
 func annotated(t testing.TB) (*excelize.File, []parser.Finding) {
 	t.Helper()
 	fs := deficiencyFindings()
@@ -191,4 +190,3 @@ func TestAnnotate_notXLSX(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
-

@@ -34,23 +34,42 @@ type sheetRewrite struct {
 	relNS    string
 
 	// found while streaming
-	hadLegacy string // the r:id of the sheet's own legacyDrawing
+	hadLegacy string    // the r:id of the sheet's own legacyDrawing
+	cols      []colSpan // column formats, for cells that name none
+	rowStyle  int       // the current row's format, -1 for none
+}
+
+// colSpan is a <col> element's format: columns min to max.
+type colSpan struct{ min, max, style int }
+
+// baseStyle is the format a cell without an s attribute shows: its row's,
+// else its column's (as Excel and LibreOffice read it; Gnumeric writes
+// such cells), else the default.
+func (sr *sheetRewrite) baseStyle(col int) int {
+	if sr.rowStyle >= 0 {
+		return sr.rowStyle
+	}
+	for _, c := range sr.cols {
+		if col >= c.min && col <= c.max {
+			return c.style
+		}
+	}
+	return 0
 }
 
 func (sr *sheetRewrite) run(r io.Reader, w io.Writer) error {
 	s := newScanner(r)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var (
-		prefix      []byte
-		depth       int
-		inData      bool
-		row, col    int
-		i           int // next mark
-		legacyDone  = sr.legacyID == ""
-		rowsFlushed bool
+		prefix     []byte
+		depth      int
+		inData     bool
+		row, col   int
+		i          int // next mark
+		legacyDone = sr.legacyID == ""
 	)
 	cellXML := func(m mark) {
-		bw.WriteString("<" + qname(prefix, "c") + ` r="` + cellName(m.col, m.row) + `" s="` + strconv.Itoa(sr.style(0, m)) + `"/>`)
+		bw.WriteString("<" + qname(prefix, "c") + ` r="` + cellName(m.col, m.row) + `" s="` + strconv.Itoa(sr.style(sr.baseStyle(m.col), m)) + `"/>`)
 	}
 	// flushCells adds the marked cells of this row left of column c.
 	flushCells := func(c int) {
@@ -63,6 +82,7 @@ func (sr *sheetRewrite) run(r io.Reader, w io.Writer) error {
 	flushRows := func(r int) {
 		for i < len(sr.marks) && sr.marks[i].row < r {
 			rn := sr.marks[i].row
+			sr.rowStyle = -1
 			bw.WriteString("<" + qname(prefix, "row") + ` r="` + strconv.Itoa(rn) + `">`)
 			for i < len(sr.marks) && sr.marks[i].row == rn {
 				cellXML(sr.marks[i])
@@ -94,12 +114,20 @@ func (sr *sheetRewrite) run(r io.Reader, w io.Writer) error {
 				prefix = append([]byte(nil), s.prefix...)
 			case name == "sheetView":
 				raw = dropAttr(raw, "tabSelected")
+			case depth == 2 && name == "col" && len(sr.cols) < 16_384:
+				lo, _ := attr(raw, "min")
+				hi, _ := attr(raw, "max")
+				st, ok := attr(raw, "style")
+				a, _ := strconv.Atoi(string(lo))
+				b, _ := strconv.Atoi(string(hi))
+				if n, err := strconv.Atoi(string(st)); ok && err == nil && a > 0 && b >= a {
+					sr.cols = append(sr.cols, colSpan{a, b, n})
+				}
 			case depth == 1 && name == "sheetData":
 				if s.kind == tokEmpty {
 					bw.Write(opened(raw))
 					flushRows(1 << 30)
 					bw.WriteString("</" + qname(prefix, "sheetData") + ">")
-					rowsFlushed = true
 					continue
 				}
 				inData = true
@@ -124,6 +152,14 @@ func (sr *sheetRewrite) run(r io.Reader, w io.Writer) error {
 				}
 				col = 0
 				flushRows(row)
+				sr.rowStyle = -1
+				if cf, _ := attr(raw, "customFormat"); string(cf) == "1" || string(cf) == "true" {
+					if v, ok := attr(raw, "s"); ok {
+						if n, err := strconv.Atoi(string(v)); err == nil {
+							sr.rowStyle = n
+						}
+					}
+				}
 				if s.kind == tokEmpty && i < len(sr.marks) && sr.marks[i].row == row {
 					bw.Write(opened(raw))
 					flushCells(1 << 30)
@@ -142,7 +178,7 @@ func (sr *sheetRewrite) run(r io.Reader, w io.Writer) error {
 				}
 				flushCells(col)
 				if i < len(sr.marks) && sr.marks[i].row == row && sr.marks[i].col == col {
-					orig := 0
+					orig := sr.baseStyle(col)
 					if v, ok := attr(raw, "s"); ok {
 						orig, _ = strconv.Atoi(string(v))
 					}
@@ -160,14 +196,13 @@ func (sr *sheetRewrite) run(r io.Reader, w io.Writer) error {
 				flushCells(1 << 30)
 			case depth == 1 && string(s.name) == "sheetData":
 				flushRows(1 << 30)
-				inData, rowsFlushed = false, true
+				inData = false
 			case depth == 0:
 				legacy()
 			}
 		}
 		bw.Write(raw)
 	}
-	_ = rowsFlushed
 	return bw.Flush()
 }
 
