@@ -311,7 +311,7 @@ func replySubject(orig, fallback, receipt string) string {
 // plural is "1 row" or "2 rows".
 func plural(n int, one, many string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return thousands(n) + " " + many
 }

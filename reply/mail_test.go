@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-
 	"intake/parser"
 	"intake/reply"
 )
@@ -92,8 +91,8 @@ func deficiencyOutcome(t testing.TB) reply.Outcome {
 		},
 		// reply never opens what it attaches: any bytes will do.
 		Annotated: []reply.Annotated{{File: "positions.xlsx", Data: annotatedBytes}},
-		Due:   dueTime,
-		Now:   now,
+		Due:       dueTime,
+		Now:       now,
 	}
 }
 
