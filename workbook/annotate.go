@@ -167,6 +167,7 @@ func annotate(ctx context.Context, file parser.Input, findings []parser.Finding,
 		return nil, err
 	}
 	var out bytes.Buffer
+	out.Grow(len(file.Data) + 64*len(fs))
 	zw := zip.NewWriter(&out)
 	// Parts we write are compressed fast: the bulk of a large copy is the
 	// sheet data and the Issues sheet, and time matters more than bytes.

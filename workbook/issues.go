@@ -34,12 +34,18 @@ func writeIssues(ctx context.Context, w io.Writer, ns namespaces, st *styler, fs
 	}
 	bw.WriteString(`</cols><sheetData>`)
 	head, wrap, lk := strconv.Itoa(st.issueXf(xfHeader)), strconv.Itoa(st.issueXf(xfWrap)), strconv.Itoa(st.issueXf(xfLink))
+	// The same problem repeats down a column: its escaped text is kept.
+	var seen [8]struct{ in, out string }
 	str := func(col string, row string, style, v string) {
 		if v == "" {
 			bw.WriteString(`<c r="` + col + row + `" s="` + style + `"/>`)
 			return
 		}
-		bw.WriteString(`<c r="` + col + row + `" s="` + style + `" t="inlineStr"><is><t xml:space="preserve">` + escape(v) + `</t></is></c>`)
+		memo := &seen[col[0]-'A']
+		if memo.in != v || memo.out == "" {
+			memo.in, memo.out = v, escape(v)
+		}
+		bw.WriteString(`<c r="` + col + row + `" s="` + style + `" t="inlineStr"><is><t xml:space="preserve">` + memo.out + `</t></is></c>`)
 	}
 	bw.WriteString(`<row r="1">`)
 	for i, h := range []string{"#", "Sheet", "Cell", "Column", "Severity", "Problem", "How to fix", "Authority"} {
