@@ -15,6 +15,7 @@ import (
 	"intake/parser/email"
 	"intake/reply"
 	"intake/store"
+	"intake/workbook"
 )
 
 // ProcessPending processes every stored message not yet decided, oldest
@@ -239,7 +240,7 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	out := reply.Outcome{
 		Call: def, ReplyID: d.newMessageID(), Receipt: receipt, Agency: agency.Code, AgencyName: agency.Name,
 		Original:   reply.Original{MessageID: msg.MessageID, Subject: msg.Subject, From: msg.From, FromName: msg.FromName, References: msg.References, Date: msg.Date},
-		Submission: sub, Files: files, Due: due, Late: late, Now: d.o.Now(),
+		Submission: sub, Due: due, Late: late, Now: d.o.Now(),
 	}
 	var mail *reply.Mail
 	if accepted {
@@ -256,6 +257,12 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 			out.Version = cur.Version + 1
 			changes := parser.Diff(def, old, sub.Records)
 			out.Changes = &changes
+			if !changes.Empty() {
+				// The whole list, for when the mail names only part of it.
+				if out.ChangeList, err = workbook.Changes(ctx, def, changes); err != nil {
+					return c, err
+				}
+			}
 		}
 		c.Status, c.Folder = store.StatusAccepted, d.o.Folders.Accepted
 		mail, err = d.o.Reply.Acknowledgement(out)
@@ -264,6 +271,9 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		}
 	} else {
 		c.Status, c.Folder = store.StatusDeficient, d.o.Folders.Deficient
+		if out.Annotated, err = d.annotatedCopies(ctx, def, files, sub.Findings, m.ID); err != nil {
+			return c, err
+		}
 		mail, err = d.o.Reply.Deficiency(out)
 		if err != nil {
 			return c, err

@@ -9,7 +9,11 @@ import (
 // Acknowledgement builds the reply to an accepted submission: receipt
 // number, data call, version, rows counted per kind, on time or late, the
 // size and SHA-256 of each file, what changed since the previous version
-// (when out.Changes is set) and any warnings.
+// (when out.Changes is set: the counts of rows added, removed and changed
+// first, then the removed and changed rows named, up to maxNamedChanges
+// each; added rows are only counted, and out.ChangeList, the whole list,
+// is attached when the mail does not name every change) and any warnings,
+// grouped as in a deficiency notice.
 func (b *Builder) Acknowledgement(out Outcome) (*Mail, error) {
 	v := ackView{
 		common:   b.common(out),
@@ -30,12 +34,17 @@ func (b *Builder) Acknowledgement(out Outcome) (*Mail, error) {
 		}
 	}
 	v.NWarnings = len(warnings)
-	v.Warnings = group(out.Submission, warnings)
+	v.Warnings, v.More = group(out.Submission, warnings, maxLines)
+	var atts []attachment
+	if v.Changes != nil && !v.Changes.namedInFull() && out.ChangeList != nil {
+		v.Changes.Attached = changesName
+		atts = append(atts, attachment{Name: changesName, Data: out.ChangeList})
+	}
 	text, html, err := b.render(KindAcknowledgement, v)
 	if err != nil {
 		return nil, err
 	}
-	return b.compose(b.replyEnvelope(KindAcknowledgement, out), text, html, nil)
+	return b.compose(b.replyEnvelope(KindAcknowledgement, out), text, html, atts)
 }
 
 // received is when the original mail arrived (its Date), or Now.

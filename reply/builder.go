@@ -56,11 +56,25 @@ type Outcome struct {
 	AgencyName string
 	Original   Original
 	Submission parser.Submission
-	Files      []parser.Input // the attachments as received (for the annotated copies)
-	Due        time.Time      // zero: no deadline known
+	// Annotated are the annotated copies of the agency's workbooks that a
+	// deficiency notice attaches, made by the caller (package workbook);
+	// a file with findings and no copy here is only listed. Never
+	// attached for a call that holds PII.
+	Annotated []Annotated
+	// ChangeList is a workbook listing every change of Changes, made by
+	// the caller (package workbook); an acknowledgement attaches it when
+	// the mail does not name every change. nil: none.
+	ChangeList []byte
+	Due        time.Time // zero: no deadline known
 	Late       bool
 	Changes    *parser.Changes // nil for a first version; else what changed since the previous version
 	Now        time.Time       // the reply's Date
+}
+
+// Annotated is the annotated copy of one of the agency's workbooks.
+type Annotated struct {
+	File string // the name of the agency's file, as received
+	Data []byte // the .xlsx copy
 }
 
 // Mail is a built message, ready for the outbox.
@@ -93,7 +107,7 @@ func NewBuilder(o Options) (*Builder, error) {
 	if a, err := mail.ParseAddress(o.From); err != nil || a.Address != o.From {
 		return nil, fmt.Errorf("reply: Options.From %q is not a bare address", o.From)
 	}
-	funcs := map[string]any{"plural": plural}
+	funcs := map[string]any{"plural": plural, "thousands": thousands}
 	text, err := texttemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.txt.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("reply: parse text templates: %w", err)
@@ -297,7 +311,7 @@ func replySubject(orig, fallback, receipt string) string {
 // plural is "1 row" or "2 rows".
 func plural(n int, one, many string) string {
 	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	return thousands(n) + " " + many
 }

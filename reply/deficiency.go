@@ -8,14 +8,17 @@ import (
 	"intake/parser"
 )
 
-// Deficiency builds the notice that a submission was NOT accepted: every
-// finding, the file-level ones (wrong format, no spreadsheet) first with
-// what to send instead, then the rest grouped by file and sheet with cell,
-// column header, message and fix. Each .xlsx the agency sent that has a
-// finding and can be opened is attached back annotated (see Annotate);
-// one that cannot be opened is only listed. For a call that holds PII no
-// workbook goes back: the notice says so and names the cells. A Receipt of "" means the mail
-// carried no spreadsheet: the notice says so and names no receipt.
+// Deficiency builds the notice that a submission was NOT accepted: the
+// file-level findings (wrong format, no spreadsheet) first with what to
+// send instead, then the rest by file and sheet with cell, column header,
+// message and fix. Identical problems (same file, sheet, column and
+// problem) are one line naming their rows ("Rows 2–100,001"), and at most
+// maxLines such lines are listed: the notice says how many more there are
+// and where they are (the Issues sheet of the attached copy). The
+// annotated copies in out.Annotated are attached; for a call that holds
+// PII no workbook goes back: the notice says so and names the cells. A
+// Receipt of "" means the mail carried no spreadsheet: the notice says so
+// and names no receipt.
 func (b *Builder) Deficiency(out Outcome) (*Mail, error) {
 	fs := out.Submission.Findings
 	v := deficiencyView{
@@ -25,49 +28,48 @@ func (b *Builder) Deficiency(out Outcome) (*Mail, error) {
 		Late:          out.Late,
 		NoSpreadsheet: out.Receipt == "",
 	}
-	var rest []parser.Finding
-	for _, f := range group(out.Submission, fs) {
-		for _, fv := range f.Findings {
-			v.FileProblems = append(v.FileProblems, findingWithFile{File: f.Name, findingView: fv})
-		}
-	}
+	var whole, rest []parser.Finding
 	for _, f := range fs {
 		if f.Severity == parser.SeverityWarning {
 			v.NWarnings++
 		} else {
 			v.NErrors++
 		}
-		if !fileLevel(f) {
+		if fileLevel(f) {
+			whole = append(whole, f)
+		} else {
 			rest = append(rest, f)
 		}
 	}
-	v.Groups = group(out.Submission, rest)
-
-	var atts []attachment
-	used := map[string]bool{}
-	for _, in := range out.Files {
-		mine := findingsFor(fs, in.Name)
-		if len(mine) == 0 || !isXLSXName(in.Name) {
-			continue
+	files, _ := group(out.Submission, whole, 0)
+	for _, f := range files {
+		for _, fv := range f.Findings {
+			v.FileProblems = append(v.FileProblems, findingWithFile{File: f.Name, findingView: fv})
 		}
-		if out.Call != nil && out.Call.PII {
-			// Personal data is not sent by email again: the notice
-			// names sheet, row and column, the agency has its file.
-			v.Withheld = true
-			continue
-		}
-		data, err := Annotate(in, mine)
-		if err != nil {
-			continue // not a workbook we can open: the text lists its findings
-		}
-		name := AnnotatedName(in.Name)
-		for i := 2; used[name]; i++ {
-			name = strings.TrimSuffix(AnnotatedName(in.Name), ".xlsx") + " (" + strconv.Itoa(i) + ").xlsx"
-		}
-		used[name] = true
-		atts = append(atts, attachment{Name: name, Data: data})
-		v.Annotated = append(v.Annotated, name)
 	}
+	var atts []attachment
+	if out.Call != nil && out.Call.PII {
+		// Personal data is not sent by email again: the notice names
+		// sheet, row and column, the agency has its file.
+		for _, f := range out.Submission.Files {
+			if isXLSXName(f.Name) && len(findingsFor(fs, f.Name)) > 0 {
+				v.Withheld = true
+			}
+		}
+	} else {
+		used := map[string]bool{}
+		for _, a := range out.Annotated {
+			name := AnnotatedName(a.File)
+			for i := 2; used[name]; i++ {
+				name = strings.TrimSuffix(AnnotatedName(a.File), ".xlsx") + " (" + strconv.Itoa(i) + ").xlsx"
+			}
+			used[name] = true
+			atts = append(atts, attachment{Name: name, Data: a.Data})
+			v.Annotated = append(v.Annotated, name)
+		}
+	}
+	v.Groups, v.More = group(out.Submission, rest, maxLines)
+	v.MoreWhere = moreWhere(v.Annotated, v.Withheld)
 	text, html, err := b.render(KindDeficiency, v)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 // Package reply turns the outcome of a submission into the message the
-// agency receives, and writes the workbooks agencies are given: blank
-// official templates and annotated copies of their own files.
+// agency receives. It builds mail only: the workbooks a reply carries
+// (annotated copies, the list of changes) are made by package workbook
+// and handed over as bytes in the Outcome; reply never opens them.
 //
 // It builds, never sends: a Builder renders an Outcome into a Mail (RFC
 // 5322 bytes with a stable Message-ID chosen by the caller), which the

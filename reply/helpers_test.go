@@ -275,3 +275,13 @@ func rawFill(t testing.TB, f *excelize.File, data []byte, sheetName, cell string
 	}
 	return strings.ToUpper(strings.TrimPrefix(ss.Fills[ss.Xfs[xf].FillID].Fg.RGB, "FF"))
 }
+
+func openXLSX(t testing.TB, data []byte) *excelize.File {
+	t.Helper()
+	f, err := excelize.OpenReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("open workbook: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}

@@ -1,6 +1,7 @@
 package reply_test
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"intake/parser"
 	"intake/parser/parsertest"
 	"intake/reply"
+	"intake/workbook"
 )
 
 func builtinCall(t *testing.T, id string) *parser.Definition {
@@ -43,10 +45,14 @@ func TestDeficiency_fromParser(t *testing.T) {
 	if len(sub.Findings) < 3 {
 		t.Fatalf("the parser found %d problems, want at least the 3 made", len(sub.Findings))
 	}
+	copyOf, err := workbook.Annotate(context.Background(), in[0], sub.Findings, workbook.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	m, err := newBuilder(t).Deficiency(reply.Outcome{
 		Call: def, ReplyID: "def.pipeline@intake.opm.gov", Receipt: "SES-2025-000007",
 		Agency: "HS", AgencyName: "Department of Homeland Security",
-		Original: original(), Submission: sub, Files: in,
+		Original: original(), Submission: sub, Annotated: []reply.Annotated{{File: in[0].Name, Data: copyOf}},
 		Due: time.Date(2025, 3, 24, 23, 59, 59, 0, ny), Now: now,
 	})
 	if err != nil {

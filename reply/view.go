@@ -46,11 +46,16 @@ type changeView struct {
 }
 
 type changesView struct {
-	Previous int
-	None     bool
-	Added    []changeView
-	Removed  []changeView
-	Changed  []changeView
+	Previous    int
+	None        bool
+	NAdded      int
+	NRemoved    int
+	NChanged    int
+	Removed     []changeView // the first maxNamedChanges
+	Changed     []changeView // the first maxNamedChanges
+	MoreRemoved int          // removed rows not named
+	MoreChanged int          // changed rows not named
+	Attached    string       // the attached list of every change, "" for none
 }
 
 type findingView struct {
@@ -87,6 +92,7 @@ type ackView struct {
 	Changes    *changesView
 	Warnings   []fileGroup
 	NWarnings  int
+	More       int // warnings not listed
 }
 
 type deficiencyView struct {
@@ -98,6 +104,8 @@ type deficiencyView struct {
 	NWarnings     int
 	FileProblems  []findingWithFile
 	Groups        []fileGroup
+	More          int      // problems not listed (past maxLines lines)
+	MoreWhere     string   // where every problem is listed
 	Annotated     []string // names of the annotated copies attached
 	NoSpreadsheet bool     // the mail carried no spreadsheet: no receipt issued
 	Withheld      bool     // a PII call: workbooks with findings are not sent back
@@ -247,6 +255,16 @@ func files(def *parser.Definition, sub parser.Submission) []fileView {
 	return out
 }
 
+// maxNamedChanges bounds the removed rows, and the changed rows, an
+// acknowledgement names; added rows are only counted. The whole list goes
+// in the attached workbook.
+const maxNamedChanges = 50
+
+// changesName is the file name of the attached list of changes.
+const changesName = "changes.xlsx"
+
+// changes is what an acknowledgement says of what changed: counts first,
+// then removed and changed rows named up to maxNamedChanges each.
 func changes(def *parser.Definition, c *parser.Changes, version int) *changesView {
 	if c == nil {
 		return nil
@@ -254,7 +272,7 @@ func changes(def *parser.Definition, c *parser.Changes, version int) *changesVie
 	pii := def != nil && def.PII
 	conv := func(rs []parser.RowChange, removed bool) []changeView {
 		var out []changeView
-		for _, r := range rs {
+		for _, r := range rs[:min(len(rs), maxNamedChanges)] {
 			where := "row " + strconv.Itoa(r.Row)
 			if removed {
 				where += " of the previous version"
@@ -278,12 +296,21 @@ func changes(def *parser.Definition, c *parser.Changes, version int) *changesVie
 	}
 	v := &changesView{
 		Previous: max(version-1, 0),
-		Added:    conv(c.Added, false),
+		NAdded:   len(c.Added),
+		NRemoved: len(c.Removed),
+		NChanged: len(c.Changed),
 		Removed:  conv(c.Removed, true),
 		Changed:  conv(c.Changed, false),
 	}
-	v.None = len(v.Added)+len(v.Removed)+len(v.Changed) == 0
+	v.MoreRemoved = v.NRemoved - len(v.Removed)
+	v.MoreChanged = v.NChanged - len(v.Changed)
+	v.None = v.NAdded+v.NRemoved+v.NChanged == 0
 	return v
+}
+
+// namedInFull reports whether the mail names every change.
+func (v *changesView) namedInFull() bool {
+	return v.NAdded == 0 && v.MoreRemoved == 0 && v.MoreChanged == 0
 }
 
 // fileLevel reports whether a finding is about a whole file (or the whole
@@ -309,10 +336,27 @@ func viewFinding(f parser.Finding) findingView {
 	return v
 }
 
+// maxLines bounds the finding lines of one reply: past it, a notice says
+// how many problems more there are and where every one is listed.
+const maxLines = 200
+
+// maxRanges bounds the row ranges one line names.
+const maxRanges = 12
+
+// line is one line of a reply: a finding, or identical findings (same
+// file, sheet, column and problem) on several rows.
+type line struct {
+	first   parser.Finding
+	rows    []int // ascending
+	sameMsg bool  // every finding of the line has first's message
+}
+
 // group orders findings by file (in the order the files were received),
 // then sheet (in order of first appearance), then row and column, with the
-// findings about a whole file or sheet first.
-func group(sub parser.Submission, fs []parser.Finding) []fileGroup {
+// findings about a whole file or sheet first; it merges identical
+// problems into one line naming their rows, keeps the first limit lines
+// (0: all) and returns how many findings the lines left out hold.
+func group(sub parser.Submission, fs []parser.Finding, limit int) ([]fileGroup, int) {
 	order := map[string]int{}
 	for i, f := range sub.Files {
 		order[f.Name] = i
@@ -352,14 +396,47 @@ func group(sub parser.Submission, fs []parser.Finding) []fileGroup {
 			cmp.Compare(a.Col, b.Col),
 		)
 	})
-	var out []fileGroup
+	// Identical problems: same file, sheet, column, code, severity, fix
+	// and authority. Findings about a whole sheet or file stay apart.
+	type key struct {
+		file, sheet, column, code, severity, fix, cite string
+		col                                            int
+	}
+	var lines []*line
+	at := map[key]*line{}
 	for _, f := range sorted {
+		if f.Row <= 0 {
+			lines = append(lines, &line{first: f, sameMsg: true})
+			continue
+		}
+		k := key{f.File, f.Sheet, f.Column, f.Code, f.Severity, f.Fix, f.Cite, f.Col}
+		l, ok := at[k]
+		if !ok {
+			l = &line{first: f, sameMsg: true}
+			at[k] = l
+			lines = append(lines, l)
+		}
+		if n := len(l.rows); n == 0 || l.rows[n-1] != f.Row {
+			l.rows = append(l.rows, f.Row)
+		}
+		l.sameMsg = l.sameMsg && f.Message == l.first.Message
+	}
+	more := 0
+	if limit > 0 && len(lines) > limit {
+		for _, l := range lines[limit:] {
+			more += max(len(l.rows), 1)
+		}
+		lines = lines[:limit]
+	}
+	var out []fileGroup
+	for _, l := range lines {
+		f := l.first
 		if len(out) == 0 || out[len(out)-1].Name != f.File {
 			out = append(out, fileGroup{Name: f.File})
 		}
 		g := &out[len(out)-1]
 		if f.Sheet == "" {
-			g.Findings = append(g.Findings, viewFinding(f))
+			g.Findings = append(g.Findings, viewLine(l))
 			continue
 		}
 		i := slices.IndexFunc(g.Sheets, func(s sheetGroup) bool { return s.Name == f.Sheet })
@@ -367,7 +444,74 @@ func group(sub parser.Submission, fs []parser.Finding) []fileGroup {
 			g.Sheets = append(g.Sheets, sheetGroup{Name: f.Sheet})
 			i = len(g.Sheets) - 1
 		}
-		g.Sheets[i].Findings = append(g.Sheets[i].Findings, viewFinding(f))
+		g.Sheets[i].Findings = append(g.Sheets[i].Findings, viewLine(l))
 	}
-	return out
+	return out, more
+}
+
+// viewLine renders a line: one finding as before, several as "Rows 2–9,
+// 12 (9 rows)" with the column named.
+func viewLine(l *line) findingView {
+	v := viewFinding(l.first)
+	if len(l.rows) <= 1 {
+		return v
+	}
+	v.Where = "Rows " + rowRanges(l.rows) + " (" + thousands(len(l.rows)) + " rows)"
+	if v.Column == "" && l.first.Col > 0 {
+		v.Column = "column " + parser.ColumnName(l.first.Col)
+	}
+	if !l.sameMsg {
+		v.Message += " (Shown for row " + thousands(l.rows[0]) + "; the other rows have the same problem with their own values.)"
+	}
+	return v
+}
+
+// rowRanges is "2–100,001" or "2–5, 9, 12–14", at most maxRanges ranges
+// and then "and 1,234 more".
+func rowRanges(rows []int) string {
+	var parts []string
+	left := len(rows)
+	for i := 0; i < len(rows); {
+		j := i
+		for j+1 < len(rows) && rows[j+1] == rows[j]+1 {
+			j++
+		}
+		if len(parts) == maxRanges {
+			return strings.Join(parts, ", ") + " and " + thousands(left) + " more"
+		}
+		if i == j {
+			parts = append(parts, thousands(rows[i]))
+		} else {
+			parts = append(parts, thousands(rows[i])+"–"+thousands(rows[j]))
+		}
+		left -= j - i + 1
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
+}
+
+// thousands is 100001 as "100,001".
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 && r != '-' {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// moreWhere says where the problems a notice leaves out are listed.
+func moreWhere(annotated []string, withheld bool) string {
+	switch {
+	case len(annotated) > 0:
+		return `Every problem is listed, with a link to its cell, on the "Issues" sheet of the attached workbook.`
+	case withheld:
+		return "Your workbook is not sent back, since it holds personal information, so the rest are listed nowhere by email. " +
+			"The lines above name rows and columns only: correct them, check the same columns in the rest of the workbook, and send it again; " +
+			"the next notice lists any problem that remains. To have the full list (rows and columns, no values), reply to this message and staff will send it."
+	}
+	return "Correct the problems listed, check the rest of the workbook the same way, and send it again: the next notice lists any problem that remains."
 }

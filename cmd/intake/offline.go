@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"intake/parser"
-	"intake/reply"
+	"intake/workbook"
 )
 
 func cmdTemplate(ctx context.Context, e *env, args []string) error {
@@ -34,9 +34,9 @@ func cmdTemplate(ctx context.Context, e *env, args []string) error {
 	}
 	var data []byte
 	if fs.NArg() == 2 {
-		data, err = reply.Template(def, fs.Arg(1))
+		data, err = workbook.Template(def, fs.Arg(1))
 	} else {
-		data, err = reply.TemplateAll(def)
+		data, err = workbook.TemplateAll(def)
 	}
 	if err != nil {
 		return err
@@ -49,15 +49,16 @@ func cmdTemplate(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdCheck(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "check", "FILE.xlsx... [--call CALL] [--agency CODE] [--reference DIR]")
+	fs := flags(e, "check", "FILE.xlsx... [--call CALL] [--agency CODE] [--reference DIR] [--annotate OUT.xlsx]")
 	callID := fs.String("call", "", "data call (default: recognised from the workbook)")
 	agency := fs.String("agency", "", "agency code of the sender")
 	refDir := fs.String("reference", "", "reference data directory (agency codes, pay plans)")
 	dir := fs.String("calls", "", "directory of more data-call definitions")
+	annotate := fs.String("annotate", "", "write the annotated copy of the workbook (as a deficiency notice attaches it) to this file")
 	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if fs.NArg() == 0 || (*annotate != "" && fs.NArg() != 1) {
 		fs.Usage()
 		return errUsage
 	}
@@ -87,6 +88,16 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	}
 	sub := parser.Check(def, files, parser.Context{Now: time.Now(), Agency: *agency, Ref: ref, Limits: parser.DefaultLimits()})
 	printCheck(e, def, sub)
+	if *annotate != "" {
+		data, err := workbook.Annotate(ctx, files[0], sub.Findings, workbook.Options{})
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*annotate, data, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Annotated copy: %s\n", *annotate)
+	}
 	if sub.Deficient() {
 		return fmt.Errorf("%d problem(s): the submission would get a deficiency notice", countErrors(sub.Findings))
 	}

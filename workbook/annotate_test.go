@@ -1,9 +1,7 @@
-package reply_test
+package workbook_test
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,28 +9,17 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"intake/parser"
-	"intake/parser/sheet"
-	"intake/reply"
+	"intake/workbook"
 )
 
-func openXLSX(t testing.TB, data []byte) *excelize.File {
+func annotated(t testing.TB) (*excelize.File, []parser.Finding) {
 	t.Helper()
-	f, err := excelize.OpenReader(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("open workbook: %v", err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
-func annotated(t testing.TB) (*excelize.File, reply.Outcome) {
-	t.Helper()
-	out := deficiencyOutcome(t)
-	data, err := reply.Annotate(out.Files[0], out.Submission.Findings)
+	fs := deficiencyFindings()
+	data, err := workbook.Annotate(context.Background(), parser.Input{Name: "positions.xlsx", Data: agencyWorkbook(t)}, fs, workbook.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return openXLSX(t, data), out
+	return openXLSX(t, data), fs
 }
 
 func fillOf(t testing.TB, f *excelize.File, sheet, cell string) (*excelize.Style, string) {
@@ -119,7 +106,7 @@ func TestAnnotate_comments(t *testing.T) {
 }
 
 func TestAnnotate_issuesSheet(t *testing.T) {
-	f, out := annotated(t)
+	f, fs := annotated(t)
 	if f.GetSheetName(f.GetActiveSheetIndex()) != "Issues" {
 		t.Errorf("active sheet %q, want Issues", f.GetSheetName(f.GetActiveSheetIndex()))
 	}
@@ -129,7 +116,7 @@ func TestAnnotate_issuesSheet(t *testing.T) {
 	}
 	// One row per finding of this file (the .xls finding is about another file).
 	var mine int
-	for _, x := range out.Submission.Findings {
+	for _, x := range fs {
 		if x.File == "positions.xlsx" {
 			mine++
 		}
@@ -171,12 +158,13 @@ func TestAnnotate_issuesSheet(t *testing.T) {
 // An annotated copy sent back and annotated again keeps one comment per
 // cell and gets a second Issues sheet.
 func TestAnnotate_again(t *testing.T) {
-	out := deficiencyOutcome(t)
-	once, err := reply.Annotate(out.Files[0], out.Submission.Findings)
+	fs := deficiencyFindings()
+	once, err := workbook.Annotate(context.Background(), parser.Input{Name: "positions.xlsx", Data: agencyWorkbook(t)}, fs, workbook.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	twice, err := reply.Annotate(parser.Input{Name: "positions - issues.xlsx", Data: once}, out.Submission.Findings[:1])
+	fs[0].File = "positions - issues.xlsx"
+	twice, err := workbook.Annotate(context.Background(), parser.Input{Name: "positions - issues.xlsx", Data: once}, fs[:1], workbook.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,36 +185,8 @@ func TestAnnotate_again(t *testing.T) {
 }
 
 func TestAnnotate_notXLSX(t *testing.T) {
-	_, err := reply.Annotate(parser.Input{Name: "old.xls", Data: []byte("\xd0\xcf\x11\xe0 old")}, nil)
-	if err == nil || !strings.HasPrefix(err.Error(), "reply: ") {
+	_, err := workbook.Annotate(context.Background(), parser.Input{Name: "old.xls", Data: []byte("\xd0\xcf\x11\xe0 old")}, nil, workbook.Options{})
+	if err == nil || !strings.HasPrefix(err.Error(), "workbook: ") {
 		t.Errorf("err = %v", err)
-	}
-}
-
-func TestAnnotatedName(t *testing.T) {
-	for in, want := range map[string]string{"positions.xlsx": "positions - issues.xlsx", "a.b.XLSX": "a.b - issues.xlsx", ".xlsx": "workbook - issues.xlsx"} {
-		if got := reply.AnnotatedName(in); got != want {
-			t.Errorf("AnnotatedName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// A hostile workbook (a few kilobytes naming far-off cells) is not
-// annotated: excelize's model of it would not fit in memory.
-func TestAnnotate_refusesModelBomb(t *testing.T) {
-	f := excelize.NewFile()
-	defer f.Close()
-	for r := 1; r <= 400; r++ {
-		if err := f.SetCellStr("Sheet1", fmt.Sprintf("XFD%d", r), "x"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if err := f.Write(&buf); err != nil {
-		t.Fatal(err)
-	}
-	_, err := reply.Annotate(parser.Input{Name: "far.xlsx", Data: buf.Bytes()}, []parser.Finding{{Sheet: "Sheet1", Row: 1, Col: 1, Code: "x", Message: "m"}})
-	if !errors.Is(err, sheet.ErrTooLarge) {
-		t.Fatalf("Annotate: %v, want ErrTooLarge", err)
 	}
 }

@@ -1,4 +1,4 @@
-package reply
+package workbook
 
 import (
 	"bytes"
@@ -30,11 +30,11 @@ const (
 // the workbook.
 func Template(def *parser.Definition, kind string) ([]byte, error) {
 	if def == nil {
-		return nil, fmt.Errorf("reply: template: no data call")
+		return nil, fmt.Errorf("workbook: template: no data call")
 	}
 	k := findKind(def, kind)
 	if k == nil {
-		return nil, fmt.Errorf("reply: template: call %q has no kind %q", def.ID, kind)
+		return nil, fmt.Errorf("workbook: template: call %q has no kind %q", def.ID, kind)
 	}
 	return buildTemplate(def, []parser.Kind{*k}, def.ID+"/"+k.ID)
 }
@@ -43,10 +43,10 @@ func Template(def *parser.Definition, kind string) ([]byte, error) {
 // one sheet per kind, with the signature "<call id>".
 func TemplateAll(def *parser.Definition) ([]byte, error) {
 	if def == nil {
-		return nil, fmt.Errorf("reply: template: no data call")
+		return nil, fmt.Errorf("workbook: template: no data call")
 	}
 	if len(def.Kinds) == 0 {
-		return nil, fmt.Errorf("reply: template: call %q has no kinds", def.ID)
+		return nil, fmt.Errorf("workbook: template: call %q has no kinds", def.ID)
 	}
 	return buildTemplate(def, def.Kinds, def.ID)
 }
@@ -68,33 +68,33 @@ func buildTemplate(def *parser.Definition, kinds []parser.Kind, signature string
 	defer f.Close()
 	t := &templateBuilder{f: f, def: def}
 	if err := t.styles(); err != nil {
-		return nil, fmt.Errorf("reply: template: styles: %w", err)
+		return nil, fmt.Errorf("workbook: template: styles: %w", err)
 	}
 	names := sheetNames(kinds)
 	for i := range kinds {
 		if i == 0 {
 			if err := f.SetSheetName("Sheet1", names[i]); err != nil {
-				return nil, fmt.Errorf("reply: template: %w", err)
+				return nil, fmt.Errorf("workbook: template: %w", err)
 			}
 		} else if _, err := f.NewSheet(names[i]); err != nil {
-			return nil, fmt.Errorf("reply: template: %w", err)
+			return nil, fmt.Errorf("workbook: template: %w", err)
 		}
 	}
 	// Sheets first, then contents: the Lists sheet comes after them all.
 	for i, k := range kinds {
 		if err := t.kindSheet(names[i], k); err != nil {
-			return nil, fmt.Errorf("reply: template: sheet %q: %w", names[i], err)
+			return nil, fmt.Errorf("workbook: template: sheet %q: %w", names[i], err)
 		}
 	}
 	if err := t.instructions(kinds, names); err != nil {
-		return nil, fmt.Errorf("reply: template: instructions: %w", err)
+		return nil, fmt.Errorf("workbook: template: instructions: %w", err)
 	}
 	if err := f.SetDefinedName(&excelize.DefinedName{
 		Name:     parser.SignatureName,
 		RefersTo: `"` + signature + `"`,
 		Comment:  "Official template of an OPM data call; used to route the workbook.",
 	}); err != nil {
-		return nil, fmt.Errorf("reply: template: signature: %w", err)
+		return nil, fmt.Errorf("workbook: template: signature: %w", err)
 	}
 	f.SetActiveSheet(0)
 	// Fixed document properties: the same definition gives the same bytes.
@@ -105,11 +105,11 @@ func buildTemplate(def *parser.Definition, kinds []parser.Kind, signature string
 		Created:  "2025-01-01T00:00:00Z",
 		Modified: "2025-01-01T00:00:00Z",
 	}); err != nil {
-		return nil, fmt.Errorf("reply: template: properties: %w", err)
+		return nil, fmt.Errorf("workbook: template: properties: %w", err)
 	}
 	var out bytes.Buffer
 	if err := f.Write(&out); err != nil {
-		return nil, fmt.Errorf("reply: template: write: %w", err)
+		return nil, fmt.Errorf("workbook: template: write: %w", err)
 	}
 	return out.Bytes(), nil
 }
@@ -524,4 +524,13 @@ func deadlineText(d parser.Deadline) string {
 		return pretty(d.Date) + " (end of day, " + zone + " time)"
 	}
 	return ""
+}
+
+func findKind(def *parser.Definition, id string) *parser.Kind {
+	for i := range def.Kinds {
+		if def.Kinds[i].ID == id {
+			return &def.Kinds[i]
+		}
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package reply_test
+package workbook_test
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 
 	"intake/parser"
 	"intake/parser/sheet"
-	"intake/reply"
+	"intake/workbook"
 )
 
 // validations maps the first column letter of each validation to it.
@@ -39,11 +39,11 @@ func signature(f *excelize.File) string {
 
 func TestTemplate(t *testing.T) {
 	def := testDef()
-	data, err := reply.Template(def, "position-report")
+	data, err := workbook.Template(def, "position-report")
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := reply.Template(def, "position-report")
+	again, _ := workbook.Template(def, "position-report")
 	if !bytes.Equal(data, again) {
 		t.Error("two templates of the same kind differ")
 	}
@@ -120,7 +120,7 @@ func TestTemplate(t *testing.T) {
 }
 
 func TestTemplateAll(t *testing.T) {
-	data, err := reply.TemplateAll(testDef())
+	data, err := workbook.TemplateAll(testDef())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +148,10 @@ func TestTemplateAll(t *testing.T) {
 }
 
 func TestTemplate_errors(t *testing.T) {
-	if _, err := reply.Template(testDef(), "nope"); err == nil || !strings.HasPrefix(err.Error(), "reply: ") {
+	if _, err := workbook.Template(testDef(), "nope"); err == nil || !strings.HasPrefix(err.Error(), "workbook: ") {
 		t.Errorf("unknown kind: %v", err)
 	}
-	if _, err := reply.TemplateAll(&parser.Definition{ID: "empty"}); err == nil {
+	if _, err := workbook.TemplateAll(&parser.Definition{ID: "empty"}); err == nil {
 		t.Error("a call with no kinds gave a template")
 	}
 }
@@ -163,7 +163,7 @@ func TestTemplate_sheetNames(t *testing.T) {
 		{ID: "b", Title: "Positions: report [2025] / with a title longer than thirty-one", Columns: []parser.Column{{Key: "k", Header: "K"}}},
 		{ID: "c", Title: "Instructions", Columns: []parser.Column{{Key: "k", Header: "K"}}},
 	}}
-	data, err := reply.TemplateAll(def)
+	data, err := workbook.TemplateAll(def)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestTemplate_builtin(t *testing.T) {
 	for _, def := range defs {
 		for _, k := range def.Kinds {
 			t.Run(def.ID+"/"+k.ID, func(t *testing.T) {
-				data, err := reply.Template(def, k.ID)
+				data, err := workbook.Template(def, k.ID)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -276,7 +276,7 @@ func TestTemplate_builtin(t *testing.T) {
 			})
 		}
 		t.Run(def.ID, func(t *testing.T) {
-			data, err := reply.TemplateAll(def)
+			data, err := workbook.TemplateAll(def)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package reply_test
+package workbook_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"intake/internal/testenv"
 	"intake/parser"
 	"intake/parser/sheet"
-	"intake/reply"
+	"intake/workbook"
 )
 
 // fillScript fills the position-report template of testDef the way an
@@ -67,7 +67,7 @@ func TestTemplate_roundTrip(t *testing.T) {
 	if err := exec.Command(py, "-c", "import openpyxl").Run(); err != nil {
 		testenv.Missing(t, "openpyxl for /usr/bin/python3 (Debian package python3-openpyxl)")
 	}
-	tmpl, err := reply.Template(testDef(), "position-report")
+	tmpl, err := workbook.Template(testDef(), "position-report")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,10 +179,10 @@ func checkFilled(t *testing.T, path string, want survival) {
 // date cell is highlighted and keeps its date format.
 func annotateCopy(t *testing.T, data []byte) {
 	t.Helper()
-	out, err := reply.Annotate(parser.Input{Name: "filled.xlsx", Data: data}, []parser.Finding{{
+	out, err := workbook.Annotate(context.Background(), parser.Input{Name: "filled.xlsx", Data: data}, []parser.Finding{{
 		Sheet: "Position report", Row: 3, Col: 4, Column: "Redesignation Date", Code: "rule",
 		Severity: parser.SeverityError, Message: "The date is after the memo.", Fix: "Check the date.",
-	}})
+	}}, workbook.Options{})
 	if err != nil {
 		t.Fatalf("annotate: %v", err)
 	}
