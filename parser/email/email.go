@@ -120,12 +120,12 @@ type Message struct {
 	Unread     []Unread
 	Incomplete bool
 
-	fromFields int      // From fields in the header
-	authors    []string // every address they name, lower-cased
-	report   string      // report-type of a top-level multipart/report
-	dsn      [][]byte    // bodies of message/delivery-status parts
-	embedded []embedded  // headers of message/rfc822 and text/rfc822-headers parts
-	textAll  bytesBudget // text of non-attachment text parts, for bounce heuristics
+	fromFields int         // From fields in the header
+	authors    []string    // every address they name, lower-cased
+	report     string      // report-type of a top-level multipart/report
+	dsn        [][]byte    // bodies of message/delivery-status parts
+	embedded   []embedded  // headers of message/rfc822 and text/rfc822-headers parts
+	textAll    bytesBudget // text of non-attachment text parts, for bounce heuristics
 }
 
 // embedded is the header of a message carried inside this one.
