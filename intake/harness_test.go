@@ -202,8 +202,8 @@ type message struct {
 	// Authentication-Results. Its Received field is always added.
 	dmarc   string
 	headers map[string]string // the sender's own fields
-	files                    []attachment
-	body                     string
+	files   []attachment
+	body    string
 }
 
 // bytes is the mail as the mailbox has it: raw, with what the receiving

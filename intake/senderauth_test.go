@@ -197,7 +197,9 @@ func TestVerifySenders(t *testing.T) {
 
 type resolverFunc func(ctx context.Context, name string) ([]string, error)
 
-func (f resolverFunc) LookupTXT(ctx context.Context, name string) ([]string, error) { return f(ctx, name) }
+func (f resolverFunc) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	return f(ctx, name)
+}
 
 // A DNS failure is not the sender's fault: the mail is not refused for it,
 // and is decided once the records can be had.
