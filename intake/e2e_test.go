@@ -25,7 +25,7 @@ var receiptRE = regexp.MustCompile(`SES-2025-\d{6}`)
 // filed, an acknowledgement out, threaded and marked auto-replied.
 func TestEndToEnd_accepted(t *testing.T) {
 	metrics := intake.NewMetrics(nil)
-	h := newHarness(t, harnessOptions{RequireDMARC: true, Modify: func(o *intake.Options) { o.Metrics = metrics }})
+	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) { o.Metrics = metrics }})
 	wb := parsertest.SESWorkbook(t, parsertest.GoodPositions(), parsertest.GoodRetentions())
 	h.deliver(message{from: dhsSender, subject: "DHS SES designation review", messageID: "dhs-1@dhs.gov", dmarc: "pass",
 		files: []attachment{{"DHS report.xlsx", wb}}}.bytes(t))
@@ -93,7 +93,7 @@ func TestEndToEnd_accepted(t *testing.T) {
 // A deficient submission: every problem is found and listed, by sheet,
 // cell and column, in the reply and in the store; nothing is accepted.
 func TestEndToEnd_deficient(t *testing.T) {
-	h := newHarness(t, harnessOptions{RequireDMARC: true})
+	h := newHarness(t, harnessOptions{})
 	pos := parsertest.GoodPositions()
 	pos[0].Designation2021 = "Generl"             // row 2, F: not an allowed value
 	pos[1].RedesignationDate = "31/13/2024"       // row 3, I: not a date

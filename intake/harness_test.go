@@ -44,7 +44,6 @@ type harnessOptions struct {
 	XOAuth2Token string // the IMAP server accepts only XOAUTH2 with this token
 	SMTPToken    string // the SMTP server requires AUTH XOAUTH2 with this token
 	SMTPReject   func(n int, from string, to []string) error
-	RequireDMARC bool
 	Modify       func(*intake.Options)
 }
 
@@ -91,7 +90,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		},
 		IMAP:         intake.IMAPOptions{Addr: imapSrv.Addr, TLS: "none", Username: imapSrv.Username, Password: imapSrv.Password, Timeout: 10 * time.Second},
 		SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
-		Auth:         email.AuthPolicy{TrustedAuthServID: authServID, RequireDMARC: ho.RequireDMARC},
+		Auth:         email.AuthPolicy{TrustedAuthServID: authServID},
 		PollInterval: 200 * time.Millisecond,
 		Now:          clk.Now,
 		Backoff:      func(int) time.Duration { return 10 * time.Millisecond },
@@ -198,13 +197,24 @@ type attachment struct {
 // message builds an agency's email as a mail client would.
 type message struct {
 	from, subject, messageID string
-	dmarc                    string // "", "pass" or "fail": Authentication-Results from the trusted server
-	headers                  map[string]string
-	files                    []attachment
-	body                     string
+	// dmarc is the result the receiving (trusted) server stamps: "pass"
+	// (also for ""), "fail" or "none"; "absent" adds no
+	// Authentication-Results. Its Received field is always added.
+	dmarc   string
+	headers map[string]string // the sender's own fields
+	files   []attachment
+	body    string
 }
 
+// bytes is the mail as the mailbox has it: raw, with what the receiving
+// server adds on top (receivedBy).
 func (m message) bytes(t *testing.T) []byte {
+	t.Helper()
+	return receivedBy(m.from, m.dmarc, m.raw(t))
+}
+
+// raw is the mail as the agency's client sends it.
+func (m message) raw(t *testing.T) []byte {
 	t.Helper()
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := msg.From(m.from); err != nil {
@@ -217,10 +227,6 @@ func (m message) bytes(t *testing.T) []byte {
 	msg.SetDateWithValue(time.Date(2025, 3, 14, 13, 0, 0, 0, time.UTC))
 	if m.messageID != "" {
 		msg.SetMessageIDWithValue(m.messageID)
-	}
-	if m.dmarc != "" {
-		domain := m.from[strings.IndexByte(m.from, '@')+1:]
-		msg.SetGenHeader("Authentication-Results", fmt.Sprintf("%s; dkim=%s header.d=%s; dmarc=%s header.from=%s", authServID, m.dmarc, domain, m.dmarc, domain))
 	}
 	for k, v := range m.headers {
 		msg.SetGenHeader(mail.Header(k), v)
@@ -240,6 +246,23 @@ func (m message) bytes(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// receivedBy prepends what the receiving server adds to a message from
+// sender: its Authentication-Results with the dmarc result ("" is pass,
+// "absent" none at all) above its own Received field.
+func receivedBy(sender, dmarc string, raw []byte) []byte {
+	domain := sender[strings.IndexByte(sender, '@')+1:]
+	trace := fmt.Sprintf("Received: from mail.%s (mail.%s [192.0.2.25]) by %s with ESMTPS id 4Zt7Yq; Fri, 14 Mar 2025 13:00:01 +0000\r\n", domain, domain, authServID)
+	switch dmarc {
+	case "absent":
+	case "":
+		dmarc = "pass"
+		fallthrough
+	default:
+		trace = fmt.Sprintf("Authentication-Results: %s; dkim=%s header.d=%s; dmarc=%s header.from=%s\r\n", authServID, dmarc, domain, dmarc, domain) + trace
+	}
+	return append([]byte(trace), raw...)
 }
 
 func splitAddr(t *testing.T, addr string) (string, int) {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -62,7 +63,12 @@ type Options struct {
 	IMAP    IMAPOptions
 	SMTP    SMTPOptions
 	Folders Folders
-	Auth    email.AuthPolicy
+	// Auth says how senders are authenticated; the zero value verifies
+	// DKIM and DMARC alignment itself (see email.AuthPolicy).
+	Auth email.AuthPolicy
+	// Resolver looks up DKIM keys and DMARC records for Auth mode verify
+	// (default: the system's resolver).
+	Resolver Resolver
 
 	MaxAttempts   int           // processing attempts before quarantine (default 3)
 	RatePerSender int           // replies per sender per RateWindow (default 20)
@@ -180,6 +186,12 @@ func New(o Options) (*Daemon, error) {
 	if o.IMAP.Mailbox == "" {
 		o.IMAP.Mailbox = "INBOX"
 	}
+	if err := checkAuthMode(o); err != nil {
+		return nil, err
+	}
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
 	if o.DefaultCall != "" && o.Calls.Get(o.DefaultCall) == nil {
 		return nil, fmt.Errorf("intake: default call %q is not defined", o.DefaultCall)
 	}
@@ -195,7 +207,9 @@ func New(o Options) (*Daemon, error) {
 		agencies[i] = a
 	}
 	o.Agencies = agencies
-	return &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1)}, nil
+	d := &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1)}
+	d.warnAuth()
+	return d, nil
 }
 
 // Run fetches, processes, files and sends until ctx ends. It reconnects to

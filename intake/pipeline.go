@@ -146,14 +146,20 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		c.Status, c.Folder, c.Note = store.StatusIgnored, d.o.Folders.Ignored, "not answered: "+reason
 		return c, nil
 	}
-	// Only agencies get in, and only authenticated where that is checked.
+	// Only agencies get in, one author, authenticated (senderauth.go).
+	if p := msg.FromProblem(); p != "" {
+		c.Status, c.Folder, c.Note = store.StatusRejected, d.o.Folders.Quarantine, "sender refused: "+p
+		return c, nil
+	}
 	agency := d.agencyOf(msg.From)
 	if agency == nil {
 		c.Status, c.Folder, c.Note = store.StatusRejected, d.o.Folders.Quarantine, "sender is not on any agency's allowlist"
 		return c, nil
 	}
 	c.Agency = agency.Code
-	if v := email.Authenticate(msg, d.o.Auth); v.Checked && !v.Pass {
+	if v, err := d.authenticate(ctx, msg, m.Raw); err != nil {
+		return c, err
+	} else if !v.Pass {
 		c.Status, c.Folder, c.Note = store.StatusRejected, d.o.Folders.Quarantine, "sender authentication failed: "+v.Reason
 		return c, nil
 	}

@@ -164,7 +164,7 @@ func (a *app) daemonOptions() (intake.Options, error) {
 		},
 		Folders: intake.Folders{Accepted: c.Folders.Accepted, Deficient: c.Folders.Deficient, Ignored: c.Folders.Ignored,
 			Bounces: c.Folders.Bounces, Quarantine: c.Folders.Quarantine},
-		Auth:            email.AuthPolicy{TrustedAuthServID: c.Auth.TrustedAuthServID, RequireDMARC: c.Auth.RequireDMARC},
+		Auth:            email.AuthPolicy{Mode: email.AuthMode(c.Auth.Mode), TrustedAuthServID: c.Auth.TrustedAuthServID, ReceivedHops: c.Auth.ReceivedHops},
 		MaxAttempts:     c.MaxAttempts,
 		RatePerSender:   c.RatePerSender,
 		RateWindow:      c.RateWindow,

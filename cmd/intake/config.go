@@ -82,11 +82,26 @@ type FoldersConfig struct {
 	Quarantine string `yaml:"quarantine"`
 }
 
+// AuthConfig says how senders are authenticated (README, Security). Left
+// out, the daemon verifies DKIM and DMARC alignment itself: no setting
+// left out lets unauthenticated mail in.
 type AuthConfig struct {
+	// Mode is authserv (trust the receiving server's
+	// Authentication-Results; the default when trusted_authserv_id is
+	// set), verify (the daemon verifies DKIM and DMARC alignment itself;
+	// the default otherwise) or none (no sender authentication: only with
+	// both mail servers on loopback, and warned about at every start).
+	Mode string `yaml:"mode"`
 	// TrustedAuthServID is the authserv-id of the receiving server's
 	// Authentication-Results; others are ignored (a sender can forge them).
 	TrustedAuthServID string `yaml:"trusted_authserv_id"`
-	RequireDMARC      bool   `yaml:"require_dmarc"` // DMARC (or aligned DKIM) pass is required
+	// ReceivedHops is how many Received fields our own servers add, the
+	// receiving server's included (default 1); only Authentication-Results
+	// above the last of them are trusted.
+	ReceivedHops int `yaml:"received_hops"`
+	// RequireDMARC is kept for older files: authentication is always
+	// required, so only true is accepted.
+	RequireDMARC *bool `yaml:"require_dmarc"`
 }
 
 type AgencyConfig struct {
@@ -245,8 +260,17 @@ func (c *Config) Validate() error {
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		bad("retry_min and retry_max: need 0 < retry_min <= retry_max (got %s, %s)", c.RetryMin, c.RetryMax)
 	}
-	if c.Auth.RequireDMARC && c.Auth.TrustedAuthServID == "" {
-		bad("auth.require_dmarc needs auth.trusted_authserv_id (whose Authentication-Results to trust)")
+	if c.Auth.Mode != "" {
+		oneOf("auth.mode", c.Auth.Mode, "authserv", "verify", "none")
+	}
+	if c.Auth.Mode == "authserv" && c.Auth.TrustedAuthServID == "" {
+		bad("auth.mode authserv needs auth.trusted_authserv_id (whose Authentication-Results to trust)")
+	}
+	if c.Auth.RequireDMARC != nil && !*c.Auth.RequireDMARC {
+		bad("auth.require_dmarc: false is not supported: sender authentication is always required (auth.mode none is for loopback tests only)")
+	}
+	if c.Auth.ReceivedHops < 0 {
+		bad("auth.received_hops: %d is negative", c.Auth.ReceivedHops)
 	}
 	seen := map[string]bool{}
 	for i, a := range c.Agencies {

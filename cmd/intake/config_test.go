@@ -103,6 +103,7 @@ func TestGovOrganization(t *testing.T) {
 from: allocation-management@opm.gov
 default_call: ses-designation-review
 reference_dir: ` + refDir + `
+auth: {trusted_authserv_id: ` + testAuthServID + `}
 agencies:
   - {code: HS, name: Department of Homeland Security, senders: ["chco@hq.dhs.gov"], gov_organization: "` + org + `"}
   - {code: AF, name: Department of the Air Force, senders: ["@us.af.mil"]}

@@ -53,13 +53,13 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	smtpHost, smtpPort := splitHostPort(smtpSrv.Addr)
 
 	// The embedded defaults: the built-in calls, two agencies, DMARC
-	// required from the demo's receiving server.
+	// or aligned DKIM from the demo's receiving server required.
 	cfg := &Config{
 		Store: filepath.Join(*dir, "intake.db"), From: "allocation-management@opm.gov", FromName: "OPM Data Call Intake",
 		Organization: "U.S. Office of Personnel Management", DefaultCall: "ses-designation-review",
 		IMAP:         IMAPConfig{Addr: imapSrv.Addr, TLS: "none", Username: imapSrv.Username, Password: imapSrv.Password},
 		SMTP:         SMTPConfig{Host: smtpHost, Port: smtpPort, TLS: "none"},
-		Auth:         AuthConfig{TrustedAuthServID: demo.AuthServID, RequireDMARC: true},
+		Auth:         AuthConfig{TrustedAuthServID: demo.AuthServID},
 		Web:          WebConfig{Listen: *listen, Users: map[string]string{"demo": "demo"}},
 		Log:          LogConfig{Level: "info", Format: "text"},
 		PollInterval: 2 * time.Second,

@@ -145,12 +145,14 @@ agencies: [{code: HS, senders: ["@dhs.gov"]}]
 		t.Errorf("config %+v", c)
 	}
 	for name, body := range map[string]string{
-		"unknown key":  "from: a@b.gov\nimap: {adress: x}\n",
-		"bad tls":      "from: a@b.gov\nimap: {tls: maybe}\n",
-		"bad sender":   "from: a@b.gov\nagencies: [{code: HS, senders: [dhs.gov]}]\n",
-		"dmarc no id":  "from: a@b.gov\nauth: {require_dmarc: true}\n",
-		"no from":      "imap: {addr: x:1}\n",
-		"dup agencies": "from: a@b.gov\nagencies: [{code: HS, senders: ['@a.gov']}, {code: HS, senders: ['@b.gov']}]\n",
+		"unknown key":    "from: a@b.gov\nimap: {adress: x}\n",
+		"bad tls":        "from: a@b.gov\nimap: {tls: maybe}\n",
+		"bad sender":     "from: a@b.gov\nagencies: [{code: HS, senders: [dhs.gov]}]\n",
+		"dmarc off":      "from: a@b.gov\nauth: {require_dmarc: false}\n",
+		"authserv no id": "from: a@b.gov\nauth: {mode: authserv}\n",
+		"auth mode":      "from: a@b.gov\nauth: {mode: off}\n",
+		"no from":        "imap: {addr: x:1}\n",
+		"dup agencies":   "from: a@b.gov\nagencies: [{code: HS, senders: ['@a.gov']}, {code: HS, senders: ['@b.gov']}]\n",
 	} {
 		if _, err := LoadConfig(write(strings.ReplaceAll(name, " ", "_")+".yaml", body)); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -65,6 +65,7 @@ retry_min: 500ms
 max_attempts: 3
 imap: {addr: "%s", tls: none, username: %s, password: %s, timeout: 10s}
 smtp: {host: %s, port: %s, tls: none, timeout: 10s}
+auth: {trusted_authserv_id: `+testAuthServID+`}
 agencies: [{code: HS, name: Department of Homeland Security, senders: ["@dhs.gov"]}]
 `, db, imapSrv.Addr, imapSrv.Username, imapSrv.Password, smtpHost, smtpPort))
 
@@ -193,8 +194,16 @@ func agencyMail(t *testing.T, from, messageID string, xlsx []byte) []byte {
 	if _, err := msg.WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	// What the receiving server adds on top: its results, its Received.
+	domain := from[strings.LastIndexByte(from, '@')+1:]
+	trace := fmt.Sprintf("Authentication-Results: %s; dkim=pass header.d=%s; dmarc=pass header.from=%s\r\nReceived: from mail.%s by %s with ESMTPS id T1; %s\r\n",
+		testAuthServID, domain, domain, domain, testAuthServID, time.Now().Format(time.RFC1123Z))
+	return append([]byte(trace), buf.Bytes()...)
 }
+
+// testAuthServID is the receiving server the tests' configurations trust
+// (auth.trusted_authserv_id); agencyMail carries its results.
+const testAuthServID = "mx.test.opm.example"
 
 // selectUIDValidity returns the INBOX's UIDVALIDITY, as a client sees it.
 func selectUIDValidity(t *testing.T, srv *localmail.IMAPServer) uint32 {

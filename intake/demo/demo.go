@@ -62,8 +62,8 @@ func Samples(def *parser.Definition, to string, start time.Time) ([]Sample, erro
 	type spec struct {
 		title, from, name, subject, file string
 		sheets                           map[string][]row
-		auth                             string // dmarc result stamped by the receiving server
-		extra                            map[string]string
+		auth                             string            // dmarc result stamped by the receiving server
+		extra                            map[string]string // fields of the sender's
 		answered                         bool
 	}
 	specs := []spec{
@@ -79,9 +79,10 @@ func Samples(def *parser.Definition, to string, start time.Time) ([]Sample, erro
 		{"DHS: a second version, one position added", "chco@dhs.gov", "DHS Office of the Chief Human Capital Officer",
 			"DHS response v2: SES position designation review", "DHS SES designation review v2.xlsx",
 			map[string][]row{"position-report": append(append([]row(nil), good...), row{"agency_code": "HS", "component": "HS04", "position_number": "HS-0005", "position_title": "Chief of Staff", "organization": "Federal Emergency Management Agency", "designation_2021": "General", "noncareer_majority": "Y", "current_designation": "General", "reversion_status": "Not applicable", "incumbent_type": "Career"})}, "pass", nil, true},
-		{"A forged message in DHS's name (DMARC fails): quarantined, no reply", "chco@dhs.gov", "DHS CHCO",
+		{"A forged message in DHS's name (its own Authentication-Results claim a pass; the receiving server's say DMARC fails): quarantined, no reply", "chco@dhs.gov", "DHS CHCO",
 			"URGENT: updated SES report", "report.xlsx",
-			map[string][]row{"position-report": good[:1]}, "fail", nil, false},
+			map[string][]row{"position-report": good[:1]}, "fail",
+			map[string]string{"Authentication-Results": AuthServID + "; dkim=pass header.d=dhs.gov; dmarc=pass header.from=dhs.gov"}, false},
 		{"An out-of-office auto-reply: filed, never answered", "hr.director@treasury.gov", "Treasury Human Resources",
 			"Automatic reply: Treasury SES positions report", "",
 			nil, "pass", map[string]string{"Auto-Submitted": "auto-replied"}, false},
@@ -99,7 +100,6 @@ func Samples(def *parser.Definition, to string, start time.Time) ([]Sample, erro
 		m.SetDateWithValue(start.Add(time.Duration(i) * time.Minute))
 		m.SetMessageIDWithValue(fmt.Sprintf("demo-%d.%d@%s", i+1, start.Unix(), domainOf(s.from)))
 		domain := domainOf(s.from)
-		m.SetGenHeader("Authentication-Results", fmt.Sprintf("%s; spf=%s smtp.mailfrom=%s; dkim=%s header.d=%s; dmarc=%s header.from=%s", AuthServID, s.auth, domain, s.auth, domain, s.auth, domain))
 		for k, v := range s.extra {
 			m.SetGenHeader(mail.Header(k), v)
 		}
@@ -119,7 +119,13 @@ func Samples(def *parser.Definition, to string, start time.Time) ([]Sample, erro
 		if _, err := m.WriteTo(&buf); err != nil {
 			return nil, fmt.Errorf("demo: write sample %d: %w", i+1, err)
 		}
-		out = append(out, Sample{Title: s.title, Raw: buf.Bytes(), Answered: s.answered})
+		// The receiving server prepends its results above its own
+		// Received field; the fields under it are the sender's.
+		trace := fmt.Sprintf("Authentication-Results: %s; spf=%s smtp.mailfrom=%s; dkim=%s header.d=%s; dmarc=%s header.from=%s\r\n"+
+			"Received: from mail.%s (mail.%s [192.0.2.%d]) by %s with ESMTPS id DEMO%d; %s\r\n",
+			AuthServID, s.auth, domain, s.auth, domain, s.auth, domain,
+			domain, domain, 10+i, AuthServID, i+1, start.Add(time.Duration(i)*time.Minute+time.Second).Format(time.RFC1123Z))
+		out = append(out, Sample{Title: s.title, Raw: append([]byte(trace), buf.Bytes()...), Answered: s.answered})
 	}
 	return out, nil
 }

@@ -131,13 +131,15 @@ smtp:
   port: %d
   tls: none
   timeout: 10s
+auth:
+  trusted_authserv_id: %s
 agencies:
   - code: HS
     name: Department of Homeland Security
     senders: ["@dhs.gov"]
 log:
   level: debug
-`, filepath.Join(dir, "intake.db"), botAddr, defaultCall, addr, user, pass, host, port)+strings.Join(extra, "\n")+"\n")
+`, filepath.Join(dir, "intake.db"), botAddr, defaultCall, addr, user, pass, host, port, receivingID)+strings.Join(extra, "\n")+"\n")
 }
 
 // crashMailbox is the bot's mailbox a crash scenario runs on: the

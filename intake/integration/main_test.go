@@ -86,8 +86,21 @@ type submission struct {
 	data                         []byte
 }
 
-// bytes renders the mail as an agency's mail client would.
+// bytes is the mail as it reaches the bot's mailbox from a receiving
+// server that authenticated it (for tests that deliver into the mailbox
+// directly): raw, with that server's Authentication-Results and its
+// Received field on top.
 func (s submission) bytes(t *testing.T) []byte {
+	t.Helper()
+	domain := s.from[strings.LastIndexByte(s.from, '@')+1:]
+	trace := fmt.Sprintf("Authentication-Results: %s; dkim=pass header.d=%s; dmarc=pass header.from=%s\r\n"+
+		"Received: from mail.%s (mail.%s [192.0.2.25]) by %s (Postfix) with ESMTPS id 4ZT1; %s\r\n",
+		receivingID, domain, domain, domain, domain, receivingID, time.Now().Format(time.RFC1123Z))
+	return append([]byte(trace), s.raw(t)...)
+}
+
+// raw renders the mail as an agency's mail client would.
+func (s submission) raw(t *testing.T) []byte {
 	t.Helper()
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := msg.From(s.from); err != nil {

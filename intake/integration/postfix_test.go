@@ -60,8 +60,10 @@ func (p privileged) run(stdin []byte, name string, args ...string) ([]byte, erro
 }
 
 // startPostfix configures and starts Postfix to deliver mail for domains
-// over LMTP to 127.0.0.1:lmtpPort.
-func startPostfix(t *testing.T, domains []string, lmtpPort int) *postfix {
+// over LMTP to 127.0.0.1:lmtpPort, through the milters when there are any
+// (mail is refused with a temporary error while they are down, never let
+// through unverified).
+func startPostfix(t *testing.T, domains []string, lmtpPort int, ms ...*milters) *postfix {
 	t.Helper()
 	postfixBin := testenv.LookPath(t, "postfix", "package postfix; "+installHint)
 	postconf := testenv.LookPath(t, "postconf", "package postfix; "+installHint)
@@ -172,6 +174,9 @@ func startPostfix(t *testing.T, domains []string, lmtpPort int) *postfix {
 		"smtpd_reject_unlisted_recipient=no",
 		"virtual_transport=lmtp:inet:127.0.0.1:"+strconv.Itoa(lmtpPort),
 		"maillog_file="+pf.logFile,
+		"smtpd_milters="+strings.Join(milterAddrs(ms), ","),
+		"milter_default_action=tempfail",
+		"milter_protocol=6",
 		"maillog_file_prefixes=/var,/dev/stdout,"+dir,
 	)
 	// The extra smtpd; port 25 is left alone (commented out); no chroot, so
@@ -191,4 +196,12 @@ func startPostfix(t *testing.T, domains []string, lmtpPort int) *postfix {
 		return err == nil
 	})
 	return pf
+}
+
+func milterAddrs(ms []*milters) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.addrs...)
+	}
+	return out
 }

@@ -16,6 +16,7 @@ import (
 
 	"intake/intake"
 	"intake/parser"
+	"intake/parser/email"
 	"intake/parser/parsertest"
 	"intake/reply"
 	"intake/store"
@@ -38,13 +39,24 @@ func TestRealServers(t *testing.T) {
 	for _, v := range variants {
 		users = append(users, v.bot, v.agency)
 	}
+	// The receiving Postfix authenticates senders with OpenDKIM and
+	// OpenDMARC, configured as the README asks (incoming results naming
+	// its id deleted); DHS signs its mail and publishes p=reject.
+	key := newSigningKey(t, "dhs.gov")
+	name, rec := key.record(t)
+	ms := startMilters(t, milterOptions{DNS: map[string]string{name: rec, "_dmarc.dhs.gov": "v=DMARC1; p=reject"}, Strip: true})
 	dc := startDovecot(t, users)
-	pf := startPostfix(t, []string{"opm.gov", "dhs.gov"}, dc.lmtpPort)
+	pf := startPostfix(t, []string{"opm.gov", "dhs.gov"}, dc.lmtpPort, ms)
 
 	for _, v := range variants {
-		t.Run(v.name, func(t *testing.T) { runRealFlow(t, dc, pf, v) })
+		t.Run(v.name, func(t *testing.T) { runRealFlow(t, dc, pf, v, key) })
 	}
 }
+
+// receivedHops is how many Received fields the test servers add to an
+// agency's mail: Postfix's (under the milters' Authentication-Results),
+// then Dovecot's LMTP.
+const receivedHops = 2
 
 // realVariant is one way of running the daemon against the real servers.
 type realVariant struct {
@@ -91,6 +103,7 @@ func startInProcess(mode string) func(t *testing.T, dc *dovecot, pf *postfix, bo
 			Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
 			IMAP:         imapOpts,
 			SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
+			Auth:         email.AuthPolicy{TrustedAuthServID: receivingID, ReceivedHops: receivedHops},
 			PollInterval: 500 * time.Millisecond,
 			Backoff:      func(int) time.Duration { return 100 * time.Millisecond },
 			Logger:       slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -126,12 +139,15 @@ smtp:
   host: %s
   port: %d
   tls: none
+auth:
+  trusted_authserv_id: %s
+  received_hops: %d
 agencies:
   - code: HS
     name: Department of Homeland Security
     senders: ["@dhs.gov"]
 `, filepath.Join(dir, "intake.db"), botAddr, bot, defaultCall, dc.imapsAddr, dc.caFile, bot,
-		writeFile(t, dir, "imap-password", mailPass+"\n"), host, port))
+		writeFile(t, dir, "imap-password", mailPass+"\n"), host, port, receivingID, receivedHops))
 	logFile := filepath.Join(dir, "intake.log")
 	p := startDaemon(t, bin, cfg, logFile, "")
 	st, err := store.Open(context.Background(), filepath.Join(dir, "intake.db"))
@@ -154,7 +170,7 @@ agencies:
 	return st
 }
 
-func runRealFlow(t *testing.T, dc *dovecot, pf *postfix, v realVariant) {
+func runRealFlow(t *testing.T, dc *dovecot, pf *postfix, v realVariant, key signingKey) {
 	ctx := context.Background()
 	bot, agency := v.bot, v.agency
 	st := v.start(t, dc, pf, bot)
@@ -167,7 +183,7 @@ func runRealFlow(t *testing.T, dc *dovecot, pf *postfix, v realVariant) {
 	deficient := submission{from: agency, to: bot, subject: "SES report", messageID: "bad-" + agency,
 		file: "report.xlsx", data: parsertest.SESWorkbook(t, bad, nil)}
 	for _, s := range []submission{good, deficient} {
-		if err := smtp.SendMail(pf.smtpAddr, nil, s.from, []string{s.to}, s.bytes(t)); err != nil {
+		if err := smtp.SendMail(pf.smtpAddr, nil, s.from, []string{s.to}, key.sign(t, s.raw(t))); err != nil {
 			t.Fatalf("send to postfix: %v", err)
 		}
 	}

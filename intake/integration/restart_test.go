@@ -16,6 +16,7 @@ import (
 	"intake/intake"
 	"intake/intake/localmail"
 	"intake/parser"
+	"intake/parser/email"
 	"intake/parser/parsertest"
 	"intake/reply"
 	"intake/store"
@@ -97,6 +98,7 @@ func TestDovecotRestarted(t *testing.T) {
 		Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
 		IMAP:         intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", Username: bot, Password: mailPass, Timeout: 10 * time.Second},
 		SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
+		Auth:         email.AuthPolicy{TrustedAuthServID: receivingID},
 		PollInterval: 300 * time.Millisecond,
 		Backoff:      func(int) time.Duration { return 200 * time.Millisecond },
 		Metrics:      metrics,

@@ -120,10 +120,12 @@ type Message struct {
 	Unread     []Unread
 	Incomplete bool
 
-	report   string      // report-type of a top-level multipart/report
-	dsn      [][]byte    // bodies of message/delivery-status parts
-	embedded []embedded  // headers of message/rfc822 and text/rfc822-headers parts
-	textAll  bytesBudget // text of non-attachment text parts, for bounce heuristics
+	fromFields int         // From fields in the header
+	authors    []string    // every address they name, lower-cased
+	report     string      // report-type of a top-level multipart/report
+	dsn        [][]byte    // bodies of message/delivery-status parts
+	embedded   []embedded  // headers of message/rfc822 and text/rfc822-headers parts
+	textAll    bytesBudget // text of non-attachment text parts, for bounce heuristics
 }
 
 // embedded is the header of a message carried inside this one.
@@ -277,6 +279,10 @@ func (m *Message) readHeader() {
 	if len(from) > 0 {
 		m.From, m.FromName = from[0].Address, from[0].Name
 	}
+	m.fromFields = len(h.Values("From"))
+	for _, a := range from {
+		m.authors = append(m.authors, a.Address)
+	}
 	if a := m.addresses("Sender"); len(a) > 0 {
 		m.Sender = a[0].Address
 	}
@@ -328,6 +334,27 @@ func (m *Message) readHeader() {
 	} else {
 		m.References = lenientIDs(h.Get("References"))
 	}
+}
+
+// FromProblem says why the author of m cannot be told, or "" when m has
+// one From field naming one address. RFC 5322 section 3.6 allows one From
+// field only; it may list several authors, but a submission speaks for one
+// agency, and the allowlist, DKIM alignment and DMARC all take one From
+// domain, so mail naming several is never believed.
+func (m *Message) FromProblem() string {
+	switch {
+	case m.fromFields == 0:
+		return "the message has no From field"
+	case m.fromFields > 1:
+		return fmt.Sprintf("the message has %d From fields; one is allowed", m.fromFields)
+	case len(m.authors) == 0:
+		return "the From field holds no readable address"
+	case len(m.authors) > 1:
+		return fmt.Sprintf("the From field names %d addresses (%s); a submission must come from one", len(m.authors), strings.Join(m.authors, ", "))
+	case domainOf(m.authors[0]) == "":
+		return fmt.Sprintf("the From address %q is not an address", m.authors[0])
+	}
+	return ""
 }
 
 // text returns the decoded value of a text field (RFC 2047 words; raw
@@ -420,23 +447,60 @@ func lenientAddresses(v string) []address {
 		if j < 0 {
 			break
 		}
-		a := strings.TrimSpace(rest[i+1 : i+j])
-		if strings.Contains(a, "@") {
-			name := strings.Trim(strings.TrimSpace(rest[:i]), `",`)
-			out = append(out, address{Name: decodeWords(name), Address: strings.ToLower(a)})
+		name := decodeWords(strings.Trim(strings.TrimSpace(rest[:i]), `",`))
+		// "<x@evil.example, y@dhs.gov>" holds two addresses, not one.
+		for _, a := range strings.FieldsFunc(rest[i+1:i+j], isAddressSeparator) {
+			if strings.Contains(a, "@") {
+				out = append(out, address{Name: name, Address: strings.ToLower(a)})
+			}
 		}
 		rest = rest[i+j+1:]
 	}
-	if len(out) > 0 {
-		return out
+	if len(out) == 0 {
+		for _, f := range strings.FieldsFunc(v, isAddressSeparator) {
+			f = strings.Trim(f, `"'()<>[]`)
+			if strings.Contains(f, "@") {
+				out = append(out, address{Address: strings.ToLower(f)})
+			}
+		}
 	}
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == ';' }) {
-		f = strings.Trim(f, `"'()<>[]`)
-		if at := strings.IndexByte(f, '@'); at > 0 && at < len(f)-1 {
-			out = append(out, address{Address: strings.ToLower(f)})
+	// Whatever looks like an address but is not one (two @, an empty
+	// part, a bracket or quote left inside) is kept as it is, so it counts
+	// as an author, but with no domain: the allowlist never matches it.
+	for i, a := range out {
+		if !plausibleAddress(a.Address) {
+			out[i].Address = strings.ReplaceAll(a.Address, "@", "%")
 		}
 	}
 	return out
+}
+
+func isAddressSeparator(r rune) bool {
+	return r == ',' || r == ';' || r == ' ' || r == '\t' || r == '\r' || r == '\n'
+}
+
+// plausibleAddress reports whether a is local@domain with one @, a local
+// part of printable characters and a domain of letters, digits, hyphens
+// and dots (non-ASCII letters allowed).
+func plausibleAddress(a string) bool {
+	local, domain, ok := strings.Cut(a, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") {
+		return false
+	}
+	for _, r := range local {
+		if r <= ' ' || r == 0x7f || strings.ContainsRune(`"(),:;<>[\]`, r) {
+			return false
+		}
+	}
+	if strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return false
+	}
+	for _, r := range domain {
+		if r < 0x80 && !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeWords decodes RFC 2047 encoded words, keeping the input on error.

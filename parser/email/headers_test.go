@@ -62,50 +62,6 @@ func TestAutoReplyReason(t *testing.T) {
 	}
 }
 
-func TestAuthenticate(t *testing.T) {
-	from := "From: Jane <jane@hr.agency.gov>"
-	trusted := email.AuthPolicy{TrustedAuthServID: "mx.opm.gov", RequireDMARC: true}
-	tests := []struct {
-		name   string
-		policy email.AuthPolicy
-		lines  []string
-		pass   bool
-		method string
-		reason string
-	}{
-		{"not configured", email.AuthPolicy{}, []string{from}, true, "", "not configured"},
-		{"dmarc pass", trusted, []string{from, "Authentication-Results: mx.opm.gov; spf=pass smtp.mailfrom=agency.gov; dkim=pass header.d=agency.gov; dmarc=pass (p=reject dis=none) header.from=hr.agency.gov"}, true, "dmarc", ""},
-		{"dkim aligned relaxed", trusted, []string{from, "Authentication-Results: mx.opm.gov; dkim=pass (2048-bit key; unprotected) header.d=agency.gov header.s=sel"}, true, "dkim-aligned", ""},
-		{"dkim unaligned", trusted, []string{from, "Authentication-Results: mx.opm.gov; dkim=pass header.d=mailer.example.com"}, false, "", "no dmarc"},
-		{"dkim public suffix only", trusted, []string{"From: a@agency.gov", "Authentication-Results: mx.opm.gov; dkim=pass header.d=gov"}, false, "", "no dmarc"},
-		{"dmarc fail beats dkim", trusted, []string{from, "Authentication-Results: mx.opm.gov; dkim=pass header.d=hr.agency.gov; dmarc=fail header.from=hr.agency.gov"}, false, "", "dmarc=fail"},
-		{"dmarc for other domain ignored", trusted, []string{from, "Authentication-Results: mx.opm.gov; dmarc=pass header.from=evil.example"}, false, "", "no dmarc"},
-		{"forged id", trusted, []string{from, "Authentication-Results: mx.evil.example; dmarc=pass header.from=hr.agency.gov"}, false, "", "no trusted"},
-		{"forged id below a trusted fail", trusted, []string{from,
-			"Authentication-Results: mx.opm.gov; spf=fail smtp.mailfrom=hr.agency.gov; dmarc=fail header.from=hr.agency.gov",
-			"Authentication-Results: mx.evil.example; dmarc=pass header.from=hr.agency.gov"}, false, "", "dmarc=fail"},
-		{"id case and version", trusted, []string{from, "Authentication-Results: MX.OPM.GOV 1; dmarc=pass header.from=hr.agency.gov"}, true, "dmarc", ""},
-		{"not required, none", email.AuthPolicy{TrustedAuthServID: "mx.opm.gov"}, []string{from}, true, "", "not required"},
-		{"not required but failing", email.AuthPolicy{TrustedAuthServID: "mx.opm.gov"}, []string{from, "Authentication-Results: mx.opm.gov; dmarc=fail header.from=hr.agency.gov"}, false, "", "dmarc=fail"},
-		{"microsoft style", trusted, []string{from, "Authentication-Results: mx.opm.gov; spf=pass (sender IP is 1.2.3.4) smtp.mailfrom=hr.agency.gov; dkim=pass (signature was verified) header.d=hr.agency.gov;dmarc=pass action=none header.from=hr.agency.gov;compauth=pass reason=100"}, true, "dmarc", ""},
-		{"comment with semicolon", trusted, []string{from, "Authentication-Results: mx.opm.gov; spf=none (a; b) smtp.mailfrom=x; dmarc=pass header.from=hr.agency.gov"}, true, "dmarc", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			v := email.Authenticate(header(t, tt.lines...), tt.policy)
-			if v.Checked != (tt.policy.TrustedAuthServID != "") {
-				t.Errorf("Checked = %v", v.Checked)
-			}
-			if v.Pass != tt.pass || v.Method != tt.method {
-				t.Errorf("verdict %+v, want pass=%v method=%q", v, tt.pass, tt.method)
-			}
-			if tt.reason != "" && !strings.Contains(v.Reason, tt.reason) {
-				t.Errorf("reason %q, want it to mention %q", v.Reason, tt.reason)
-			}
-		})
-	}
-}
-
 func TestDedupeKey(t *testing.T) {
 	body := "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nThe report.\r\n"
 	content := "From: Jane <jane@agency.gov>\r\nTo: allocation-management@opm.gov\r\nSubject: SES report\r\nDate: Mon, 10 Mar 2025 09:30:00 -0400\r\nMessage-ID: <m1@agency.gov>\r\n" + body
