@@ -238,7 +238,7 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 
 	out := reply.Outcome{
 		Call: def, ReplyID: d.newMessageID(), Receipt: receipt, Agency: agency.Code, AgencyName: agency.Name,
-		Original:   reply.Original{MessageID: msg.MessageID, Subject: msg.Subject, From: msg.From, FromName: msg.FromName, References: msg.References, Date: msg.Date},
+		Original:   reply.Original{MessageID: msg.MessageID, Subject: msg.Subject, From: msg.From, FromName: msg.FromName, References: msg.References, Date: msg.Date, Received: received},
 		Submission: sub, Files: files, Due: due, Late: late, Now: d.o.Now(),
 	}
 	var mail *reply.Mail

@@ -68,3 +68,18 @@ func narrow(p string) error {
 	}
 	return nil
 }
+
+// writableDir reports whether this process may create files in dir.
+func writableDir(dir string) bool {
+	return syscall.Access(dir, 0o2|0o1) == nil // W_OK|X_OK
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func emptyOrMissing(p string) bool {
+	fi, err := os.Stat(p)
+	return err != nil || fi.Size() == 0
+}

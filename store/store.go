@@ -153,6 +153,13 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	dsn := fileURI(abs) + "?mode=ro&_busy_timeout=5000&_foreign_keys=on&_txlock=deferred&_query_only=true"
+	if !writableDir(filepath.Dir(abs)) && !exists(abs+"-shm") && emptyOrMissing(abs+"-wal") {
+		// SQLite reads a WAL-mode file through its -shm index, which it
+		// cannot create here; with no -shm and no log, no writer has the
+		// file open and every commit is in the file itself, so it is read
+		// as immutable (no locks, no index).
+		dsn += "&immutable=1"
+	}
 	open := func() (*sql.DB, error) {
 		db, err := sql.Open("sqlite3", dsn)
 		if err != nil {
