@@ -35,7 +35,8 @@ type app struct {
 	reply    *reply.Builder
 	agencies []intake.Agency
 	metrics  *prometheus.Registry
-	lock     *store.Lock // held by the commands that decide mail (run, replay)
+	lock     *store.Lock                 // held by the commands that decide mail (run, replay)
+	health   func(context.Context) error // more for /healthz (intake run: the daemon's)
 }
 
 // newLogger makes the process logger. Cell values never reach it: the
@@ -186,7 +187,8 @@ func (a *app) daemonOptions() (intake.Options, error) {
 	}, nil
 }
 
-// webHandler is the staff dashboard with /metrics beside it.
+// webHandler is the staff dashboard with /metrics beside it; a.health,
+// when set, joins /healthz.
 func (a *app) webHandler() (http.Handler, error) {
 	if len(a.cfg.Web.Users) == 0 {
 		return nil, errors.New("web.users: the dashboard shows agency data and needs at least one user (or $INTAKE_WEB_USER and $INTAKE_WEB_PASSWORD)")
@@ -197,7 +199,7 @@ func (a *app) webHandler() (http.Handler, error) {
 	}
 	return web.New(web.Options{
 		Store: a.store, Calls: a.calls, Users: a.cfg.Web.Users, Agencies: names, Logger: a.log,
-		Metrics: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
+		Metrics: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}), Health: a.health,
 	})
 }
 
