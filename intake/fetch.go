@@ -128,6 +128,7 @@ func (d *Daemon) Step(ctx context.Context, c *imapclient.Client, sel *imap.Selec
 	if err := d.file(ctx, c, sel.UIDValidity); err != nil {
 		return err
 	}
+	d.markPolled(d.o.Now())
 	d.kickOutbox()
 	return nil
 }

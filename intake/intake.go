@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"intake/parser"
@@ -86,7 +87,10 @@ type Options struct {
 	Limits          parser.Limits
 
 	PollInterval time.Duration // polling period without IDLE, and IDLE refresh (default 1 min)
-	Now          func() time.Time
+	// StaleAfter: Health fails once the last good poll is older (default
+	// three poll intervals, at least 5 minutes).
+	StaleAfter time.Duration
+	Now        func() time.Time
 	// Backoff gives the wait before the attempt-th retry (attempt >= 1) of
 	// a reply or a reconnection; default exponential from 30 s to 1 h.
 	Backoff func(attempt int) time.Duration
@@ -124,7 +128,8 @@ type Daemon struct {
 	kick    chan struct{} // wakes the outbox
 	// mu serialises processing: the pipeline runs from the fetch loop and
 	// from Replay, never twice at once (versions are read then written).
-	mu sync.Mutex
+	mu       sync.Mutex
+	lastPoll atomic.Int64 // Unix ns of the last good fetch round (Health); the start before one
 }
 
 // New checks the options and fills in defaults.
@@ -170,6 +175,9 @@ func New(o Options) (*Daemon, error) {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Minute
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = max(3*o.PollInterval, minStaleAfter)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -220,6 +228,7 @@ func New(o Options) (*Daemon, error) {
 // sends them, and it queues no reminders, which go out once per deadline
 // and would be used up by a reminder never sent.
 func (d *Daemon) Run(ctx context.Context) error {
+	d.markPolled(d.o.Now()) // the start counts as a poll: Health's grace
 	var wg sync.WaitGroup
 	if d.o.DryRun {
 		ctx = store.HoldReplies(ctx, "dry run")

@@ -134,12 +134,20 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	c.From = msg.From
 	own := d.ownAddresses()
 
-	// A bounce of one of our replies: record it, never answer it.
+	// A bounce of one of our replies: record it, never answer it. A report
+	// about anything else is handled as any other mail (bounce.go).
 	if b, ok := email.ParseBounce(msg, m.Raw); ok {
-		c.Status, c.Folder = store.StatusBounce, d.o.Folders.Bounces
-		c.Bounce = &store.Bounce{ReplyMessageID: b.ReplyMessageID, Recipient: b.Recipient, Reason: b.Reason, Permanent: b.Permanent}
-		c.Note = "bounce: " + b.Reason
-		return c, nil
+		why, err := d.bounceOfOurs(ctx, msg, b)
+		if err != nil {
+			return c, err
+		}
+		if why == "" {
+			c.Status, c.Folder = store.StatusBounce, d.o.Folders.Bounces
+			c.Bounce = &store.Bounce{ReplyMessageID: b.ReplyMessageID, Recipient: b.Recipient, Reason: b.Reason, Permanent: b.Permanent}
+			c.Note = "bounce: " + b.Reason
+			return c, nil
+		}
+		d.log.Info("pipeline: not recorded as a bounce", "message", m.ID, "why", why)
 	}
 	// Loops and backscatter (RFC 3834): no answer to automatic mail.
 	if reason := email.AutoReplyReason(msg, own); reason != "" {
@@ -245,7 +253,7 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 
 	out := reply.Outcome{
 		Call: def, ReplyID: d.newMessageID(), Receipt: receipt, Agency: agency.Code, AgencyName: agency.Name,
-		Original:   reply.Original{MessageID: msg.MessageID, Subject: msg.Subject, From: msg.From, FromName: msg.FromName, References: msg.References, Date: msg.Date},
+		Original:   reply.Original{MessageID: msg.MessageID, Subject: msg.Subject, From: msg.From, FromName: msg.FromName, References: msg.References, Date: msg.Date, Received: received},
 		Submission: sub, Due: due, Late: late, Now: d.o.Now(),
 	}
 	var mail *reply.Mail

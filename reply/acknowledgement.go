@@ -47,10 +47,11 @@ func (b *Builder) Acknowledgement(out Outcome) (*Mail, error) {
 	return b.compose(b.replyEnvelope(KindAcknowledgement, out), text, html, atts)
 }
 
-// received is when the original mail arrived (its Date), or Now.
+// received is when OPM's server received the original mail, or Now; never
+// the sender's own Date field (issue 14).
 func received(out Outcome) time.Time {
-	if !out.Original.Date.IsZero() {
-		return out.Original.Date
+	if !out.Original.Received.IsZero() {
+		return out.Original.Received
 	}
 	return out.Now
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -43,7 +44,11 @@ type Original struct {
 	From       string    // sender address: the reply goes there
 	FromName   string    // sender display name
 	References []string  // its References, with or without <>
-	Date       time.Time // its Date (zero: unknown)
+	Date       time.Time // its Date (zero: unknown); written by the sender, never shown as when it arrived
+	// Received is when OPM's mail server received it (the time lateness is
+	// judged by): the acknowledgement's "Received", which an agency keeps
+	// as proof. Zero: Outcome.Now.
+	Received time.Time
 }
 
 // Outcome is what became of one submission: everything a reply says.
@@ -155,6 +160,18 @@ type envelope struct {
 	Auto      string    // Auto-Submitted value (RFC 3834 section 5)
 }
 
+// displayName makes a sender's display name fit a To field: a decoded name
+// may hold a CR, LF, NUL or other control character (an encoded word can
+// carry any byte), which no address field may, so each run of white space
+// and control characters becomes one space. Without it the reply failed
+// to build and the agency was never answered (issue 14).
+func displayName(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+	}), " ")
+}
+
 // compose assembles the message with go-mail and makes it deterministic.
 func (b *Builder) compose(env envelope, text, html string, files []attachment) (*Mail, error) {
 	if env.MessageID == "" {
@@ -177,9 +194,9 @@ func (b *Builder) compose(env envelope, text, html string, files []attachment) (
 	if err != nil {
 		return nil, fmt.Errorf("reply: from: %w", err)
 	}
-	name := env.ToName
+	name := displayName(env.ToName)
 	if name == "" {
-		name = to.Name
+		name = displayName(to.Name)
 	}
 	if err := m.AddToFormat(name, to.Address); err != nil {
 		return nil, fmt.Errorf("reply: to: %w", err)

@@ -140,6 +140,7 @@ func original() reply.Original {
 		FromName:   "DHS Human Capital",
 		References: []string{"<first.1@opm.gov>", "<second.2@mail.dhs.gov>"},
 		Date:       sentAt,
+		Received:   sentAt,
 	}
 }
 

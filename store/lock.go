@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 )
 
@@ -20,7 +21,16 @@ type Lock struct{ f *os.File }
 
 // TakeLock takes the store's lock without waiting: ErrLocked when another
 // process (or another Lock of this one) holds it.
+//
+// The store's directory is made first (0700) when it is missing, and the
+// lock file is the daemon's user's only (0600), like the store's.
 func TakeLock(path string) (*Lock, error) {
+	if err := makeDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	if err := narrow(path + ".lock"); err != nil {
+		return nil, err
+	}
 	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("store: lock: %w", err)

@@ -143,3 +143,38 @@ func refuseUnknown(ctx context.Context, tx *sql.Tx, known []int) error {
 	}
 	return nil
 }
+
+// schemaCurrent fails unless db records exactly the migrations this code
+// knows, without changing anything (for a read-only open).
+func schemaCurrent(ctx context.Context, db *sql.DB) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("not an intake store, or never migrated (run intake run once): %w", err)
+	}
+	defer rows.Close()
+	have := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		have[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if !have[m.version] {
+			return fmt.Errorf("the schema lacks migration %s: this read-only command does not migrate; run intake run (or intake replay) once with this program to bring it up to date", m.name)
+		}
+		delete(have, m.version)
+	}
+	for v := range have {
+		return fmt.Errorf("the database has schema migration %d, which this program does not know: it was made by a newer intake; use that", v)
+	}
+	return nil
+}

@@ -30,6 +30,11 @@
 //	outbox_recipients  normalised recipient addresses (per-sender rate limits)
 //	reminders          one row per (call, agency, due): a reminder is queued once
 //
+// Files: the database, its -wal and -shm, and the lock (lock.go) are the
+// daemon's user's only (0600), in a directory made 0700 when the store
+// makes it (files.go). PRAGMA user_version is the health check's counter
+// (CheckWrite). OpenReadOnly serves the commands that only read.
+//
 // Times are stored as fixed-width UTC text (RFC 3339 with nanoseconds), so
 // they sort and compare as strings; the zero time is stored as NULL.
 package store
@@ -43,6 +48,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the database/sql driver "sqlite3" (cgo)
@@ -70,9 +76,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	// A "file:" URI with the path escaped, so a '?' or '#' in a directory
-	// name is not taken for the start of the parameters.
-	uri := "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()
+	uri := fileURI(abs)
+	if err := prepareFile(abs); err != nil {
+		return nil, err
+	}
 
 	// Why each parameter:
 	//   _journal_mode=WAL: readers never block the writer nor the writer the
@@ -121,6 +128,65 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return &Store{db: db, rdb: rdb, path: abs}, nil
 }
 
+// fileURI is a "file:" URI with the path escaped, so a '?' or '#' in a
+// directory name is not taken for the start of the parameters.
+func fileURI(abs string) string {
+	return "file:" + (&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()
+}
+
+// OpenReadOnly opens an existing store for reading only, for the commands
+// that only read (status, list, show, export): SQLite opens the file
+// read-only (mode=ro) and every connection is query-only, so it works on a
+// store file this user may not write, and it never migrates. It refuses a
+// store whose schema is not the one this code knows (older: run the daemon
+// once to migrate it; newer: use the newer program). Every writing method
+// of the returned Store fails.
+func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("store: open: empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	dsn := fileURI(abs) + "?mode=ro&_busy_timeout=5000&_foreign_keys=on&_txlock=deferred&_query_only=true"
+	if !writableDir(filepath.Dir(abs)) && !exists(abs+"-shm") && emptyOrMissing(abs+"-wal") {
+		// SQLite reads a WAL-mode file through its -shm index, which it
+		// cannot create here; with no -shm and no log, no writer has the
+		// file open and every commit is in the file itself, so it is read
+		// as immutable (no locks, no index).
+		dsn += "&immutable=1"
+	}
+	open := func() (*sql.DB, error) {
+		db, err := sql.Open("sqlite3", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		if err := db.PingContext(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		return db, nil
+	}
+	db, err := open()
+	if err != nil {
+		return nil, err
+	}
+	if err := schemaCurrent(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	rdb, err := open()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, rdb: rdb, path: abs}, nil
+}
+
 // Sync makes every commit so far durable, through an OS crash or a power
 // loss: it fsyncs the write-ahead log, which under synchronous=NORMAL SQLite
 // syncs only at checkpoints (and a checkpoint syncs the database file, so
@@ -139,6 +205,35 @@ func (s *Store) Sync() error {
 	defer f.Close()
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("store: sync: %w", err)
+	}
+	return nil
+}
+
+// CheckWrite reports whether the store can take a write now, for a health
+// check. It commits a real write, one step of a counter in the database
+// header (PRAGMA user_version, which nothing else uses), so a full disk, a
+// read-only file or a write lock held elsewhere fails it; and it fails when
+// the file system holding the store has fewer than minFree bytes left for
+// this user (a commit may still fit in the log's room while the next mail
+// does not).
+func (s *Store) CheckWrite(ctx context.Context, minFree int64) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var v int64
+		if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, (v+1)%(1<<31)))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: cannot write: %w", err)
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(s.path), &st); err != nil {
+		return fmt.Errorf("store: free space: %w", err)
+	}
+	if free := int64(st.Bavail) * int64(st.Bsize); free < minFree {
+		return fmt.Errorf("store: %d bytes free on the store's file system, under the %d required", free, minFree)
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,7 +35,8 @@ type app struct {
 	reply    *reply.Builder
 	agencies []intake.Agency
 	metrics  *prometheus.Registry
-	lock     *store.Lock // held by the commands that decide mail (run, replay)
+	lock     *store.Lock                 // held by the commands that decide mail (run, replay)
+	health   func(context.Context) error // more for /healthz (intake run: the daemon's)
 }
 
 // newLogger makes the process logger. Cell values never reach it: the
@@ -82,6 +82,13 @@ func loadReference(dir string) (*parser.Reference, error) {
 // openApp opens the store and loads definitions, reference data and the
 // reply builder.
 func openApp(ctx context.Context, e *env, cfg *Config) (*app, error) {
+	return openAppMode(ctx, e, cfg, false)
+}
+
+// openAppMode is openApp; readOnly opens the store read-only
+// (store.OpenReadOnly: never migrated, works on a file this user may only
+// read), for the commands that only read it.
+func openAppMode(ctx context.Context, e *env, cfg *Config, readOnly bool) (*app, error) {
 	a := &app{cfg: cfg, log: newLogger(e.stderr, cfg.Log)}
 	var err error
 	if a.calls, err = loadCalls(cfg.CallsDir); err != nil {
@@ -96,12 +103,12 @@ func openApp(ctx context.Context, e *env, cfg *Config) (*app, error) {
 	if a.reply, err = reply.NewBuilder(reply.Options{From: cfg.From, FromName: cfg.FromName, Organization: cfg.Organization}); err != nil {
 		return nil, err
 	}
-	if dir := filepath.Dir(cfg.Store); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("store directory: %w", err)
-		}
+	// The store makes its directory (0700) and files (0600) itself.
+	open := store.Open
+	if readOnly {
+		open = store.OpenReadOnly
 	}
-	if a.store, err = store.Open(ctx, cfg.Store); err != nil {
+	if a.store, err = open(ctx, cfg.Store); err != nil {
 		return nil, err
 	}
 	a.metrics = prometheus.NewRegistry()
@@ -180,7 +187,8 @@ func (a *app) daemonOptions() (intake.Options, error) {
 	}, nil
 }
 
-// webHandler is the staff dashboard with /metrics beside it.
+// webHandler is the staff dashboard with /metrics beside it; a.health,
+// when set, joins /healthz.
 func (a *app) webHandler() (http.Handler, error) {
 	if len(a.cfg.Web.Users) == 0 {
 		return nil, errors.New("web.users: the dashboard shows agency data and needs at least one user (or $INTAKE_WEB_USER and $INTAKE_WEB_PASSWORD)")
@@ -191,7 +199,7 @@ func (a *app) webHandler() (http.Handler, error) {
 	}
 	return web.New(web.Options{
 		Store: a.store, Calls: a.calls, Users: a.cfg.Web.Users, Agencies: names, Logger: a.log,
-		Metrics: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
+		Metrics: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}), Health: a.health,
 	})
 }
 

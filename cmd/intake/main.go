@@ -21,9 +21,12 @@ type command struct {
 	run     func(ctx context.Context, env *env, args []string) error
 }
 
-// env is what every subcommand gets: its output streams.
+// env is what every subcommand gets: its output streams. stdout and
+// stderr escape what a terminal would act on (termWriter); rawStdout is
+// stdout as it is, for a file written there (intake export).
 type env struct {
 	stdout, stderr io.Writer
+	rawStdout      io.Writer
 }
 
 var errUsage = errors.New("usage")
@@ -53,7 +56,7 @@ func main() {
 	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
 		os.Exit(2)
 	default:
-		fmt.Fprintln(os.Stderr, "intake:", err)
+		fmt.Fprintln(newTermWriter(os.Stderr), "intake:", err)
 		os.Exit(1)
 	}
 }
@@ -74,7 +77,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		usage(stderr, cmds)
 		return errUsage
 	}
-	return c.run(ctx, &env{stdout: stdout, stderr: stderr}, args[1:])
+	// What the commands print may hold text from mail (headers, bounce
+	// diagnostics, file names, cells): a terminal must show it, not obey
+	// it. export writes its own stdout: an XLSX file is binary.
+	e := &env{stdout: newTermWriter(stdout), stderr: newTermWriter(stderr), rawStdout: stdout}
+	return c.run(ctx, e, args[1:])
 }
 
 func usage(w io.Writer, cmds map[string]command) {

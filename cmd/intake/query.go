@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -52,13 +53,14 @@ func staffConfig(config, storePath string) (*Config, error) {
 }
 
 // openStaff opens what a staff command reads: the configuration (or the
-// defaults), the data calls and the store.
+// defaults), the data calls and the store, read-only: these commands never
+// migrate it and work on a store file they may only read.
 func openStaff(ctx context.Context, e *env, config, storePath string) (*app, error) {
 	cfg, err := staffConfig(config, storePath)
 	if err != nil {
 		return nil, err
 	}
-	return openApp(ctx, e, cfg)
+	return openAppMode(ctx, e, cfg, true)
 }
 
 func cmdStatus(ctx context.Context, e *env, args []string) error {
@@ -190,7 +192,7 @@ func cmdList(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintln(tw, "ID\tRECEIVED\tSTATUS\tFROM\tATTEMPTS\tFOLDER\tNOTE")
 		for _, m := range ms {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.ReceivedAt.Format(time.DateTime), m.Status, m.From, m.Attempts, m.Folder, oneLine(firstNonEmpty(m.Note, m.LastError)))
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.ReceivedAt.Format(time.DateTime), m.Status, oneLine(m.From), m.Attempts, oneLine(m.Folder), oneLine(firstNonEmpty(m.Note, m.LastError)))
 		}
 		return nil
 	}
@@ -200,7 +202,7 @@ func cmdList(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(tw, "RECEIPT\tRECEIVED\tCALL\tAGENCY\tSTATE\tVERSION\tRECORDS\tERRORS\tWARNINGS\tTIMELINESS\tSENDER")
 	for _, s := range subs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.Receipt, s.ReceivedAt.Format(time.DateTime), s.Call, s.Agency, s.State, s.Version, s.Records, s.Errors, s.Warnings, timeliness(s.Late), s.Sender)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.Receipt, s.ReceivedAt.Format(time.DateTime), s.Call, s.Agency, s.State, s.Version, s.Records, s.Errors, s.Warnings, timeliness(s.Late), oneLine(s.Sender))
 	}
 	return nil
 }
@@ -230,26 +232,26 @@ func cmdShow(ctx context.Context, e *env, args []string) error {
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "Receipt:   %s\nCall:      %s\nAgency:    %s\nSender:    %s\nReceived:  %s (%s)\nState:     %s, version %d\nMessage:   %s\n",
-		d.Receipt, d.Call, d.Agency, d.Sender, d.ReceivedAt.Format(time.RFC1123Z), timeliness(d.Late), d.State, d.Version, d.MessageID)
+		d.Receipt, d.Call, d.Agency, oneLine(d.Sender), d.ReceivedAt.Format(time.RFC1123Z), timeliness(d.Late), d.State, d.Version, oneLine(d.MessageID))
 	if d.Period != "" {
 		fmt.Fprintf(w, "Period:    %s\n", d.Period)
 	}
 	for _, f := range d.Files {
-		fmt.Fprintf(w, "File:      %s  %d bytes  sha256 %s\n", f.Name, f.Size, f.SHA256)
+		fmt.Fprintf(w, "File:      %s  %d bytes  sha256 %s\n", oneLine(f.Name), f.Size, f.SHA256)
 	}
 	fmt.Fprintf(w, "Records:   %d\n", len(d.Records))
 	if len(d.Findings) > 0 {
 		fmt.Fprintf(w, "\nFindings (%d):\n", len(d.Findings))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, f := range d.Findings {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.Severity, f.Sheet, firstNonEmpty(f.Cell(), rowRef(f.Row)), f.Column, oneLine(f.Message))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.Severity, oneLine(f.Sheet), firstNonEmpty(f.Cell(), rowRef(f.Row)), oneLine(f.Column), oneLine(f.Message))
 		}
 		tw.Flush()
 	}
 	if len(d.Replies) > 0 {
 		fmt.Fprintln(w, "\nReplies:")
 		for _, r := range d.Replies {
-			fmt.Fprintf(w, "  %s  %s  %s  attempts %d  %s\n", r.Kind, r.Status, r.MessageID, r.Attempts, oneLine(r.LastError))
+			fmt.Fprintf(w, "  %s  %s  %s  attempts %d  %s\n", r.Kind, r.Status, oneLine(r.MessageID), r.Attempts, oneLine(r.LastError))
 		}
 	}
 	return nil
@@ -286,13 +288,24 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	if def == nil {
 		return fmt.Errorf("no data call %q", *callID)
 	}
-	w := e.stdout
+	w := e.stdout // CSV: its control characters are dropped; the rest is escaped for a terminal
+	if *format == "xlsx" {
+		if isTerminal(e.rawStdout) && *out == "" {
+			return errors.New("export: an XLSX file is binary: name a file with -o, or redirect standard output")
+		}
+		w = e.rawStdout
+	}
 	if *out != "" {
-		f, err := os.Create(*out)
+		// The records may hold PII: the file is the user's alone, even
+		// when it existed before with a wider mode.
+		f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
+		if err := f.Chmod(0o600); err != nil {
+			return err
+		}
 		w = f
 	}
 	n, err := export.Write(ctx, w, a.store, export.Format(*format), export.Options{Call: def, Kind: *kind, CurrentOnly: !*all})
@@ -341,4 +354,14 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "its reply, if any, is queued: `intake run` sends it when it starts")
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

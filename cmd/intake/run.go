@@ -34,6 +34,11 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
+	// /healthz fails when the last good poll is too old or the store cannot
+	// take the next mail (a write, and room for two of the largest).
+	a.health = func(ctx context.Context) error {
+		return errors.Join(d.Health(time.Now()), a.store.CheckWrite(ctx, 2*int64(cfg.MaxMessageMB)<<20))
+	}
 	stopWeb, err := a.serveWeb(ctx, cfg.Web.Listen)
 	if err != nil {
 		return err

@@ -4,20 +4,24 @@
 // Every row carries its provenance first (receipt, message_id, file_name,
 // file_sha256, sheet, row, agency, period, version, received_at), then the
 // kind's columns in definition order, headed by their official header text.
-// Every cell, header and provenance included, is neutralised (see
-// Neutralise) so a hostile cell can never run as a spreadsheet formula.
+// A hostile cell can never run as a spreadsheet formula: in CSV every
+// cell, header and provenance included, is neutralised (see Neutralise);
+// XLSX cells are typed (numbers and dates as real number and date cells,
+// everything else as text, which a spreadsheet never evaluates), so text
+// is written as it was stored, less its control characters (Clean).
 //
 // Exports of a call that holds PII (parser.Definition.PII) contain the
 // values, because staff need them; this package never logs a value.
 package export
 
 import (
+	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"intake/parser"
@@ -85,14 +89,29 @@ type table struct {
 	withKind bool     // a "kind" column follows the provenance
 	keys     []string // data column keys
 	header   []string
+	types    []string // per column: a parser.Type* of the data columns, or a cell* type
 	widths   []float64
 }
+
+// Types of the provenance columns, beside the parser.Type* of data columns.
+const (
+	cellText     = ""
+	cellDateTime = "datetime"
+)
 
 func newTable(title string, withKind bool, kinds ...*parser.Kind) table {
 	t := table{title: title, withKind: withKind}
 	t.header = append(t.header, provenance...)
 	for _, h := range provenance {
 		w := 14.0
+		switch h {
+		case "row", "version":
+			t.types = append(t.types, parser.TypeInteger)
+		case "received_at":
+			t.types = append(t.types, cellDateTime)
+		default:
+			t.types = append(t.types, cellText)
+		}
 		switch h {
 		case "message_id", "file_sha256":
 			w = 30
@@ -105,6 +124,7 @@ func newTable(title string, withKind bool, kinds ...*parser.Kind) table {
 	}
 	if withKind {
 		t.header = append(t.header, "kind")
+		t.types = append(t.types, cellText)
 		t.widths = append(t.widths, 18)
 	}
 	seen := map[string]bool{}
@@ -117,6 +137,7 @@ func newTable(title string, withKind bool, kinds ...*parser.Kind) table {
 			seen[c.Key] = true
 			t.keys = append(t.keys, c.Key)
 			t.header = append(t.header, c.Header)
+			t.types = append(t.types, c.Type)
 			w := c.Width
 			if w <= 0 {
 				w = min(max(float64(len(c.Header))+2, 12), 50)
@@ -183,7 +204,7 @@ func Write(ctx context.Context, w io.Writer, st *store.Store, f Format, o Option
 	)
 	switch f {
 	case CSV:
-		s = &csvSink{w: csv.NewWriter(w)}
+		s = &csvSink{w: bufio.NewWriter(w)}
 		title := o.Call.ID
 		if len(kinds) == 1 {
 			title = kinds[0].ID
@@ -230,12 +251,16 @@ func Write(ctx context.Context, w io.Writer, st *store.Store, f Format, o Option
 	return rows, nil
 }
 
-// csvSink writes one CSV table (RFC 4180 quoting). Records end in LF, not
-// CRLF: encoding/csv's UseCRLF drops a lone carriage return inside a
-// field, and a value must come out as it was stored.
+// csvSink writes one CSV table (RFC 4180). A field is quoted when it holds
+// a quote, a line end, or any character some spreadsheet program takes for
+// a separator (comma, semicolon, tab), so it stays one cell whichever
+// separator the reader picks (a semicolon is the default where the comma
+// is the decimal mark), or leading or trailing spaces, which some readers
+// trim. Records end in LF: a value comes out as it was stored, less its
+// control characters (Neutralise).
 type csvSink struct {
-	w     *csv.Writer
-	cells []string
+	w   *bufio.Writer
+	err error
 }
 
 func (c *csvSink) begin(t table) error {
@@ -243,19 +268,38 @@ func (c *csvSink) begin(t table) error {
 }
 
 func (c *csvSink) row(cells []string) error {
-	c.cells = c.cells[:0]
-	for _, v := range cells {
-		c.cells = append(c.cells, Neutralise(v))
+	if c.err != nil {
+		return c.err
 	}
-	if err := c.w.Write(c.cells); err != nil {
-		return fmt.Errorf("export: csv: %w", err)
+	for i, v := range cells {
+		if i > 0 {
+			c.w.WriteByte(',')
+		}
+		v = Neutralise(v)
+		if !needsQuotes(v) {
+			c.w.WriteString(v)
+			continue
+		}
+		c.w.WriteByte('"')
+		c.w.WriteString(strings.ReplaceAll(v, `"`, `""`))
+		c.w.WriteByte('"')
 	}
-	return nil
+	if err := c.w.WriteByte('\n'); err != nil {
+		c.err = fmt.Errorf("export: csv: %w", err)
+	}
+	return c.err
+}
+
+func needsQuotes(v string) bool {
+	return strings.ContainsAny(v, ",;\t\"\r\n") ||
+		(v != "" && (v[0] == ' ' || v[len(v)-1] == ' '))
 }
 
 func (c *csvSink) close(io.Writer) error {
-	c.w.Flush()
-	if err := c.w.Error(); err != nil {
+	if c.err != nil {
+		return c.err
+	}
+	if err := c.w.Flush(); err != nil {
 		return fmt.Errorf("export: csv: %w", err)
 	}
 	return nil

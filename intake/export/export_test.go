@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,10 +53,24 @@ kinds:
       - key: justification
         header: Justification
         type: text
+      - key: request_date
+        header: Request Date
+        type: date
+      - key: positions
+        header: Positions
+        type: integer
+      - key: share
+        header: Share
+        type: number
 `
 
-// hostile are cell values a spreadsheet would run as formulas.
-var hostile = []string{"=cmd|' /C calc'!A0", "+1", "-2", "@SUM(1)", "\tx", "\r=1"}
+// hostile are cell values a spreadsheet would run as formulas: plainly,
+// after white space or control characters it skips (issue 14: a NUL, as
+// stored from a cell written _x0000_=1+11), after a separator the CSV file
+// does not quote (issue 14: x;=1+9 opened with ";" as separator), or in a
+// full-width form.
+var hostile = []string{"=cmd|' /C calc'!A0", "+1", "-2", "@SUM(1)", "\t=1+2", "  =1+3", "\r=1+4", "\x00=1+11",
+	"_x0000_=1+5", "\x1b=1+6", "\u0085=1+12", "x;=1+9", "y,=1+7", "z\t=1+8", "w\n=1+13", "＝1+10", "a\"b\";=1+14"}
 
 type fixture struct {
 	st   *store.Store
@@ -135,7 +150,7 @@ func pos(agency, number, notes string) parser.Record {
 
 func ret(number, why string) parser.Record {
 	return parser.Record{Kind: "retention-request", Sheet: "Retention", Fields: map[string]string{
-		"position_number": number, "justification": why}}
+		"position_number": number, "justification": why, "request_date": "2025-03-10", "positions": "3", "share": "0.25"}}
 }
 
 // seed stores: HS version 1 (superseded), HS version 2 (current, with the
@@ -184,8 +199,28 @@ func TestNeutralise(t *testing.T) {
 		"+1":                 "'+1",
 		"-2":                 "'-2",
 		"@SUM(1)":            "'@SUM(1)",
-		"\tx":                "'\tx",
-		"\r=1":               "'\r=1",
+		"\t=1":               "'\t'=1",
+		"z\t=1":              "z\t'=1",
+		"a\n- b":             "a\n'- b",
+		"c;\"=1\"":           "c;'\"=1\"",
+		"d; '=1":             "d; '=1",
+		"e;'=1":              "e;'=1",
+		"f;1=1":              "f;1=1",
+		"  =1":               "'  =1",
+		"\u00a0\u3000@x":     "'\u00a0\u3000@x",
+		"\r=1":               "'=1",
+		"\x00=1+11":          "'=1+11",
+		"\x1b=1":             "'=1",
+		"\x1b[31m=1":         "[31m=1",
+		"_x0000_=1+11":       "'_x0000_=1+11",
+		"_x0009__X000d_-1":   "'_x0009__X000d_-1",
+		"_x00g0_=1":          "_x00g0_=1",
+		"＝1+1":               "'＝1+1",
+		"a\x00b\u009bc\x7fd": "abcd",
+		"line\nbreak\ttab":   "line\nbreak\ttab",
+		"\tx":                "\tx",
+		"x;=1+9":             "x;'=1+9",
+		"bad\xffutf8":        "bad\ufffdutf8",
 		"":                   "",
 		"plain":              "plain",
 		"1-2":                "1-2",
@@ -222,8 +257,15 @@ func TestWrite_csv(t *testing.T) {
 	}
 	notes := column(t, rows, "Notes")
 	for i, h := range hostile {
-		if got := notes[1+i]; got != "'"+h {
-			t.Errorf("notes of row %d = %q, want %q", i, got, "'"+h)
+		if got := notes[1+i]; got != export.Neutralise(h) || !strings.Contains(got, "'") && !strings.Contains(h, ",") {
+			t.Errorf("notes of row %d = %q, want %q", i, got, export.Neutralise(h))
+		}
+	}
+	// A field holding a separator of any kind is quoted, so it stays one
+	// cell whichever separator a spreadsheet picks.
+	for _, h := range []string{"x;=1+9", "y,=1+7", "z\t=1+8"} {
+		if !bytes.Contains(buf.Bytes(), []byte(`,"`+export.Neutralise(h)+`"`+"\n")) {
+			t.Errorf("%q is not quoted in the file", h)
 		}
 	}
 	// The deficient and superseded versions are in an export of everything.
@@ -280,7 +322,8 @@ func TestWrite_csvEveryKind(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := readCSV(t, buf.Bytes())
-	want := append(export.ProvenanceColumns(), "kind", "Agency Code", "Position Number", "Notes", "Justification")
+	want := append(export.ProvenanceColumns(), "kind", "Agency Code", "Position Number", "Notes", "Justification",
+		"Request Date", "Positions", "Share")
 	if !slices.Equal(rows[0], want) {
 		t.Fatalf("header = %q, want %q", rows[0], want)
 	}
@@ -291,7 +334,7 @@ func TestWrite_csvEveryKind(t *testing.T) {
 	if last[10] != "retention-request" || last[12] != "P-0" || last[14] != `'=HYPERLINK("http://evil")` {
 		t.Errorf("retention row = %q", last)
 	}
-	if last[5] != "8" || last[4] != "Retention" {
+	if last[5] != strconv.Itoa(len(hostile)+2) || last[4] != "Retention" {
 		t.Errorf("retention row provenance = %q", last[:10])
 	}
 }
@@ -370,18 +413,48 @@ func TestWrite_xlsx(t *testing.T) {
 	if got := rows[2][:4]; !slices.Equal(got, []string{"TST-2", "<m2@agency.gov>", "report.xlsx", sha}) {
 		t.Errorf("provenance = %q", got)
 	}
+	// Text as stored, less its control characters, and never prefixed: an
+	// XLSX text cell is never evaluated (issue 14: an apostrophe was put
+	// before = + - @).
 	notes := column(t, rows, "Notes")
 	for i, h := range hostile {
-		if got := notes[1+i]; got != "'"+h {
-			t.Errorf("notes of row %d = %q, want %q", i, got, "'"+h)
+		if got := notes[1+i]; got != export.Clean(h) {
+			t.Errorf("notes of row %d = %q, want %q", i, got, export.Clean(h))
+		}
+		cell, _ := excelize.CoordinatesToCellName(13, 3+i)
+		if typ, _ := x.GetCellType("Position report", cell); typ != excelize.CellTypeInlineString && typ != excelize.CellTypeSharedString {
+			t.Errorf("notes of row %d: cell type %v, want text", i, typ)
 		}
 	}
 	rr := readXLSX(t, buf.Bytes(), "Retention requests")
-	if len(rr) != 2 || rr[1][len(rr[1])-1] != `'=HYPERLINK("http://evil")` {
+	if len(rr) != 2 || rr[1][11] != `=HYPERLINK("http://evil")` {
 		t.Errorf("retention requests = %q", rr)
 	}
+	// Numbers and dates are real number and date cells (issue 14: every
+	// value was text). Columns: F row, I version, J received_at, M request
+	// date, N positions, O share.
+	for cell, want := range map[string]struct {
+		raw, format string
+	}{
+		"F2": {"19", ""}, "I2": {"2", ""}, "J2": {"45717.583333333336", "yyyy-mm-dd hh:mm:ss"},
+		"M2": {"45726", "yyyy-mm-dd"}, "N2": {"3", ""}, "O2": {"0.25", ""},
+		"K2": {"P-0", ""},
+	} {
+		raw, _ := x.GetCellValue("Retention requests", cell, excelize.Options{RawCellValue: true})
+		typ, _ := x.GetCellType("Retention requests", cell)
+		text := typ == excelize.CellTypeInlineString || typ == excelize.CellTypeSharedString
+		format := ""
+		if id, err := x.GetCellStyle("Retention requests", cell); err == nil && id != 0 {
+			if st, err := x.GetStyle(id); err == nil && st.CustomNumFmt != nil {
+				format = *st.CustomNumFmt
+			}
+		}
+		if raw != want.raw || format != want.format || text != (cell == "K2") {
+			t.Errorf("%s = %q (type %v, format %q), want %q as a number formatted %q", cell, raw, typ, format, want.raw, want.format)
+		}
+	}
 	// The used range is the real one (openpyxl's read-only mode trusts it).
-	wantDims := []string{"xl/worksheets/sheet1.xml=A1:M10", "xl/worksheets/sheet2.xml=A1:L2"}
+	wantDims := []string{"xl/worksheets/sheet1.xml=A1:M" + strconv.Itoa(len(rows)), "xl/worksheets/sheet2.xml=A1:O2"}
 	if got := dimensions(t, buf.Bytes()); !slices.Equal(got, wantDims) {
 		t.Errorf("dimensions = %q, want %q", got, wantDims)
 	}
@@ -410,7 +483,7 @@ func TestWrite_empty(t *testing.T) {
 	if n != 0 || len(rows) != 1 {
 		t.Errorf("rows = %d, sheet rows %d; want only the header", n, len(rows))
 	}
-	if got := dimensions(t, buf.Bytes()); !slices.Equal(got, []string{"xl/worksheets/sheet1.xml=A1:L1"}) {
+	if got := dimensions(t, buf.Bytes()); !slices.Equal(got, []string{"xl/worksheets/sheet1.xml=A1:O1"}) {
 		t.Errorf("dimensions = %q", got)
 	}
 }

@@ -7,8 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
+	"time"
+
+	"intake/parser"
 
 	"github.com/xuri/excelize/v2"
 )
@@ -28,10 +33,60 @@ type xlsxSink struct {
 	nrows  int      // rows written to the current sheet, header included
 	dims   []string // real used range per sheet, in order
 	names  map[string]bool
+	types  []string // column types of the current sheet (table.types)
+	header bool     // the next row is the header (all text)
+	vals   []any    // reused by row
+
+	dateStyle, timeStyle int // number formats of date and date-time cells
 }
 
 func newXLSXSink() *xlsxSink {
 	return &xlsxSink{f: excelize.NewFile(), names: map[string]bool{}}
+}
+
+// styles makes the date and date-time number formats, once.
+func (x *xlsxSink) styles() error {
+	if x.dateStyle != 0 {
+		return nil
+	}
+	dateFmt, timeFmt := "yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss"
+	var err error
+	if x.dateStyle, err = x.f.NewStyle(&excelize.Style{CustomNumFmt: &dateFmt}); err != nil {
+		return fmt.Errorf("export: xlsx: %w", err)
+	}
+	if x.timeStyle, err = x.f.NewStyle(&excelize.Style{CustomNumFmt: &timeFmt}); err != nil {
+		return fmt.Errorf("export: xlsx: %w", err)
+	}
+	return nil
+}
+
+// value is the typed cell for v in a column of type typ: a number, a date
+// or a date-time where v reads as one, else text (also a value a deficient
+// submission stored that does not fit its type). Text is never prefixed:
+// an XLSX text cell is never evaluated as a formula.
+func (x *xlsxSink) value(typ, v string) any {
+	if v == "" {
+		return nil
+	}
+	switch typ {
+	case parser.TypeInteger:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > -1e15 && n < 1e15 {
+			return n
+		}
+	case parser.TypeNumber:
+		if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return f
+		}
+	case parser.TypeDate:
+		if t, err := time.Parse(time.DateOnly, v); err == nil {
+			return excelize.Cell{StyleID: x.dateStyle, Value: t}
+		}
+	case cellDateTime:
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return excelize.Cell{StyleID: x.timeStyle, Value: t.UTC()}
+		}
+	}
+	return Clean(v)
 }
 
 // dimensionSentinel is the placeholder used range of sheet i. StreamWriter
@@ -65,7 +120,11 @@ func (x *xlsxSink) begin(t table) error {
 	if err != nil {
 		return fmt.Errorf("export: xlsx: sheet %q: %w", name, err)
 	}
+	if err := x.styles(); err != nil {
+		return err
+	}
 	x.sw, x.sheets, x.ncols, x.nrows = sw, x.sheets+1, len(t.header), 0
+	x.types, x.header = t.types, true
 	// Widths must be set before the first row (StreamWriter).
 	for i, w := range t.widths {
 		if err := sw.SetColWidth(i+1, i+1, w); err != nil {
@@ -82,10 +141,15 @@ func (x *xlsxSink) row(cells []string) error {
 	if x.nrows >= maxSheetRows {
 		return fmt.Errorf("export: xlsx: more than %d rows in one sheet; export as csv", maxSheetRows-1)
 	}
-	vals := make([]any, len(cells))
+	vals := x.vals[:0]
 	for i, c := range cells {
-		vals[i] = Neutralise(c)
+		typ := cellText
+		if !x.header && i < len(x.types) {
+			typ = x.types[i]
+		}
+		vals = append(vals, x.value(typ, c))
 	}
+	x.vals, x.header = vals, false
 	cell, err := excelize.CoordinatesToCellName(1, x.nrows+1)
 	if err != nil {
 		return fmt.Errorf("export: xlsx: %w", err)

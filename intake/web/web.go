@@ -41,6 +41,10 @@ type Options struct {
 	Now      func() time.Time
 	Logger   *slog.Logger
 	Metrics  http.Handler // served at /metrics without authentication; nil = not served
+	// Health, when set, is asked by /healthz beside the store: an error
+	// (the daemon's last good poll too old, the store unable to write)
+	// makes it answer 503 with the error's text.
+	Health func(ctx context.Context) error
 }
 
 // Server is the dashboard. It implements http.Handler and is safe for
@@ -147,7 +151,8 @@ func (s *Server) authenticated(next http.HandlerFunc) http.Handler {
 	})
 }
 
-// healthz answers 200 "ok" when the store answers a query, 503 otherwise.
+// healthz answers 200 "ok" when the store answers a query and Health (if
+// set) has nothing to say, 503 otherwise.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
@@ -160,6 +165,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, "store unavailable")
 		return
+	}
+	if s.o.Health != nil {
+		if err := s.o.Health(ctx); err != nil {
+			s.log.Error("web: health check", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, err.Error())
+			return
+		}
 	}
 	io.WriteString(w, "ok")
 }

@@ -81,6 +81,7 @@ type fixture struct {
 
 type options struct {
 	metrics http.Handler
+	health  func(*store.Store) func(context.Context) error
 }
 
 func newFixture(t *testing.T, o options) *fixture {
@@ -102,7 +103,11 @@ func newFixture(t *testing.T, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Options{Store: st, Calls: calls, Users: map[string]string{user: pass},
+	var health func(context.Context) error
+	if o.health != nil {
+		health = o.health(st)
+	}
+	srv, err := web.New(web.Options{Store: st, Calls: calls, Users: map[string]string{user: pass}, Health: health,
 		Agencies: map[string]string{"HS": "Department of Homeland Security", "DJ": "Department of Justice",
 			"TR": "Department of the Treasury"},
 		Now: func() time.Time { return now }, Metrics: o.metrics})

@@ -13,9 +13,17 @@ import (
 type Bounce struct {
 	ReplyMessageID string // Message-ID of the returned original (ours), without <>; "" if not found
 	Recipient      string // the recipient that failed, lower-cased, "" if unknown
-	Status         string // RFC 3463 status, e.g. "5.1.1", "" if unknown
-	Reason         string // diagnostic text, shortened
-	Permanent      bool   // a failure (5.x.x, or a failure report without status); false for delays (4.x.x)
+	// OriginalRecipient is the recipient as first addressed, where a DSN
+	// gives it (Original-Recipient) and it differs from Recipient (the
+	// mail was forwarded), lower-cased.
+	OriginalRecipient string
+	Status            string // RFC 3463 status, e.g. "5.1.1", "" if unknown
+	Reason            string // diagnostic text, shortened
+	// Permanent: a failure. In a DSN, Action: failed is final whatever its
+	// status code (RFC 3464 section 2.3.3; its own example reports a 4.0.0
+	// failure); without an action, a 4.x.x status is a delay. In other
+	// bounces, a 5.x.x status or none.
+	Permanent bool
 }
 
 // bounceSubjects start the subjects of common non-standard bounces.
@@ -156,21 +164,17 @@ func (m *Message) parseDSN() (best *Bounce, delivered bool) {
 			}
 			h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(append(block, '\n', '\n'))))
 			action := strings.ToLower(strings.TrimSpace(h.Get("Action")))
-			rcpt := h.Get("Final-Recipient")
+			rcpt, orig := h.Get("Final-Recipient"), h.Get("Original-Recipient")
 			if rcpt == "" {
-				rcpt = h.Get("Original-Recipient")
+				rcpt, orig = orig, ""
 			}
 			if action == "" && rcpt == "" {
 				continue // the per-message block
 			}
 			b := &Bounce{Status: strings.TrimSpace(h.Get("Status")), Reason: strings.TrimSpace(h.Get("Diagnostic-Code"))}
-			if _, addr, ok := strings.Cut(rcpt, ";"); ok {
-				rcpt = addr
-			}
-			if a := parseAddresses(strings.TrimSpace(rcpt)); len(a) > 0 {
-				b.Recipient = a[0].Address
-			} else {
-				b.Recipient = strings.ToLower(strings.Trim(strings.TrimSpace(rcpt), "<>"))
+			b.Recipient = dsnAddress(rcpt)
+			if o := dsnAddress(orig); o != b.Recipient {
+				b.OriginalRecipient = o
 			}
 			if mm := statusRe.FindString(b.Status); mm != "" {
 				b.Status = mm
@@ -181,7 +185,9 @@ func (m *Message) parseDSN() (best *Bounce, delivered bool) {
 				continue
 			case "delayed":
 				b.Permanent = false
-			default: // failed, or missing
+			case "failed":
+				b.Permanent = true // final, even with a 4.x.x status (RFC 3464 section 2.3.3)
+			default: // missing or unknown: the status decides
 				b.Permanent = !strings.HasPrefix(b.Status, "4")
 			}
 			if best == nil || (b.Permanent && !best.Permanent) {
@@ -202,6 +208,22 @@ func (m *Message) parseDSN() (best *Bounce, delivered bool) {
 	}
 	best.ReplyMessageID = m.returnedID(nil)
 	return best, false
+}
+
+// dsnAddress reads a DSN recipient field ("rfc822; <a@b>"): the bare
+// address, lower-cased; "" when empty.
+func dsnAddress(v string) string {
+	if _, addr, ok := strings.Cut(v, ";"); ok {
+		v = addr
+	}
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return ""
+	}
+	if a := parseAddresses(v); len(a) > 0 {
+		return a[0].Address
+	}
+	return strings.ToLower(strings.Trim(v, "<>"))
 }
 
 // returnedID finds the Message-ID of the returned original: an attached

@@ -1,6 +1,7 @@
 package email_test
 
 import (
+	"strings"
 	"testing"
 
 	"intake/parser/email"
@@ -29,8 +30,7 @@ Reporting-MTA: dns; mx.agency.gov
 
 Final-Recipient: rfc822; Jane.Roe@agency.gov
 Original-Recipient: rfc822;jane.roe@agency.gov
-Action: ` + action + `
-Status: ` + status + `
+` + actionLine(action) + `Status: ` + status + `
 Diagnostic-Code: smtp; 550 5.1.1 <jane.roe@agency.gov>: Recipient address rejected: User unknown
 
 --R
@@ -43,6 +43,25 @@ Message-ID: <reply-1@intake.opm.gov>
 
 --R--
 `)
+}
+
+func actionLine(action string) string {
+	if action == "" {
+		return ""
+	}
+	return "Action: " + action + "\n"
+}
+
+// A forwarded mail's DSN names the recipient as first addressed too.
+func TestParseBounce_originalRecipient(t *testing.T) {
+	raw := []byte(strings.Replace(dsn("failed", "5.1.1"), "Original-Recipient: rfc822;jane.roe@agency.gov", "Original-Recipient: rfc822;<Chco@HQ.agency.gov>", 1))
+	b, ok := email.ParseBounce(nil, raw)
+	if !ok || b.Recipient != "jane.roe@agency.gov" || b.OriginalRecipient != "chco@hq.agency.gov" {
+		t.Errorf("got %+v, %v", b, ok)
+	}
+	if b, _ := email.ParseBounce(nil, []byte(dsn("failed", "5.1.1"))); b.OriginalRecipient != "" {
+		t.Errorf("original recipient %q, the same as the final one", b.OriginalRecipient)
+	}
 }
 
 func TestParseBounce(t *testing.T) {
@@ -58,6 +77,10 @@ func TestParseBounce(t *testing.T) {
 	}{
 		{"dsn failed", dsn("failed", "5.1.1"), true, "reply-1@intake.opm.gov", "jane.roe@agency.gov", "5.1.1", true},
 		{"dsn delayed", dsn("delayed", "4.4.1"), true, "reply-1@intake.opm.gov", "jane.roe@agency.gov", "4.4.1", false},
+		// Issue 14: RFC 3464's own example (appendix C) reports a final
+		// failure with a 4.0.0 status; Action: failed is final.
+		{"dsn failed with a 4.x.x status", dsn("failed", "4.0.0"), true, "reply-1@intake.opm.gov", "jane.roe@agency.gov", "4.0.0", true},
+		{"dsn without action, 4.x.x", dsn("", "4.4.7"), true, "reply-1@intake.opm.gov", "jane.roe@agency.gov", "4.4.7", false},
 		{"dsn delivered", dsn("delivered", "2.0.0"), false, "", "", "", false},
 		{"qmail inline", crlf(`Return-Path: <>
 From: MAILER-DAEMON@mail.agency.gov
