@@ -207,7 +207,11 @@ func (s *signIn) check(ctx context.Context, user, password, client string, now t
 	if ok && a != nil && now.Before(seen.until) && hmac.Equal(seen.mac[:], mac[:]) {
 		return &a.principal, signedInOK, 0
 	}
-	if w := max(s.clients.wait(client, now), s.users.wait(user, now)); w > 0 {
+	if w := s.clients.take(client, now); w > 0 {
+		return nil, throttled, w
+	}
+	if w := s.users.take(user, now); w > 0 {
+		s.clients.refund(client)
 		return nil, throttled, w
 	}
 	select {
@@ -222,10 +226,10 @@ func (s *signIn) check(ctx context.Context, user, password, client string, now t
 	match := h.matches(password)
 	<-s.slots
 	if a == nil || !match {
-		s.clients.fail(client, now)
-		s.users.fail(user, now)
-		return nil, wrongCredentials, 0
+		return nil, wrongCredentials, 0 // the tries taken stay counted
 	}
+	s.clients.refund(client)
+	s.users.refund(user)
 	s.mu.Lock()
 	if len(s.seen) >= maxRemembered {
 		for k, v := range s.seen {

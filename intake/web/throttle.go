@@ -42,9 +42,9 @@ func (t Throttle) withDefaults() Throttle {
 const maxThrottleKeys = 10000
 
 // limiter is a set of buckets kept as the generic cell rate algorithm does:
-// per key, the time its bucket is full again (tat). A failure moves tat
-// one interval on (from now, if it was past); a key is blocked while tat
-// is more than burst-1 intervals ahead.
+// per key, the time its bucket is full again (tat). A try moves tat one
+// interval on (from now, if it was past), and a success moves it back; a
+// key is blocked while tat is more than burst-1 intervals ahead.
 type limiter struct {
 	burst int
 	every time.Duration
@@ -56,26 +56,17 @@ func newLimiter(burst int, every time.Duration) *limiter {
 	return &limiter{burst: burst, every: every, tat: map[string]time.Time{}}
 }
 
-// wait returns how long key must wait before its next try; 0 when it may
-// try now.
-func (l *limiter) wait(key string, now time.Time) time.Duration {
+// take charges key one try at now, when it may try: it returns 0, and the
+// try counts as a failure until refunded. Otherwise it charges nothing and
+// returns how long key must wait. Charging before the password is checked
+// makes check-and-count one step, so tries made at once cannot all pass.
+func (l *limiter) take(key string, now time.Time) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	tat, ok := l.tat[key]
-	if !ok {
-		return 0
-	}
-	if w := tat.Sub(now) - time.Duration(l.burst-1)*l.every; w > 0 {
+	if w := tat.Sub(now) - time.Duration(l.burst-1)*l.every; ok && w > 0 {
 		return w
 	}
-	return 0
-}
-
-// fail counts a failed try of key.
-func (l *limiter) fail(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	tat, ok := l.tat[key]
 	if !ok && len(l.tat) >= maxThrottleKeys {
 		l.prune(now)
 	}
@@ -83,6 +74,16 @@ func (l *limiter) fail(key string, now time.Time) {
 		tat = now
 	}
 	l.tat[key] = tat.Add(l.every)
+	return 0
+}
+
+// refund takes back a try charged by take: it succeeded.
+func (l *limiter) refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if tat, ok := l.tat[key]; ok {
+		l.tat[key] = tat.Add(-l.every)
+	}
 }
 
 // prune forgets the keys whose bucket is full again, and, while still

@@ -66,6 +66,27 @@ kinds:
         type: integer
 `
 
+// piiCall holds personal data: its records need a grant.
+const piiCall = `
+id: pii-call
+title: Personal call
+receipt_prefix: PII
+pii: true
+deadline:
+  date: "2025-03-07"
+  zone: America/New_York
+kinds:
+  - id: employees
+    title: Employees
+    columns:
+      - key: agency_code
+        header: Agency Code
+        type: text
+      - key: employee_name
+        header: Employee Name
+        type: text
+`
+
 const (
 	user = "staff"
 	pass = "correct horse battery staple"
@@ -77,6 +98,7 @@ var now = time.Date(2025, 3, 26, 15, 0, 0, 0, time.UTC)
 type fixture struct {
 	t     *testing.T
 	st    *store.Store
+	path  string // the store's file
 	calls *parser.Registry
 	srv   *web.Server
 	n     int
@@ -103,13 +125,14 @@ func hash(t testing.TB, password string) string {
 
 func newFixture(t *testing.T, o options) *fixture {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "intake.db"))
+	path := filepath.Join(t.TempDir(), "intake.db")
+	st, err := store.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	var defs []*parser.Definition
-	for name, y := range map[string]string{"test-call.yaml": testCall, "weekly-call.yaml": weeklyCall} {
+	for name, y := range map[string]string{"test-call.yaml": testCall, "weekly-call.yaml": weeklyCall, "pii-call.yaml": piiCall} {
 		d, err := parser.ParseDefinition(name, []byte(y))
 		if err != nil {
 			t.Fatal(err)
@@ -132,7 +155,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, st: st, calls: calls, srv: srv}
+	return &fixture{t: t, st: st, path: path, calls: calls, srv: srv}
 }
 
 type sub struct {
