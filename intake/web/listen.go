@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -99,6 +100,7 @@ func (s *Server) Start(o ListenOptions) (*Running, error) {
 		ReadTimeout:    time.Minute,
 		IdleTimeout:    o.IdleTimeout,
 		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelInfo), // TLS handshake errors and the like
 	}
 	scheme := "http"
 	if withTLS {
