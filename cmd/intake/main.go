@@ -24,6 +24,7 @@ type command struct {
 // env is what every subcommand gets: its output streams.
 type env struct {
 	stdout, stderr io.Writer
+	stdin          io.Reader // nil: none (hash-password reads a password from it)
 }
 
 var errUsage = errors.New("usage")
@@ -41,6 +42,9 @@ func commands() map[string]command {
 		"show":     {"show one submission: show RECEIPT", cmdShow},
 		"export":   {"export records with provenance as CSV or XLSX", cmdExport},
 		"replay":   {"process a stored message again: replay MESSAGE-ID", cmdReplay},
+		"audit":    {"audit verify: check the audit log is untouched; audit list: who viewed or exported what", cmdAudit},
+
+		"hash-password": {"print the bcrypt hash of a dashboard user's password (for web.users)", cmdHashPassword},
 	}
 }
 
@@ -74,7 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		usage(stderr, cmds)
 		return errUsage
 	}
-	return c.run(ctx, &env{stdout: stdout, stderr: stderr}, args[1:])
+	return c.run(ctx, &env{stdout: stdout, stderr: stderr, stdin: os.Stdin}, args[1:])
 }
 
 func usage(w io.Writer, cmds map[string]command) {
@@ -86,7 +90,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-13s %s\n", n, cmds[n].summary)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -285,6 +286,19 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 	def := a.calls.Get(*callID)
 	if def == nil {
 		return fmt.Errorf("no data call %q", *callID)
+	}
+	if *kind != "" && def.Kind(*kind) == nil {
+		return fmt.Errorf("data call %s has no kind %q", def.ID, *kind)
+	}
+	// The export is audited before any record is written, and not written
+	// when it cannot be audited.
+	versions := "current versions"
+	if *all {
+		versions = "all versions"
+	}
+	if _, err := a.store.Audit(ctx, store.AuditEntry{At: time.Now(), User: osUser(), Via: store.AuditViaCLI, Action: store.AuditExport,
+		Call: def.ID, Object: strings.TrimSpace(*kind + " " + versions), Detail: "format " + *format + "; to " + firstNonEmpty(*out, "standard output")}); err != nil {
+		return err
 	}
 	w := e.stdout
 	if *out != "" {
