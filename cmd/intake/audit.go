@@ -128,7 +128,8 @@ func printable(s string) string {
 }
 
 func cmdHashPassword(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "hash-password", "  (reads the password from the terminal, or one line from standard input)")
+	fs := flags(e, "hash-password", "[--cost N]  (reads the password from the terminal, or one line from standard input)")
+	cost := fs.Int("cost", web.DefaultCost, "bcrypt cost: each step doubles the time a guess takes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -136,7 +137,7 @@ func cmdHashPassword(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	h, err := web.HashPassword(pw)
+	h, err := web.HashPassword(pw, *cost)
 	if err != nil {
 		return err
 	}

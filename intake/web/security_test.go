@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"intake/intake/web"
 	"intake/internal/testenv"
 	"intake/parser"
@@ -375,7 +377,7 @@ func TestThrottle_guessStorm(t *testing.T) {
 // password where a hash belongs, a missing role or a grant of an unknown
 // call are refused at start.
 func TestPasswordHashes(t *testing.T) {
-	own, err := web.HashPassword("own secret")
+	own, err := web.HashPassword("own secret", bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
