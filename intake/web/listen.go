@@ -26,7 +26,14 @@ type ListenOptions struct {
 	// IdleTimeout closes a kept-alive connection that sends no next
 	// request; default 60 s.
 	IdleTimeout time.Duration
+	// ReadTimeout bounds the reading of a whole request, body included;
+	// default 1 minute (the dashboard reads no large body: a staff
+	// action's form at most).
+	ReadTimeout time.Duration
 }
+
+// MaxHeaderBytes caps a request's header; a larger one is answered 431.
+const MaxHeaderBytes = 64 << 10
 
 // Running is the dashboard being served.
 type Running struct {
@@ -91,16 +98,17 @@ func (s *Server) Start(o ListenOptions) (*Running, error) {
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = 60 * time.Second
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = time.Minute
+	}
 	srv := &http.Server{
 		Handler:           s,
 		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: o.ReadHeaderTimeout,
-		// The dashboard reads no large body: a whole request (a staff
-		// action's form at most) comes within a minute.
-		ReadTimeout:    time.Minute,
-		IdleTimeout:    o.IdleTimeout,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelInfo), // TLS handshake errors and the like
+		ReadHeaderTimeout: o.ReadHeaderTimeout, // also bounds the TLS handshake
+		ReadTimeout:       o.ReadTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelInfo), // TLS handshake errors and the like
 	}
 	scheme := "http"
 	if withTLS {

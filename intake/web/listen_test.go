@@ -70,7 +70,12 @@ func TestStart_TLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Shutdown(context.Background())
+	defer shutdown(t, r)
+	short, err := f.srv.Start(web.ListenOptions{Addr: "127.0.0.1:0", CertFile: cert, KeyFile: key, ReadHeaderTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, short)
 	if !strings.HasPrefix(r.URL, "https://127.0.0.1:") {
 		t.Fatalf("URL = %s", r.URL)
 	}
@@ -94,6 +99,16 @@ func TestStart_TLS(t *testing.T) {
 			t.Errorf("plain HTTP to the TLS port: %d %q", res.StatusCode, b)
 		}
 	}
+	// A connection that never starts its handshake is closed.
+	c, err := net.Dial("tcp", strings.TrimSuffix(strings.TrimPrefix(short.URL, "https://"), "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("a connection with no handshake: read %v, want EOF (closed by the server)", err)
+	}
 	if err := os.WriteFile(key, []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -109,13 +124,14 @@ func TestStart_TLS(t *testing.T) {
 // than the defaults, so the test fails if the options are not applied.
 func TestStart_timeoutsCloseHeldConnections(t *testing.T) {
 	f := newFixture(t, options{})
-	r, err := f.srv.Start(web.ListenOptions{Addr: "127.0.0.1:0", ReadHeaderTimeout: 100 * time.Millisecond, IdleTimeout: 100 * time.Millisecond})
+	r, err := f.srv.Start(web.ListenOptions{Addr: "127.0.0.1:0", ReadHeaderTimeout: 100 * time.Millisecond,
+		IdleTimeout: 100 * time.Millisecond, ReadTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Shutdown(context.Background())
+	defer shutdown(t, r)
 	addr := strings.TrimSuffix(strings.TrimPrefix(r.URL, "http://"), "/")
-	const each = 60
+	const each = 50
 	var conns []net.Conn
 	dial := func() net.Conn {
 		c, err := net.Dial("tcp", addr)
@@ -143,9 +159,17 @@ func TestStart_timeoutsCloseHeldConnections(t *testing.T) {
 		if res.Close {
 			t.Fatal("the server closed a kept-alive connection at once")
 		}
+		// A header promising a body that never comes.
+		if _, err := io.WriteString(dial(), "POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
 	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
 	for i, c := range conns {
-		defer c.Close()
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		buf := make([]byte, 4096)
 		var err error
@@ -154,7 +178,42 @@ func TestStart_timeoutsCloseHeldConnections(t *testing.T) {
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			t.Fatalf("connection %d (kind %d) still open after 5 s", i, i%3)
+			t.Fatalf("connection %d (kind %d) still open after 5 s", i, i%4)
 		}
+	}
+}
+
+// A request header over MaxHeaderBytes is refused (431), not read on.
+func TestStart_headerCap(t *testing.T) {
+	f := newFixture(t, options{})
+	r, err := f.srv.Start(web.ListenOptions{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, r)
+	for _, size := range []int{web.MaxHeaderBytes / 2, 2 * web.MaxHeaderBytes} {
+		req, _ := http.NewRequest(http.MethodGet, r.URL+"healthz", nil)
+		req.Header.Set("X-Padding", strings.Repeat("a", size))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		want := http.StatusOK
+		if size > web.MaxHeaderBytes {
+			want = http.StatusRequestHeaderFieldsTooLarge
+		}
+		if res.StatusCode != want {
+			t.Errorf("a %d-byte header: %d, want %d", size, res.StatusCode, want)
+		}
+	}
+}
+
+// shutdown stops r, waiting at most a few seconds for its connections.
+func shutdown(t *testing.T, r *web.Running) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		t.Error(err)
 	}
 }
