@@ -232,8 +232,8 @@ func (s *signIn) check(ctx context.Context, user, password, client string, now t
 	s.users.refund(user)
 	s.mu.Lock()
 	if len(s.seen) >= maxRemembered {
-		for k, v := range s.seen {
-			if len(s.seen) < maxRemembered || !now.Before(v.until) {
+		for k, v := range s.seen { // the expired, and while still full any
+			if !now.Before(v.until) || len(s.seen) >= maxRemembered {
 				delete(s.seen, k)
 			}
 		}

@@ -102,12 +102,10 @@ func (l *limiter) prune(now time.Time) {
 	}
 }
 
-// clientKey is who a request comes from, for the throttle and the audit
-// log: the peer's address; behind a TLS proxy, the address the proxy
-// appended last to X-Forwarded-For (a client can write the field's
-// earlier entries, never that one). An IPv6 address counts by its /64,
-// which one client usually has whole.
-func clientKey(r *http.Request, behindProxy bool) string {
+// clientAddr is the address a request comes from: the peer's; behind a
+// TLS proxy, the address the proxy appended last to X-Forwarded-For (a
+// client can write the field's earlier entries, never that one).
+func clientAddr(r *http.Request, behindProxy bool) string {
 	addr := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		addr = host
@@ -123,6 +121,13 @@ func clientKey(r *http.Request, behindProxy bool) string {
 			}
 		}
 	}
+	return addr
+}
+
+// clientKey is the client a sign-in is counted against: its address, an
+// IPv6 address by its /64, which one client usually has whole.
+func clientKey(r *http.Request, behindProxy bool) string {
+	addr := clientAddr(r, behindProxy)
 	ip := net.ParseIP(addr)
 	if ip == nil {
 		return addr

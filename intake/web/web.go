@@ -153,7 +153,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 // audit writes what the signed-in user is about to receive to the audit
 // log, with the client's address; the caller sends nothing when it fails.
 func (s *Server) audit(r *http.Request, action, call, object, detail string) error {
-	d := "client " + clientKey(r, s.o.BehindTLSProxy)
+	d := "client " + clientAddr(r, s.o.BehindTLSProxy)
 	if detail != "" {
 		d += "; " + detail
 	}
