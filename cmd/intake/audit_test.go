@@ -155,3 +155,31 @@ func TestConfig_web(t *testing.T) {
 		t.Errorf("serve --listen 0.0.0.0:0: %v, want refused", err)
 	}
 }
+
+// An export that cannot be audited is not made.
+func TestExport_notWithoutAudit(t *testing.T) {
+	clearIntakeEnv(t)
+	dir := t.TempDir()
+	db := filepath.Join(dir, "intake.db")
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	raw, err := sql.Open("sqlite3", "file:"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`DROP TABLE audit`); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.csv")
+	stdout, _, err := runCmd(t, "export", "--store", db, "--call", "ses-designation-review", "-o", out)
+	if err == nil || !strings.Contains(err.Error(), "audit") {
+		t.Errorf("export without an audit log: %v, want refused", err)
+	}
+	if _, statErr := os.Stat(out); statErr == nil || stdout != "" {
+		t.Error("the export was written anyway")
+	}
+}
