@@ -332,6 +332,20 @@ func (s *Store) FileData(ctx context.Context, receipt, sha256 string) (StoredFil
 	return f, data, nil
 }
 
+// SubmissionCall returns the data call of the submission with that
+// receipt; ErrNotFound for an unknown receipt.
+func (s *Store) SubmissionCall(ctx context.Context, receipt string) (string, error) {
+	var call string
+	err := s.rdb.QueryRowContext(ctx, `SELECT call FROM submissions WHERE receipt = ?`, receipt).Scan(&call)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: submission %s: %w", receipt, err)
+	}
+	return call, nil
+}
+
 // AgencyState is where one agency stands on a call (for one period).
 type AgencyState struct {
 	Agency, Period string

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -189,17 +188,22 @@ func (a *app) daemonOptions() (intake.Options, error) {
 
 // webHandler is the staff dashboard with /metrics beside it; a.health,
 // when set, joins /healthz.
-func (a *app) webHandler() (http.Handler, error) {
+func (a *app) webHandler() (*web.Server, error) {
 	if len(a.cfg.Web.Users) == 0 {
 		return nil, errors.New("web.users: the dashboard shows agency data and needs at least one user (or $INTAKE_WEB_USER and $INTAKE_WEB_PASSWORD)")
+	}
+	users, err := a.cfg.Web.webUsers()
+	if err != nil {
+		return nil, err
 	}
 	names := map[string]string{}
 	for _, ag := range a.agencies {
 		names[ag.Code] = ag.Name
 	}
 	return web.New(web.Options{
-		Store: a.store, Calls: a.calls, Users: a.cfg.Web.Users, Agencies: names, Logger: a.log,
-		Metrics: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}), Health: a.health,
+		Store: a.store, Calls: a.calls, Users: users, Agencies: names, Logger: a.log,
+		BehindTLSProxy: a.cfg.Web.BehindTLSProxy, Health: a.health,
+		Metrics: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
 	})
 }
 

@@ -114,11 +114,6 @@ type AgencyConfig struct {
 	Contacts        []string `yaml:"contacts"` // reminder recipients
 }
 
-type WebConfig struct {
-	Listen string            `yaml:"listen"` // e.g. 127.0.0.1:8080; empty: no dashboard with `run`
-	Users  map[string]string `yaml:"users"`  // user -> password; or $INTAKE_WEB_USER / $INTAKE_WEB_PASSWORD
-}
-
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
 	Format string `yaml:"format"` // text | json
@@ -192,12 +187,7 @@ func (c *Config) resolveSecrets() error {
 		}
 		*s.dst = v
 	}
-	if u, p := os.Getenv("INTAKE_WEB_USER"), os.Getenv("INTAKE_WEB_PASSWORD"); u != "" && p != "" {
-		if c.Web.Users == nil {
-			c.Web.Users = map[string]string{}
-		}
-		c.Web.Users[u] = p
-	}
+	c.Web.fromEnv() // webconfig.go
 	return nil
 }
 
@@ -259,6 +249,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		bad("retry_min and retry_max: need 0 < retry_min <= retry_max (got %s, %s)", c.RetryMin, c.RetryMax)
+	}
+	if err := c.Web.validate(); err != nil { // webconfig.go
+		errs = append(errs, err)
 	}
 	if c.Auth.Mode != "" {
 		oneOf("auth.mode", c.Auth.Mode, "authserv", "verify", "none")

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"intake/intake"
 	"intake/internal/testenv"
 	"intake/parser/email"
@@ -35,7 +37,7 @@ func writeTestFile(t *testing.T, path, content string) {
 func clearIntakeEnv(t *testing.T) {
 	t.Helper()
 	for _, k := range []string{"INTAKE_IMAP_PASSWORD", "INTAKE_SMTP_PASSWORD", "INTAKE_IMAP_TOKEN", "INTAKE_SMTP_TOKEN",
-		"INTAKE_WEB_USER", "INTAKE_WEB_PASSWORD", "INTAKE_FAILPOINT"} {
+		"INTAKE_WEB_USER", "INTAKE_WEB_PASSWORD", "INTAKE_WEB_ROLE", "INTAKE_WEB_GRANTS", "INTAKE_FAILPOINT"} {
 		t.Setenv(k, "")
 	}
 }
@@ -297,9 +299,13 @@ func TestWebUserFromEnvironment(t *testing.T) {
 	clearIntakeEnv(t)
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "intake.yaml")
+	leadHash, err := bcrypt.GenerateFromPassword([]byte("lead-pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
 	writeTestFile(t, cfgFile, `store: `+filepath.Join(dir, "intake.db")+`
 from: allocation-management@opm.gov
-web: {users: {lead: lead-pw}}
+web: {users: {lead: {password_hash: '`+string(leadHash)+`', role: analyst}}}
 `)
 	t.Setenv("INTAKE_WEB_USER", "analyst")
 	t.Setenv("INTAKE_WEB_PASSWORD", "s3cret")
@@ -307,8 +313,9 @@ web: {users: {lead: lead-pw}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.cfg.Web.Users) != 2 || a.cfg.Web.Users["analyst"] != "s3cret" || a.cfg.Web.Users["lead"] != "lead-pw" {
-		t.Errorf("web users %v, want lead from the file and analyst from the environment", a.cfg.Web.Users)
+	if u := a.cfg.Web.Users; len(u) != 2 || u["analyst"].password != "s3cret" || u["analyst"].Role != "viewer" ||
+		u["lead"].PasswordHash != string(leadHash) || u["lead"].Role != "analyst" {
+		t.Errorf("web users %+v, want lead from the file and analyst (a viewer) from the environment", a.cfg.Web.Users)
 	}
 	h, err := a.webHandler()
 	if err != nil {

@@ -57,10 +57,11 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	cfg := &Config{
 		Store: filepath.Join(*dir, "intake.db"), From: "allocation-management@opm.gov", FromName: "OPM Data Call Intake",
 		Organization: "U.S. Office of Personnel Management", DefaultCall: "ses-designation-review",
-		IMAP:         IMAPConfig{Addr: imapSrv.Addr, TLS: "none", Username: imapSrv.Username, Password: imapSrv.Password},
-		SMTP:         SMTPConfig{Host: smtpHost, Port: smtpPort, TLS: "none"},
-		Auth:         AuthConfig{TrustedAuthServID: demo.AuthServID},
-		Web:          WebConfig{Listen: *listen, Users: map[string]string{"demo": "demo"}},
+		IMAP: IMAPConfig{Addr: imapSrv.Addr, TLS: "none", Username: imapSrv.Username, Password: imapSrv.Password},
+		SMTP: SMTPConfig{Host: smtpHost, Port: smtpPort, TLS: "none"},
+		Auth: AuthConfig{TrustedAuthServID: demo.AuthServID},
+		Web: WebConfig{Listen: *listen, Users: map[string]UserConfig{
+			"demo": {Role: "admin", Grants: []string{"performance-below-fully-successful"}, password: "demo"}}},
 		Log:          LogConfig{Level: "info", Format: "text"},
 		PollInterval: 2 * time.Second,
 		RetryMin:     time.Second,

@@ -27,6 +27,7 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	rawStdout      io.Writer
+	stdin          io.Reader // nil: none (hash-password reads a password from it)
 }
 
 var errUsage = errors.New("usage")
@@ -44,6 +45,9 @@ func commands() map[string]command {
 		"show":     {"show one submission: show RECEIPT", cmdShow},
 		"export":   {"export records with provenance as CSV or XLSX", cmdExport},
 		"replay":   {"process a stored message again: replay MESSAGE-ID", cmdReplay},
+		"audit":    {"audit verify: check the audit log is untouched; audit list: who viewed or exported what", cmdAudit},
+
+		"hash-password": {"print the bcrypt hash of a dashboard user's password (for web.users)", cmdHashPassword},
 	}
 }
 
@@ -80,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// What the commands print may hold text from mail (headers, bounce
 	// diagnostics, file names, cells): a terminal must show it, not obey
 	// it. export writes its own stdout: an XLSX file is binary.
-	e := &env{stdout: newTermWriter(stdout), stderr: newTermWriter(stderr), rawStdout: stdout}
+	e := &env{stdout: newTermWriter(stdout), stderr: newTermWriter(stderr), rawStdout: stdout, stdin: os.Stdin}
 	return c.run(ctx, e, args[1:])
 }
 
@@ -93,7 +97,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-13s %s\n", n, cmds[n].summary)
 	}
 }
 

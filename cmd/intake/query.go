@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -279,14 +280,34 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	a, err := openStaff(ctx, e, *config, *storePath)
+	// Unlike the other staff commands, export writes: every export of
+	// records is entered in the audit log first, so it needs a store it
+	// may write to.
+	cfg, err := staffConfig(*config, *storePath)
 	if err != nil {
 		return err
+	}
+	a, err := openAppMode(ctx, e, cfg, false)
+	if err != nil {
+		return fmt.Errorf("export: every export is recorded in the store's audit log, so the store must be writable: %w", err)
 	}
 	defer a.Close()
 	def := a.calls.Get(*callID)
 	if def == nil {
 		return fmt.Errorf("no data call %q", *callID)
+	}
+	if *kind != "" && def.Kind(*kind) == nil {
+		return fmt.Errorf("data call %s has no kind %q", def.ID, *kind)
+	}
+	// The export is audited before any record is written, and not written
+	// when it cannot be audited.
+	versions := "current versions"
+	if *all {
+		versions = "all versions"
+	}
+	if _, err := a.store.Audit(ctx, store.AuditEntry{At: time.Now(), User: osUser(), Via: store.AuditViaCLI, Action: store.AuditExport,
+		Call: def.ID, Object: strings.TrimSpace(*kind + " " + versions), Detail: "format " + *format + "; to " + firstNonEmpty(*out, "standard output")}); err != nil {
+		return err
 	}
 	w := e.stdout // CSV: its control characters are dropped; the rest is escaped for a terminal
 	if *format == "xlsx" {

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"time"
 
 	"intake/intake"
+	"intake/intake/web"
 	"intake/store"
 )
 
@@ -116,21 +115,18 @@ func (a *app) serveWeb(ctx context.Context, addr string) (stop func(), err error
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
+	w := a.cfg.Web
+	r, err := h.Start(web.ListenOptions{Addr: addr, CertFile: w.TLSCert, KeyFile: w.TLSKey})
 	if err != nil {
-		return nil, fmt.Errorf("web: %w", err)
+		return nil, err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("web: stopped", "err", err)
-		}
-	}()
-	a.log.Info("web: dashboard", "url", "http://"+ln.Addr().String()+"/")
+	a.log.Info("web: dashboard", "url", r.URL, "behind_tls_proxy", w.BehindTLSProxy)
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		if err := r.Shutdown(sctx); err != nil {
+			a.log.Error("web: stopped", "err", err)
+		}
 	}, nil
 }
 

@@ -70,6 +70,7 @@ retry_min: 500ms
 imap: {addr: "%s", tls: none, username: %s, password: %s, timeout: 10s}
 smtp: {host: %s, port: %s, tls: none, timeout: 10s}
 agencies: [{code: HS, name: Department of Homeland Security, senders: ["@dhs.gov"]}]
+auth: {mode: none}
 `, db, imapSrv.Addr, imapSrv.Username, imapSrv.Password, smtpHost, smtpPort))
 	runDaemonUntil(t, cfg, "every agency mail answered", func() bool { return len(smtpSrv.Messages()) >= len(names) })
 
@@ -103,6 +104,23 @@ agencies: [{code: HS, name: Department of Homeland Security, senders: ["@dhs.gov
 	// or a header may.
 	seedNote(t, db, "bounce: \x1b]0;owned\x07\x1b[2J cleared\nID\tforged row")
 
+	// An export is the user's alone (records may hold PII), even over a
+	// file that existed with a wider mode.
+	outDir := filepath.Join(dir, "out")
+	if err := os.Mkdir(outDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(outDir, 0o777)
+	xlsx := filepath.Join(outDir, "x.xlsx")
+	writeTestFile(t, xlsx, "old")
+	os.Chmod(xlsx, 0o644)
+	if out, _, err := runCmd(t, "export", "--store", db, "--call", "ses-designation-review", "--format", "xlsx", "-o", xlsx); err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	if m := fileMode(t, xlsx); m != 0o600 {
+		t.Errorf("export -o: mode %o, want 600", m)
+	}
+
 	// Read-only from here: the staff commands must neither need to write
 	// nor migrate (issue 14: they failed on a read-only store).
 	for _, p := range []string{db, db + "-wal", db + "-shm"} {
@@ -114,19 +132,12 @@ agencies: [{code: HS, name: Department of Homeland Security, senders: ["@dhs.gov
 		os.Chmod(d, 0o755)
 	}
 	os.Chmod(state, 0o555)
-	outDir := filepath.Join(dir, "out")
-	if err := os.Mkdir(outDir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(outDir, 0o777)
 	before := fileSHA(t, db)
 	for _, args := range [][]string{
 		{"list", "--store", db},
 		{"list", "--store", db, "--messages"},
 		{"status", "--store", db, "--call", "ses-designation-review"},
 		{"show", "--store", db, "SES-2025-000001"},
-		{"export", "--store", db, "--call", "ses-designation-review"},
-		{"export", "--store", db, "--call", "ses-designation-review", "--format", "xlsx", "-o", filepath.Join(outDir, "x.xlsx")},
 	} {
 		out, err := runReadOnly(t, dir, args...)
 		if err != nil {
@@ -140,8 +151,10 @@ agencies: [{code: HS, name: Department of Homeland Security, senders: ["@dhs.gov
 			t.Errorf("list --messages: the note is not shown escaped on one line:\n%s", out)
 		}
 	}
-	if m := fileMode(t, filepath.Join(outDir, "x.xlsx")); m != 0o600 {
-		t.Errorf("export -o: mode %o, want 600", m)
+	// Export is the one staff command that writes: the audit log must
+	// record it before any record leaves, so a read-only store refuses it.
+	if out, err := runReadOnly(t, dir, "export", "--store", db, "--call", "ses-designation-review"); err == nil || !bytes.Contains(out, []byte("audit log")) {
+		t.Errorf("export on a read-only store: err %v, want a refusal naming the audit log\n%s", err, out)
 	}
 	if fileSHA(t, db) != before {
 		t.Error("a read-only command changed the store")

@@ -3,8 +3,10 @@ package web
 import (
 	"io"
 	"net/http"
+	"strings"
 
 	"intake/intake/export"
+	"intake/store"
 )
 
 // export streams an export: /export?call=&kind=&format=csv|xlsx&current=1.
@@ -26,7 +28,19 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "format: want csv or xlsx", http.StatusBadRequest)
 		return
 	}
+	if !signedIn(r).mayRecords(def.ID, def) {
+		s.forbidden(w, r, def.ID)
+		return
+	}
 	current := q.Get("current") == "1" || q.Get("current") == "true"
+	versions := "all versions"
+	if current {
+		versions = "current versions"
+	}
+	if err := s.audit(r, store.AuditExport, def.ID, strings.TrimSpace(kind+" "+versions), "format "+string(format)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	name := def.ID
 	if kind != "" {
 		name += "-" + kind

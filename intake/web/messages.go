@@ -36,7 +36,7 @@ type messageRow struct {
 }
 
 func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
-	v := messagesView{page: page{Title: "Other mail", Nav: "messages", Now: s.o.Now()}, Statuses: messageStatuses,
+	v := messagesView{page: s.newPage(r, "Other mail", "messages"), Statuses: messageStatuses,
 		Status: r.URL.Query().Get("status")}
 	statuses := messageStatuses
 	if slices.Contains(messageStatuses, v.Status) {

@@ -67,7 +67,8 @@ const (
 
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	now := s.o.Now()
-	v := overviewView{page: page{Title: "Data calls", Nav: "overview", Now: now}}
+	v := overviewView{page: s.newPage(r, "Data calls", "overview")}
+	v.Now = now
 	for _, def := range s.o.Calls.All() {
 		c, err := s.callStatus(r.Context(), def, now)
 		if err != nil {

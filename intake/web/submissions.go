@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -61,7 +62,7 @@ func (s *Server) row(x store.SubmissionSummary) submissionRow {
 // listSubmissions reads the filter from the query and lists.
 func (s *Server) listSubmissions(r *http.Request) (submissionsView, error) {
 	q := r.URL.Query()
-	v := submissionsView{page: page{Title: "Submissions", Nav: "submissions", Now: s.o.Now()},
+	v := submissionsView{page: s.newPage(r, "Submissions", "submissions"),
 		Call: q.Get("call"), Agency: strings.ToUpper(q.Get("agency")), State: q.Get("state"), States: submissionStates}
 	for _, d := range s.o.Calls.All() {
 		v.Calls = append(v.Calls, d.ID)
@@ -104,14 +105,17 @@ type submissionView struct {
 	Tables       []recordTable   `json:"records"`  // records by kind
 	RecordsShown int             `json:"records_shown"`
 	RecordsTotal int             `json:"records_total"`
-	Replies      []replyView     `json:"replies"`
+	// RecordsWithheld: the call holds personal data and the user has no
+	// grant for it; records and file downloads are left out.
+	RecordsWithheld bool        `json:"records_withheld,omitempty"`
+	Replies         []replyView `json:"replies"`
 }
 
 type fileView struct {
 	Name   string `json:"name"`
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
-	URL    string `json:"url"` // download link
+	URL    string `json:"url,omitempty"` // download link; none when withheld
 }
 
 type sheetFindings struct {
@@ -158,21 +162,27 @@ type replyView struct {
 	LastError string    `json:"last_error,omitempty"`
 }
 
-// detail builds the detail view of the submission with that receipt.
+// detail builds the detail view of the submission with that receipt. Its
+// records are in it only when the user may see them, and then the view is
+// first written to the audit log: when that fails, so does detail.
 func (s *Server) detail(r *http.Request) (submissionView, error) {
 	receipt := r.PathValue("receipt")
 	d, err := s.o.Store.SubmissionByReceipt(r.Context(), receipt)
 	if err != nil {
 		return submissionView{}, err
 	}
-	v := submissionView{page: page{Title: d.Receipt, Nav: "submissions", Now: s.o.Now()}, submissionRow: s.row(d.SubmissionSummary)}
+	v := submissionView{page: s.newPage(r, d.Receipt, "submissions"), submissionRow: s.row(d.SubmissionSummary)}
 	def := s.o.Calls.Get(d.Call)
 	if def != nil {
 		v.CallTitle = def.Title
 	}
+	v.RecordsWithheld = !signedIn(r).mayRecords(d.Call, def)
 	for _, f := range d.Files {
-		v.Files = append(v.Files, fileView{Name: f.Name, SHA256: f.SHA256, Size: f.Size,
-			URL: "/submissions/" + url.PathEscape(d.Receipt) + "/files/" + url.PathEscape(f.SHA256)})
+		fv := fileView{Name: f.Name, SHA256: f.SHA256, Size: f.Size}
+		if !v.RecordsWithheld {
+			fv.URL = "/submissions/" + url.PathEscape(d.Receipt) + "/files/" + url.PathEscape(f.SHA256)
+		}
+		v.Files = append(v.Files, fv)
 	}
 	for _, f := range d.Findings {
 		if n := len(v.Sheets); n == 0 || v.Sheets[n-1].File != f.File || v.Sheets[n-1].Sheet != f.Sheet {
@@ -183,7 +193,12 @@ func (s *Server) detail(r *http.Request) (submissionView, error) {
 			Severity: f.Severity, Message: f.Message, Fix: f.Fix, Cite: f.Cite})
 	}
 	v.RecordsTotal = len(d.Records)
-	v.Tables, v.RecordsShown = recordTables(def, d.Records, recordLimit)
+	if !v.RecordsWithheld {
+		v.Tables, v.RecordsShown = recordTables(def, d.Records, recordLimit)
+		if err := s.audit(r, store.AuditView, d.Call, d.Receipt, fmt.Sprintf("%d of %d records", v.RecordsShown, v.RecordsTotal)); err != nil {
+			return submissionView{}, err
+		}
+	}
 	for _, o := range d.Replies {
 		v.Replies = append(v.Replies, replyView{MessageID: o.MessageID, Kind: o.Kind, To: o.To, Status: o.Status,
 			Attempts: o.Attempts, Created: o.Created, SentAt: o.SentAt, LastError: o.LastError})
@@ -259,8 +274,22 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	f, data, err := s.o.Store.FileData(r.Context(), r.PathValue("receipt"), sum)
+	receipt := r.PathValue("receipt")
+	call, err := s.o.Store.SubmissionCall(r.Context(), receipt)
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !signedIn(r).mayRecords(call, s.o.Calls.Get(call)) {
+		s.forbidden(w, r, call)
+		return
+	}
+	f, data, err := s.o.Store.FileData(r.Context(), receipt, sum)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.audit(r, store.AuditDownload, call, receipt+" "+strings.ToLower(f.SHA256), fmt.Sprintf("file %q", f.Name)); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -83,6 +83,41 @@ type page struct {
 	Title string
 	Nav   string // "overview", "submissions", "messages": the highlighted link
 	Now   time.Time
+	user  *principal
+}
+
+// newPage is the page of a request by a signed-in user.
+func (s *Server) newPage(r *http.Request, title, nav string) page {
+	return page{Title: title, Nav: nav, Now: s.o.Now(), user: signedIn(r)}
+}
+
+// UserName is who is signed in.
+func (p page) UserName() string {
+	if p.user == nil {
+		return ""
+	}
+	return p.user.Name
+}
+
+// Role is the signed-in user's role.
+func (p page) Role() string {
+	if p.user == nil {
+		return ""
+	}
+	return p.user.Role.String()
+}
+
+// Analyst tells whether the user sees submissions and mail: the links to
+// them are shown only then.
+func (p page) Analyst() bool { return p.user.may(RoleAnalyst) }
+
+// Records tells whether the user may see a call's records and export
+// them (pii: the call holds personal data).
+func (p page) Records(call string, pii bool) bool {
+	if !p.user.may(RoleAnalyst) {
+		return false
+	}
+	return !pii || p.user.grants[call]
 }
 
 // render executes view name with data into a buffer, then writes it, so a

@@ -3,23 +3,28 @@
 // its files, findings, records and replies, the mail that was not a
 // submission, and exports (intake/export).
 //
-// Everything but /healthz and /metrics is behind HTTP Basic authentication
-// against the configured users; New refuses to build a server without
-// users, because the records may hold PII. Templates are embedded and all
-// parsed by New (it fails fast on a broken one); each page renders a typed
-// view struct into a buffer before anything is written. The JSON API under
-// /api/ returns the same view structs as the pages.
+// Everything but /healthz and /metrics needs a user (HTTP Basic, against
+// password hashes; auth.go), and failed sign-ins are throttled per client
+// and per user name (throttle.go). Each user has a role: a viewer sees
+// where each call stands, an analyst also submissions, records, files and
+// exports (of a call holding personal data only where granted that call),
+// an admin also acts on the mail. Every view of records, file download and
+// export is written to the store's audit log before the data goes out.
+// New refuses to build a server without users. Start serves over TLS, or
+// plain HTTP on loopback or behind a TLS proxy only, with header and idle
+// timeouts (listen.go). Templates are embedded and all parsed by New (it
+// fails fast on a broken one); each page renders a typed view struct into a
+// buffer before anything is written. The JSON API under /api/ returns the
+// same view structs as the pages.
 package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"intake/parser"
@@ -32,9 +37,17 @@ import (
 type Options struct {
 	Store *store.Store
 	Calls *parser.Registry
-	// Users maps a user name to its password (HTTP Basic). Empty names or
-	// passwords are refused.
-	Users map[string]string
+	// Users maps a user name to its account: password hash, role, grants.
+	// A user without a valid hash or role, or granted an unknown call, is
+	// refused.
+	Users map[string]User
+	// Throttle bounds failed sign-ins; zero fields take its defaults.
+	Throttle Throttle
+	// BehindTLSProxy says a proxy in front terminates TLS and forwards
+	// plain HTTP: Start then serves plain HTTP on any address, and the
+	// client's address is the last one the proxy appends to
+	// X-Forwarded-For.
+	BehindTLSProxy bool
 	// Agencies maps agency codes to names, for display and to tell which
 	// agencies are missing (a call's ExpectedAgencies take precedence).
 	Agencies map[string]string
@@ -50,11 +63,11 @@ type Options struct {
 // Server is the dashboard. It implements http.Handler and is safe for
 // concurrent use.
 type Server struct {
-	o     Options
-	log   *slog.Logger
-	views *views
-	users map[string][sha256.Size]byte // user -> SHA-256 of the password
-	mux   *http.ServeMux               // every route, authenticated ones wrapped
+	o      Options
+	log    *slog.Logger
+	views  *views
+	signIn *signIn
+	mux    *http.ServeMux // every route, authenticated ones wrapped
 }
 
 // New checks the options, parses every template and builds the routes.
@@ -68,12 +81,9 @@ func New(o Options) (*Server, error) {
 	if len(o.Users) == 0 {
 		return nil, errors.New("web: no users configured: the dashboard is never served without authentication")
 	}
-	users := make(map[string][sha256.Size]byte, len(o.Users))
-	for u, p := range o.Users {
-		if u == "" || p == "" {
-			return nil, fmt.Errorf("web: user %q: empty user name or password", u)
-		}
-		users[u] = sha256.Sum256([]byte(p))
+	signIn, err := newSignIn(o.Users, o.Calls, o.Throttle, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return nil, err
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -88,7 +98,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{o: o, log: o.Logger, views: v, users: users, mux: http.NewServeMux()}
+	s := &Server{o: o, log: o.Logger, views: v, signIn: signIn, mux: http.NewServeMux()}
 	s.routes()
 	return s, nil
 }
@@ -98,20 +108,20 @@ func (s *Server) routes() {
 	if s.o.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.o.Metrics)
 	}
-	auth := func(pattern string, h http.HandlerFunc) { s.mux.Handle(pattern, s.authenticated(h)) }
-	auth("GET /{$}", s.overview)
-	auth("GET /submissions", s.submissions)
-	auth("GET /submissions/{receipt}", s.submission)
-	auth("GET /submissions/{receipt}/files/{sha256}", s.file)
-	auth("GET /messages", s.messages)
-	auth("GET /export", s.export)
-	auth("GET /static/style.css", s.stylesheet)
-	auth("GET /api/calls/{call}/status", s.apiCallStatus)
-	auth("GET /api/submissions", s.apiSubmissions)
-	auth("GET /api/submissions/{receipt}", s.apiSubmission)
+	auth := func(need Role, pattern string, h http.HandlerFunc) { s.mux.Handle(pattern, s.authenticated(need, h)) }
+	auth(RoleViewer, "GET /{$}", s.overview)
+	auth(RoleViewer, "GET /static/style.css", s.stylesheet)
+	auth(RoleViewer, "GET /api/calls/{call}/status", s.apiCallStatus)
+	auth(RoleAnalyst, "GET /submissions", s.submissions)
+	auth(RoleAnalyst, "GET /submissions/{receipt}", s.submission)
+	auth(RoleAnalyst, "GET /submissions/{receipt}/files/{sha256}", s.file)
+	auth(RoleAnalyst, "GET /messages", s.messages)
+	auth(RoleAnalyst, "GET /export", s.export)
+	auth(RoleAnalyst, "GET /api/submissions", s.apiSubmissions)
+	auth(RoleAnalyst, "GET /api/submissions/{receipt}", s.apiSubmission)
 	// Anything else needs authentication too, so an unknown path tells
 	// nothing to a stranger.
-	auth("/", http.NotFound)
+	auth(RoleViewer, "/", http.NotFound)
 }
 
 // ServeHTTP sets the security headers every response carries and routes.
@@ -121,34 +131,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
+	if r.TLS != nil || s.o.BehindTLSProxy {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	s.mux.ServeHTTP(w, r)
-}
-
-// authenticated requires HTTP Basic credentials of a configured user.
-// Passwords are compared as SHA-256 digests with subtle.ConstantTimeCompare,
-// so neither their content nor their length shows in the timing, and an
-// unknown user costs the same comparison as a known one.
-func (s *Server) authenticated(next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		got := sha256.Sum256([]byte(pass))
-		want, known := s.users[user]
-		if !known {
-			want = sha256.Sum256([]byte("\x00unknown user\x00"))
-		}
-		match := subtle.ConstantTimeCompare(got[:], want[:]) == 1
-		if !ok || !known || !match {
-			if ok {
-				s.log.Warn("web: authentication failed", "remote", r.RemoteAddr, "path", r.URL.Path)
-			}
-			w.Header().Set("WWW-Authenticate", `Basic realm="intake", charset="UTF-8"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
-			return
-		}
-		// Every authenticated response is data (possibly PII): never cached.
-		w.Header().Set("Cache-Control", "no-store")
-		next(w, r)
-	})
 }
 
 // healthz answers 200 "ok" when the store answers a query and Health (if
@@ -175,6 +161,26 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	io.WriteString(w, "ok")
+}
+
+// audit writes what the signed-in user is about to receive to the audit
+// log, with the client's address; the caller sends nothing when it fails.
+func (s *Server) audit(r *http.Request, action, call, object, detail string) error {
+	d := "client " + clientAddr(r, s.o.BehindTLSProxy)
+	if detail != "" {
+		d += "; " + detail
+	}
+	_, err := s.o.Store.Audit(r.Context(), store.AuditEntry{At: s.o.Now(), User: signedIn(r).Name, Via: store.AuditViaWeb,
+		Action: action, Call: call, Object: object, Detail: d})
+	return err
+}
+
+// forbidden answers a request for the records of a call holding personal
+// data that the user is not granted.
+func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, call string) {
+	p := signedIn(r)
+	s.log.Warn("web: forbidden", "user", p.Name, "role", p.Role.String(), "call", call, "path", r.URL.Path)
+	http.Error(w, "forbidden: the records of "+call+" hold personal data, and your account has no grant for that call", http.StatusForbidden)
 }
 
 // fail answers a request that could not be served: 404 for a store

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"intake/intake/web"
 	"intake/parser"
@@ -63,6 +66,27 @@ kinds:
         type: integer
 `
 
+// piiCall holds personal data: its records need a grant.
+const piiCall = `
+id: pii-call
+title: Personal call
+receipt_prefix: PII
+pii: true
+deadline:
+  date: "2025-03-07"
+  zone: America/New_York
+kinds:
+  - id: employees
+    title: Employees
+    columns:
+      - key: agency_code
+        header: Agency Code
+        type: text
+      - key: employee_name
+        header: Employee Name
+        type: text
+`
+
 const (
 	user = "staff"
 	pass = "correct horse battery staple"
@@ -74,25 +98,42 @@ var now = time.Date(2025, 3, 26, 15, 0, 0, 0, time.UTC)
 type fixture struct {
 	t     *testing.T
 	st    *store.Store
+	path  string // the store's file
 	calls *parser.Registry
 	srv   *web.Server
 	n     int
 }
 
 type options struct {
-	metrics http.Handler
-	health  func(*store.Store) func(context.Context) error
+	metrics     http.Handler
+	health      func(*store.Store) func(context.Context) error
+	now         func() time.Time // default: the fixed now
+	throttle    web.Throttle
+	behindProxy bool
+	users       map[string]web.User // more users beside staff
+}
+
+// hash is a bcrypt hash of password at the lowest cost, so tests sign in
+// quickly.
+func hash(t testing.TB, password string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
 }
 
 func newFixture(t *testing.T, o options) *fixture {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "intake.db"))
+	path := filepath.Join(t.TempDir(), "intake.db")
+	st, err := store.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	var defs []*parser.Definition
-	for name, y := range map[string]string{"test-call.yaml": testCall, "weekly-call.yaml": weeklyCall} {
+	for name, y := range map[string]string{"test-call.yaml": testCall, "weekly-call.yaml": weeklyCall, "pii-call.yaml": piiCall} {
 		d, err := parser.ParseDefinition(name, []byte(y))
 		if err != nil {
 			t.Fatal(err)
@@ -107,14 +148,19 @@ func newFixture(t *testing.T, o options) *fixture {
 	if o.health != nil {
 		health = o.health(st)
 	}
-	srv, err := web.New(web.Options{Store: st, Calls: calls, Users: map[string]string{user: pass}, Health: health,
+	users := map[string]web.User{user: {PasswordHash: hash(t, pass), Role: web.RoleAnalyst}}
+	maps.Copy(users, o.users)
+	if o.now == nil {
+		o.now = func() time.Time { return now }
+	}
+	srv, err := web.New(web.Options{Store: st, Calls: calls, Users: users, Health: health,
 		Agencies: map[string]string{"HS": "Department of Homeland Security", "DJ": "Department of Justice",
 			"TR": "Department of the Treasury"},
-		Now: func() time.Time { return now }, Metrics: o.metrics})
+		Now: o.now, Metrics: o.metrics, Throttle: o.throttle, BehindTLSProxy: o.behindProxy})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, st: st, calls: calls, srv: srv}
+	return &fixture{t: t, st: st, path: path, calls: calls, srv: srv}
 }
 
 type sub struct {
@@ -234,7 +280,7 @@ func TestNew_noUsers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, users := range map[string]map[string]string{"none": nil, "empty password": {"staff": ""}} {
+	for name, users := range map[string]map[string]web.User{"none": nil, "empty password": {"staff": {Role: web.RoleAnalyst}}} {
 		if _, err := web.New(web.Options{Store: st, Calls: calls, Users: users}); err == nil || !strings.HasPrefix(err.Error(), "web: ") {
 			t.Errorf("%s: New err = %v, want a web: error", name, err)
 		}
@@ -242,7 +288,9 @@ func TestNew_noUsers(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	f := newFixture(t, options{})
+	// Many failures from one client: the throttle (security_test.go) is
+	// set wide enough for all of them.
+	f := newFixture(t, options{throttle: web.Throttle{ClientBurst: 1000, UserBurst: 1000}})
 	f.seed()
 	paths := []string{"/", "/submissions", "/submissions/TST-1", "/messages", "/export?call=test-call",
 		"/api/submissions", "/api/submissions/TST-1", "/api/calls/test-call/status", "/static/style.css", "/metrics",
