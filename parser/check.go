@@ -22,6 +22,13 @@ import (
 // searched for the header row (titles and notes often come first).
 const headerSearchRows = 10
 
+// MaxFallbackCells bounds the grid excelize would build when the stream
+// reader hands it a workbook (a construct it does not understand):
+// excelize pads every row to the farthest cell the row names, so a few
+// kilobytes naming column XFD on 300 rows would take a gigabyte. It lets
+// through a sheet of the most rows read (200,000) by 12 columns.
+const MaxFallbackCells = 2_500_000
+
 // maxFindings bounds the findings of one submission: a sheet that is
 // wrong everywhere gives this many, then one "too-many-findings".
 const maxFindings = 10_000
@@ -231,8 +238,14 @@ func (k *checker) finish() Submission {
 // file examines one attachment.
 func (k *checker) file(fi int, in Input) {
 	ra, size := in.open()
+	// Every read checks the context, so a cancelled check stops within
+	// one read of the file, even in a long run of empty rows.
+	ra = ctxReaderAt{k.cx, ra}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(ra, 0, size)); err != nil {
+		if cerr := k.cx.Err(); cerr != nil {
+			err = cerr
+		}
 		k.stop(fmt.Errorf("parser: read %q: %w", in.Name, err))
 		return
 	}
@@ -263,9 +276,7 @@ func (k *checker) file(fi int, in Input) {
 			"Save it as \"Excel Workbook (.xlsx)\" without macros and send that file.")
 		return
 	}
-	// Reading checks the context at every read of the file, so a cancelled
-	// check stops within one read even in a long run of empty rows.
-	wb, err := sheet.OpenReaderAt(ctxReaderAt{k.cx, ra}, size, sheet.Limits{
+	wb, err := sheet.OpenReaderAt(ra, size, sheet.Limits{
 		MaxPartBytes:  k.lim.MaxUnzippedBytes,
 		MaxTotalBytes: k.lim.MaxUnzippedBytes,
 		MaxRows:       k.lim.MaxRows + 1000, // header and notes rows; data rows are bounded by the checker
@@ -273,6 +284,7 @@ func (k *checker) file(fi int, in Input) {
 		MaxCellBytes:  k.lim.MaxCellBytes * 4,
 		MaxStrings:    sheet.DefaultLimits().MaxStrings,
 		MaxSheets:     k.lim.MaxSheets,
+		MaxModelCells: MaxFallbackCells,
 	})
 	if err != nil {
 		if cerr := k.cx.Err(); cerr != nil {
