@@ -96,7 +96,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("the workbook matches no data call: name one with --call (see `intake calls`)")
 	}
 	// Rows stream through and are only counted: memory stays flat
-	// however large the workbook.
+	// however large the workbook (see checkMemoryLimit).
 	rows := 0
 	sub, err := parser.CheckStream(ctx, def, files, parser.Context{Now: time.Now(), Agency: *agency, Ref: ref, Limits: lim},
 		func(*parser.Row) error { rows++; return nil })
