@@ -65,7 +65,8 @@ const (
 
 // templateMaxDate is the serial of 2199-12-31 in the 1900 date system,
 // the last date a template accepts; serial 1 (1900-01-01) is the first.
-var templateMaxDate = float64(time.Date(2199, 12, 31, 0, 0, 0, 0, time.UTC).Sub(time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)).Hours() / 24)
+// Counted in Unix seconds: 300 years overflow a time.Duration.
+var templateMaxDate = float64((time.Date(2199, 12, 31, 0, 0, 0, 0, time.UTC).Unix() - time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).Unix()) / 86400)
 
 var columnTypes = map[string]*columnType{
 	TypeText: {
