@@ -51,12 +51,12 @@ func TestDiffer_matching(t *testing.T) {
 		d.Old(r)
 	}
 	newRows := []parser.Record{
-		rec(pr, 2, "position_number", "HS-1", "notes", "a"),         // same
-		rec(pr, 3, "position_number", "HS-2", "notes", "b"),         // same (first HS-2)
-		rec(pr, 4, "position_number", "", "notes", "keyless, now"),  // position 3: no old keyless row there
-		rec(pr, 5, "position_number", "HS-4", "notes", "d"),         // retired_column gone: changed
-		rec(pr, 6, "position_number", "HS-6"),                       // added
-		rec(pr, 7, "position_number", "HS-5", "component", "HS01"),  // a field filled: changed
+		rec(pr, 2, "position_number", "HS-1", "notes", "a"),        // same
+		rec(pr, 3, "position_number", "HS-2", "notes", "b"),        // same (first HS-2)
+		rec(pr, 4, "position_number", "", "notes", "keyless, now"), // position 3: no old keyless row there
+		rec(pr, 5, "position_number", "HS-4", "notes", "d"),        // retired_column gone: changed
+		rec(pr, 6, "position_number", "HS-6"),                      // added
+		rec(pr, 7, "position_number", "HS-5", "component", "HS01"), // a field filled: changed
 	}
 	keys := []string{"position_number", "notes", "component"}
 	for _, r := range newRows {
