@@ -79,17 +79,8 @@ var columnTypes = map[string]*columnType{
 			}
 			return s
 		},
-		coerce: coerceText,
-		validation: func(col *Column) Validation {
-			if col.MaxLength <= 0 {
-				if col.Description == "" {
-					return Validation{}
-				}
-				return Validation{Kind: ValidationAny} // no rule to enforce: the input message alone
-			}
-			return Validation{Kind: ValidationTextLength, Min: 0, Max: float64(col.MaxLength),
-				Error: fmt.Sprintf("Enter at most %d characters.", col.MaxLength)}
-		},
+		coerce:     coerceText,
+		validation: textValidation,
 	},
 	TypeYesNo: {
 		title:  "Y or N",
@@ -169,7 +160,7 @@ var columnTypes = map[string]*columnType{
 			at := strings.LastIndexByte(v, '@')
 			return v[:at] + strings.ToLower(v[at:]), nil
 		},
-		validation: func(*Column) Validation { return Validation{} },
+		validation: textValidation,
 	},
 }
 
@@ -184,6 +175,19 @@ func typeOf(col *Column) *columnType {
 		return t
 	}
 	return columnTypes[TypeText]
+}
+
+// textValidation bounds the length of text; without a bound, a column
+// with a description gets a validation carrying only its input message.
+func textValidation(col *Column) Validation {
+	if col.MaxLength <= 0 {
+		if col.Description == "" {
+			return Validation{}
+		}
+		return Validation{Kind: ValidationAny}
+	}
+	return Validation{Kind: ValidationTextLength, Min: 0, Max: float64(col.MaxLength),
+		Error: fmt.Sprintf("Enter at most %d characters.", col.MaxLength)}
 }
 
 func listValidation(col *Column) Validation {
