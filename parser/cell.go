@@ -99,7 +99,7 @@ func (x *cellContext) serialDate(v string) (string, bool) {
 		x.dates = map[string]string{}
 	}
 	if len(x.dates) < maxDateCache {
-		x.dates[v] = d
+		x.dates[strings.Clone(v)] = d // not the row's backing string
 	}
 	return d, true
 }
