@@ -68,8 +68,8 @@ func limitOffset(q string, args []any, limit, offset int) (string, []any) {
 type SubmissionQuery struct {
 	Call     string
 	Periods  []string // any of these periods; nil: any period
-	Agencies []string // any of these agency codes (exact)
-	State    string   // current, superseded, deficient
+	Agencies []string // any of these agency codes (exact); nil: any agency, empty: none
+	State    string   // current, superseded, deficient, or accepted (current or superseded)
 	// LatestOnly keeps only each (call, agency, period)'s latest
 	// submission; with State "deficient", the agencies whose newest
 	// attempt failed.
@@ -116,10 +116,18 @@ func (s *Store) SearchSubmissions(ctx context.Context, q SubmissionQuery) ([]Sub
 			add("s.period IN ("+placeholders(len(q.Periods))+")", anys(q.Periods)...)
 		}
 	}
-	if len(q.Agencies) > 0 {
-		add("s.agency IN ("+placeholders(len(q.Agencies))+")", anys(q.Agencies)...)
+	if q.Agencies != nil {
+		if len(q.Agencies) == 0 {
+			add("0")
+		} else {
+			add("s.agency IN ("+placeholders(len(q.Agencies))+")", anys(q.Agencies)...)
+		}
 	}
-	if q.State != "" {
+	switch q.State {
+	case "":
+	case "accepted":
+		add("s.state IN (?, ?)", stateCurrent, stateSuperseded)
+	default:
 		add("s.state = ?", q.State)
 	}
 	if q.LatestOnly {
