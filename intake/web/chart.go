@@ -20,7 +20,7 @@ import (
 
 // chartPoint is where the expected agencies stood from At on.
 type chartPoint struct {
-	At                          time.Time
+	At                           time.Time
 	Accepted, Deficient, Missing int
 }
 

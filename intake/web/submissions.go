@@ -154,8 +154,8 @@ func (s *Server) recordKeys(r *http.Request) []string {
 func (s *Server) listSubmissions(r *http.Request) (submissionsView, error) {
 	q := r.URL.Query()
 	v := submissionsView{page: s.newPage(r, "Submissions", "submissions"),
-		List:   readList(r, "/submissions", submissionSorts, "received", true, "call", "agency", "state"),
-		Call:   q.Get("call"), Agency: strings.TrimSpace(q.Get("agency")), State: q.Get("state"), States: submissionStates}
+		List: readList(r, "/submissions", submissionSorts, "received", true, "call", "agency", "state"),
+		Call: q.Get("call"), Agency: strings.TrimSpace(q.Get("agency")), State: q.Get("state"), States: submissionStates}
 	for _, d := range s.o.Calls.All() {
 		v.Calls = append(v.Calls, d.ID)
 	}
