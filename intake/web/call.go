@@ -95,6 +95,7 @@ func (s *Server) callPage(r *http.Request, def *parser.Definition) (callPage, er
 	if !due.IsZero() {
 		start = due.Add(-lead)
 	}
+	start = start.UTC()
 	if len(subs) > 0 && subs[0].ReceivedAt.Before(start) {
 		start = subs[0].ReceivedAt
 	}
