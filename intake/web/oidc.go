@@ -199,7 +199,8 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		refuse("the identity token is not readable", err)
 		return
 	}
-	if _, ok := claims[s.oidc.cfg.RolesClaim]; !ok && prov.UserInfoEndpoint() != "" {
+	_, hasRoles := claims[s.oidc.cfg.RolesClaim]
+	if (!hasRoles || !hasName(claims, s.oidc.cfg.NameClaim)) && prov.UserInfoEndpoint() != "" {
 		ui, err := prov.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
 			refuse("the identity provider did not say who you are", err)
@@ -231,12 +232,26 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, pend.next, http.StatusSeeOther)
 }
 
+// nameClaims are the claims a user's name is read from, in order.
+func nameClaims(nameClaim string) []string {
+	return []string{nameClaim, "preferred_username", "email"}
+}
+
+func hasName(claims map[string]any, nameClaim string) bool {
+	for _, k := range nameClaims(nameClaim) {
+		if v, ok := claims[k].(string); ok && k != "" && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // principalFromClaims makes the signed-in user from the provider's
 // claims; nil and why when the claims give no role.
 func (s *Server) principalFromClaims(claims map[string]any, subject string) (*principal, string) {
 	cfg := s.oidc.cfg
 	name := ""
-	for _, k := range []string{cfg.NameClaim, "preferred_username", "email"} {
+	for _, k := range nameClaims(cfg.NameClaim) {
 		if v, ok := claims[k].(string); ok && k != "" && v != "" {
 			name = v
 			break
