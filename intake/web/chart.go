@@ -161,10 +161,10 @@ func renderChart(id string, points []chartPoint, due time.Time, expected int, lo
 	// Axes and the horizontal grid: 0, half and all expected.
 	for _, n := range slices.Compact([]int{0, top / 2, top}) {
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#d6d7d9"/>`, padLeft, chartW-padRight, y(n), y(n))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" font-size="12" fill="#1b1b1b">%d</text>`, padLeft-6, y(n)+4, n)
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" font-size="15" fill="#1b1b1b">%d</text>`, padLeft-6, y(n)+4, n)
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="start" font-size="12" fill="#1b1b1b">%s</text>`, padLeft, chartH-padBott+18, day(start))
-	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" font-size="12" fill="#1b1b1b">%s</text>`, chartW-padRight, chartH-padBott+18, day(end))
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="start" font-size="15" fill="#1b1b1b">%s</text>`, padLeft, chartH-padBott+18, day(start))
+	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" font-size="15" fill="#1b1b1b">%s</text>`, chartW-padRight, chartH-padBott+18, day(end))
 	if !due.IsZero() {
 		dx := x(due)
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#112e51" stroke-width="2"/>`, dx, dx, padTop-8, chartH-padBott)
@@ -172,7 +172,7 @@ func renderChart(id string, points []chartPoint, due time.Time, expected int, lo
 		if dx > chartW-padRight-60 {
 			anchor = "end"
 		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="%s" font-size="12" font-weight="bold" fill="#112e51">Deadline %s</text>`,
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="%s" font-size="15" font-weight="bold" fill="#112e51">Deadline %s</text>`,
 			dx, padTop-12, anchor, day(due))
 	}
 	for _, l := range chartLines {
@@ -192,13 +192,13 @@ func renderChart(id string, points []chartPoint, due time.Time, expected int, lo
 	}
 	// The legend, under the axis.
 	for i, l := range chartLines {
-		lx := padLeft + i*130
+		lx := padLeft + i*170
 		dash := ""
 		if l.Dash != "" {
 			dash = fmt.Sprintf(` stroke-dasharray="%s"`, l.Dash)
 		}
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2.5"%s/>`, lx, lx+28, chartH-10, chartH-10, l.Color, dash)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" fill="#1b1b1b">%s (%d)</text>`, lx+34, chartH-6, l.Name, l.value(last))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="15" fill="#1b1b1b">%s (%d)</text>`, lx+34, chartH-6, l.Name, l.value(last))
 	}
 	b.WriteString(`</svg>`)
 	return chartView{SVG: template.HTML(b.String()), Description: desc, Points: points}
