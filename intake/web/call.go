@@ -28,8 +28,9 @@ type callPage struct {
 
 var agencySorts = []string{"agency", "state", "last", "submissions"}
 
-// stateOrder sorts the agencies needing someone first.
-var stateOrder = map[string]int{stateMissing: 0, stateDeficient: 1, stateAccepted: 2}
+// stateOrder sorts the agencies needing someone first (the states of the
+// overview's agencyRow).
+var stateOrder = map[string]int{"missing": 0, "deficient": 1, "accepted": 2}
 
 func (s *Server) call(w http.ResponseWriter, r *http.Request) {
 	def := s.o.Calls.Get(r.PathValue("call"))
