@@ -1,21 +1,25 @@
 // Package web serves the staff dashboard and JSON API over the store: what
-// arrived for each data call, who is missing or late, each submission with
-// its files, findings, records and replies, the mail that was not a
-// submission, and exports (intake/export).
+// arrived for each data call, who is missing or late (with a chart of it
+// over time against the deadline), what needs attention, each submission
+// with its files, findings, records, incoming mail, replies as sent and
+// changes from the previous version, all stored mail and replies, exports
+// (intake/export), and the staff actions on the mail.
 //
-// Everything but /healthz and /metrics needs a user (HTTP Basic, against
-// password hashes; auth.go), and failed sign-ins are throttled per client
-// and per user name (throttle.go). Each user has a role: a viewer sees
-// where each call stands, an analyst also submissions, records, files and
-// exports (of a call holding personal data only where granted that call),
-// an admin also acts on the mail. Every view of records, file download and
-// export is written to the store's audit log before the data goes out.
-// New refuses to build a server without users. Start serves over TLS, or
-// plain HTTP on loopback or behind a TLS proxy only, with header and idle
-// timeouts (listen.go). Templates are embedded and all parsed by New (it
-// fails fast on a broken one); each page renders a typed view struct into a
-// buffer before anything is written. The JSON API under /api/ returns the
-// same view structs as the pages.
+// Everything but /healthz, /metrics and the sign-in pages needs a user:
+// signed in through an OpenID Connect provider (oidc.go; a session in a
+// cookie, session.go) or with HTTP Basic against password hashes (auth.go),
+// whose failures are throttled per client and per user name
+// (throttle.go). Each user has a role: a viewer sees where each call
+// stands, an analyst also submissions, records, files, mail and exports
+// (of a call holding personal data only where granted that call), an admin
+// also acts on the mail (actions.go: POST, CSRF token, same origin). Every
+// view of records or mail, file download, export and action is written to
+// the store's audit log first. New refuses to build a server without a way
+// to sign in. Start serves over TLS, or plain HTTP on loopback or behind a
+// TLS proxy only, with header and idle timeouts (listen.go). Templates are
+// embedded and all parsed by New (it fails fast on a broken one); each page
+// renders a typed view struct into a buffer before anything is written.
+// Every list searches, sorts and pages the same way (list.go).
 package web
 
 import (
