@@ -187,8 +187,7 @@ func (c *Config) resolveSecrets() error {
 		}
 		*s.dst = v
 	}
-	c.Web.fromEnv() // webconfig.go
-	return nil
+	return c.Web.fromEnv() // webconfig.go
 }
 
 func secret(value, file, env string) (string, error) {
