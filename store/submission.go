@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -346,67 +348,76 @@ func (s *Store) SubmissionCall(ctx context.Context, receipt string) (string, err
 	return call, nil
 }
 
-// AgencyState is where one agency stands on a call (for one period).
-type AgencyState struct {
-	Agency, Period string
-	Receipt        string    // the current accepted version's, else the latest submission's
-	Sender         string    // of that submission
-	Version        int       // 0 when none is accepted
-	Accepted       bool      // a current accepted version exists
-	Late           bool      // that submission was late
-	LastAt         time.Time // when the latest submission (of any state) was received
-	Submissions    int       // all submissions, of any state
-}
-
-// CallStatus returns, per agency that ever submitted to call (and to
-// period, if period != ""), its latest state: one row per agency and
-// period, ordered by agency and period. The state shown is that of the
-// current accepted version if there is one (a later deficient resubmission
-// does not undo it), else that of the latest submission.
-func (s *Store) CallStatus(ctx context.Context, call, period string) ([]AgencyState, error) {
-	q := `SELECT agency, period, receipt, sender, version, state, late, received_at FROM submissions WHERE call = ?`
-	args := []any{call}
-	if period != "" {
-		q += ` AND period = ?`
-		args = append(args, period)
-	}
-	q += ` ORDER BY agency, period, id`
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+// Attempts returns every submission of call for period ("" for a
+// single-deadline call), deficient ones too, in the order they were
+// decided, as parser.Status takes them. Each one's Kinds are those it
+// spoke for (the kinds of its sheets, as parser.Submission.Kinds).
+func (s *Store) Attempts(ctx context.Context, call, period string) ([]parser.Attempt, error) {
+	// The kinds of its sheets (an empty sheet speaks for its kind too) and
+	// of its records, as insertSubmission gives current_kinds.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT s.id, s.receipt, s.agency, s.period, s.sender, s.version, s.state, s.late,
+		s.received_at, s.file_results,
+		COALESCE((SELECT group_concat(kind, char(10)) FROM (SELECT DISTINCT kind FROM records WHERE submission = s.id)), '')
+		FROM submissions s WHERE s.call = ? AND s.period = ? ORDER BY s.id`, call, period)
 	if err != nil {
-		return nil, fmt.Errorf("store: call status: %w", err)
+		return nil, fmt.Errorf("store: attempts: %w", err)
 	}
 	defer rows.Close()
-	var out []AgencyState
+	out := []parser.Attempt{}
 	for rows.Next() {
 		var (
-			agency, per, receipt, sender, state string
-			version, late                       int
-			received                            sql.NullString
+			a           parser.Attempt
+			state       string
+			late        int
+			received    sql.NullString
+			fileResults []byte
+			kinds       string
 		)
-		if err := rows.Scan(&agency, &per, &receipt, &sender, &version, &state, &late, &received); err != nil {
-			return nil, fmt.Errorf("store: call status: %w", err)
+		if err := rows.Scan(&a.Seq, &a.Receipt, &a.Agency, &a.Period, &a.Sender, &a.Version, &state, &late, &received, &fileResults, &kinds); err != nil {
+			return nil, fmt.Errorf("store: attempts: %w", err)
 		}
-		at, err := parseTS(received)
-		if err != nil {
+		if a.ReceivedAt, err = parseTS(received); err != nil {
 			return nil, err
 		}
-		if n := len(out); n == 0 || out[n-1].Agency != agency || out[n-1].Period != per {
-			out = append(out, AgencyState{Agency: agency, Period: per})
+		a.Accepted, a.Late = state != stateDeficient, late != 0
+		var files []parser.FileResult
+		if err := json.Unmarshal(fileResults, &files); err != nil {
+			return nil, fmt.Errorf("store: attempts: %s: file results: %w", a.Receipt, err)
 		}
-		a := &out[len(out)-1]
-		a.Submissions++
-		if at.After(a.LastAt) {
-			a.LastAt = at
+		counts := map[string]int{}
+		for _, k := range strings.Split(kinds, "\n") {
+			if k != "" {
+				counts[k] = 1
+			}
 		}
-		// Rows come in id order: a later one replaces the shown state unless
-		// a current accepted version is shown already.
-		if state == stateCurrent || !a.Accepted {
-			a.Receipt, a.Sender, a.Version, a.Late = receipt, sender, version, late != 0
-			a.Accepted = state == stateCurrent
-		}
+		a.Kinds = (&parser.Submission{Files: files, RecordCounts: counts}).Kinds()
+		slices.Sort(a.Kinds)
+		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: call status: %w", err)
+		return nil, fmt.Errorf("store: attempts: %w", err)
+	}
+	return out, nil
+}
+
+// AgencyCodes returns the codes of every agency with a submission stored,
+// sorted.
+func (s *Store) AgencyCodes(ctx context.Context) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT agency FROM submissions ORDER BY agency`)
+	if err != nil {
+		return nil, fmt.Errorf("store: agency codes: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var code string
+		if err := rows.Scan(&code); err != nil {
+			return nil, fmt.Errorf("store: agency codes: %w", err)
+		}
+		out = append(out, code)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: agency codes: %w", err)
 	}
 	return out, nil
 }

@@ -154,7 +154,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "──── intake status ─────────────────────────────────────────────")
-	if err := cmdStatus(ctx, &env{stdout: w, stderr: e.stderr}, []string{"--store", cfg.Store, "--call", def.ID}); err != nil {
+	if err := cmdStatus(ctx, &env{stdout: w, stderr: e.stderr, now: clock}, []string{"--store", cfg.Store, "--call", def.ID}); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "Try: intake list --store %s\n     intake show --store %s %s\n     intake export --store %s --call %s\n\n",

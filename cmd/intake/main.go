@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+	"time"
 )
 
 // command is one subcommand.
@@ -27,7 +28,8 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	rawStdout      io.Writer
-	stdin          io.Reader // nil: none (hash-password reads a password from it)
+	stdin          io.Reader        // nil: none (hash-password reads a password from it)
+	now            func() time.Time // nil: time.Now (the demo passes its clock)
 }
 
 var errUsage = errors.New("usage")

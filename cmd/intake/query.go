@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"intake/intake"
 	"intake/intake/export"
+	"intake/parser"
 	"intake/store"
 )
 
@@ -65,11 +65,12 @@ func openStaff(ctx context.Context, e *env, config, storePath string) (*app, err
 }
 
 func cmdStatus(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "status", "[--call CALL] [--period P] [--config FILE | --store FILE]")
+	fs := flags(e, "status", "[--call CALL] [--period P] [--agency NAME|CODE] [--config FILE] [--store FILE]")
 	config, storePath := staffFlags(fs)
 	callID := fs.String("call", "", "only this data call")
-	period := fs.String("period", "", "reporting period of a weekly call (default: the current one)")
-	if err := fs.Parse(args); err != nil {
+	period := fs.String("period", "", "reporting period of a weekly call, e.g. 2025-W12 (default: the current and the last one due)")
+	agency := fs.String("agency", "", "only agencies whose code or name contains this (any case)")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	a, err := openStaff(ctx, e, *config, *storePath)
@@ -77,63 +78,120 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	now := time.Now()
+	defs, err := a.callsNamed(*callID)
+	if err != nil {
+		return err
+	}
+	var only []string
+	if *agency != "" {
+		if only, err = a.agencyCodes(ctx, *agency); err != nil {
+			return err
+		}
+	}
+	if *period != "" {
+		for _, def := range defs {
+			if _, ok := def.PeriodDue(*period); !ok || def.Deadline.Weekly == nil {
+				return fmt.Errorf("data call %s has no period %q (a weekly call's periods read like 2025-W12)", def.ID, *period)
+			}
+		}
+	}
+	now := e.clock()
 	msgs, outbox, err := a.store.Counts(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Messages: %s\nReplies:  %s\n\n", counts(msgs), counts(outbox))
-	for _, def := range a.calls.All() {
-		if *callID != "" && def.ID != *callID {
-			continue
-		}
-		due, p, _ := def.Due(now)
+	expected := configuredCodes(a)
+	for _, def := range defs {
+		periods := def.StatusPeriods(now)
 		if *period != "" {
-			p = *period
+			periods = []string{*period}
 		}
-		states, err := a.store.CallStatus(ctx, def.ID, p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s (%s)", def.Title, def.ID)
-		if !due.IsZero() {
-			fmt.Fprintf(e.stdout, ", due %s", due.Format("2 Jan 2006 15:04 MST"))
-		}
-		if p != "" {
-			fmt.Fprintf(e.stdout, ", period %s", p)
-		}
-		fmt.Fprintln(e.stdout)
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  AGENCY\tSTATE\tRECEIPT\tVERSION\tTIMELINESS\tLAST\tSUBMISSIONS")
-		seen := map[string]bool{}
-		for _, s := range states {
-			seen[s.Agency] = true
-			state := "deficient"
-			if s.Accepted {
-				state = "accepted"
+		for _, p := range periods {
+			attempts, err := a.store.Attempts(ctx, def.ID, p)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%d\n", s.Agency, state, s.Receipt, s.Version, timeliness(s.Late), s.LastAt.Format(time.DateTime), s.Submissions)
+			printStatus(e.stdout, def, parser.Status(def, p, def.Expected(expected), attempts, now), only)
 		}
-		for _, ag := range expected(a.agencies, def.ExpectedAgencies) {
-			if !seen[ag] {
-				fmt.Fprintf(tw, "  %s\tMISSING\t\t\t%s\t\t0\n", ag, missingTimeliness(due, now))
-			}
-		}
-		tw.Flush()
-		fmt.Fprintln(e.stdout)
 	}
 	return nil
 }
 
-func expected(agencies []intake.Agency, want []string) []string {
-	if len(want) > 0 {
-		return want
+// configuredCodes are the configured agencies' codes, which a call that
+// names none expects answers from.
+func configuredCodes(a *app) []string {
+	codes := make([]string, 0, len(a.agencies))
+	for _, ag := range a.agencies {
+		codes = append(codes, ag.Code)
 	}
-	var out []string
-	for _, a := range agencies {
-		out = append(out, a.Code)
+	return codes
+}
+
+// printStatus prints one period's status: a heading with the counts,
+// then a line per agency (only those in only, when given), each under
+// maxWidth columns.
+func printStatus(w io.Writer, def *parser.Definition, ps parser.PeriodStatus, only []string) {
+	head := fit(def.Title, 60) + " (" + def.ID + ")"
+	if ps.Period != "" {
+		head += ", period " + ps.Period
 	}
-	return out
+	fmt.Fprintln(w, head)
+	if !ps.Due.IsZero() {
+		fmt.Fprintf(w, "Due %s%s\n", ps.Due.Format("2 Jan 2006 15:04 MST"), map[bool]string{true: " (deadline passed)"}[ps.PastDue])
+	}
+	fmt.Fprintf(w, "Expected %d: accepted %d (late %d, newest deficient %d), deficient %d, missing %d\n",
+		ps.Expected, ps.Accepted, ps.Late, ps.DeficientLatest, ps.Deficient, ps.Missing)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  AGENCY\tSTATE\tRECEIPT\tVER\tTIMELINESS\tLAST\tSENT\tNOTE")
+	for _, ag := range ps.Agencies {
+		if only != nil && !slices.Contains(only, ag.Agency) {
+			continue
+		}
+		state := ag.State
+		if state == parser.StateMissing {
+			state = "MISSING"
+		}
+		when := ""
+		if !ag.LastAt.IsZero() {
+			when = ag.LastAt.Format("2006-01-02 15:04")
+		}
+		tl := ""
+		switch {
+		case ag.Overdue:
+			tl = "overdue"
+		case ag.Receipt != "":
+			tl = timeliness(ag.Late)
+		}
+		var notes []string
+		if !ag.Expected {
+			notes = append(notes, "not expected")
+		}
+		if ag.DeficientLatest {
+			notes = append(notes, "newest "+ag.Latest+" deficient")
+		}
+		for _, at := range ag.Attempts {
+			if at.State == parser.AttemptSupersededPartly {
+				notes = append(notes, fmt.Sprintf("v%d %s in force", at.Version, strings.Join(at.InForce, ", ")))
+			}
+		}
+		for _, k := range ag.Kinds {
+			if ag.State == parser.StateAccepted && k.State == parser.StateMissing && !k.Optional {
+				notes = append(notes, "no "+k.Kind)
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", ag.Agency, state, ag.Receipt, versionText(ag.Version), tl, when,
+			ag.Submissions, fit(strings.Join(notes, "; "), 30))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+func versionText(v int) string {
+	if v == 0 {
+		return ""
+	}
+	return strconv.Itoa(v)
 }
 
 func timeliness(late bool) string {
@@ -141,13 +199,6 @@ func timeliness(late bool) string {
 		return "late"
 	}
 	return "on time"
-}
-
-func missingTimeliness(due, now time.Time) string {
-	if !due.IsZero() && now.After(due) {
-		return "overdue"
-	}
-	return ""
 }
 
 func counts(m map[string]int) string {
