@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -36,6 +37,7 @@ type app struct {
 	metrics  *prometheus.Registry
 	lock     *store.Lock                 // held by the commands that decide mail (run, replay)
 	health   func(context.Context) error // more for /healthz (intake run: the daemon's)
+	now      func() time.Time            // the dashboard's clock; nil: time.Now (the demo's runs from 14 March 2025)
 }
 
 // newLogger makes the process logger. Cell values never reach it: the
@@ -202,7 +204,7 @@ func (a *app) webHandler() (*web.Server, error) {
 	}
 	return web.New(web.Options{
 		Store: a.store, Calls: a.calls, Users: users, Agencies: names, Logger: a.log,
-		BehindTLSProxy: a.cfg.Web.BehindTLSProxy, Health: a.health,
+		BehindTLSProxy: a.cfg.Web.BehindTLSProxy, Health: a.health, Now: a.now,
 		Metrics: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
 	})
 }

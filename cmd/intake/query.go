@@ -168,16 +168,16 @@ func printStatus(w io.Writer, def *parser.Definition, ps parser.PeriodStatus, on
 			notes = append(notes, "not expected")
 		}
 		if ag.DeficientLatest {
-			notes = append(notes, "newest "+ag.Latest+" deficient")
+			notes = append(notes, "newest deficient")
 		}
 		for _, at := range ag.Attempts {
 			if at.State == parser.AttemptSupersededPartly {
-				notes = append(notes, fmt.Sprintf("v%d %s in force", at.Version, strings.Join(at.InForce, ", ")))
+				notes = append(notes, fmt.Sprintf("part of v%d in force", at.Version))
 			}
 		}
 		for _, k := range ag.Kinds {
 			if ag.State == parser.StateAccepted && k.State == parser.StateMissing && !k.Optional {
-				notes = append(notes, "no "+k.Kind)
+				notes = append(notes, "lacks "+k.Kind)
 			}
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", ag.Agency, state, ag.Receipt, versionText(ag.Version), tl, when,
