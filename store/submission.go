@@ -141,10 +141,22 @@ type SubmissionSummary struct {
 
 // ListFilter selects submissions. Zero values select all.
 type ListFilter struct {
-	Call, Agency, State string
-	Since               time.Time // received at or after
-	Limit               int       // <= 0 = no limit
+	Call, Agency string
+	// State is "current", "superseded", "deficient", or "accepted" (current
+	// or superseded: every version that was accepted); another value is
+	// refused with ErrBadFilter.
+	State    string
+	Agencies []string  // any of these agency codes (beside Agency); empty: any
+	Since    time.Time // received at or after
+	Limit    int       // <= 0 = no limit
+	Offset   int       // skip this many of the newest first
 }
+
+// ErrBadFilter: a filter names a state or status that does not exist.
+var ErrBadFilter = errors.New("store: no such state")
+
+// SubmissionStates are the states ListFilter.State takes.
+var SubmissionStates = []string{stateCurrent, stateSuperseded, stateDeficient, "accepted"}
 
 const summaryColumns = `s.id, s.receipt, s.call, s.agency, s.period, s.sender, m.message_id, s.version, s.state,
 	s.late, s.received_at, s.records, s.errors, s.warnings, s.message`
@@ -167,15 +179,15 @@ func scanSummary(r rowScanner) (SubmissionSummary, error) {
 	return x, err
 }
 
-// Submissions lists submissions, newest first.
-func (s *Store) Submissions(ctx context.Context, f ListFilter) ([]SubmissionSummary, error) {
+// where returns the WHERE clause of f ("" for none) and its arguments.
+func (f ListFilter) where() (string, []any, error) {
 	var (
-		where []string
+		conds []string
 		args  []any
 	)
-	add := func(cond string, arg any) {
-		where = append(where, cond)
-		args = append(args, arg)
+	add := func(cond string, arg ...any) {
+		conds = append(conds, cond)
+		args = append(args, arg...)
 	}
 	if f.Call != "" {
 		add("s.call = ?", f.Call)
@@ -183,27 +195,67 @@ func (s *Store) Submissions(ctx context.Context, f ListFilter) ([]SubmissionSumm
 	if f.Agency != "" {
 		add("s.agency = ?", f.Agency)
 	}
-	if f.State != "" {
+	if len(f.Agencies) > 0 {
+		in := make([]any, len(f.Agencies))
+		for i, a := range f.Agencies {
+			in[i] = a
+		}
+		add("s.agency IN (?"+strings.Repeat(", ?", len(in)-1)+")", in...)
+	}
+	switch f.State {
+	case "":
+	case "accepted":
+		add("s.state IN (?, ?)", stateCurrent, stateSuperseded)
+	case stateCurrent, stateSuperseded, stateDeficient:
 		add("s.state = ?", f.State)
+	default:
+		return "", nil, fmt.Errorf("%w %q (want one of %s)", ErrBadFilter, f.State, strings.Join(SubmissionStates, ", "))
 	}
 	if !f.Since.IsZero() {
 		add("s.received_at >= ?", tsq(f.Since))
 	}
-	q := `SELECT ` + summaryColumns + summaryFrom
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+	if len(conds) == 0 {
+		return "", args, nil
 	}
-	q += ` ORDER BY s.received_at DESC, s.id DESC`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+	return ` WHERE ` + strings.Join(conds, " AND "), args, nil
+}
+
+// CountSubmissions returns how many submissions f selects, Limit and
+// Offset aside.
+func (s *Store) CountSubmissions(ctx context.Context, f ListFilter) (int, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM submissions s`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count submissions: %w", err)
+	}
+	return n, nil
+}
+
+// Submissions lists submissions, newest first: Limit of them after
+// Offset. An unknown State is ErrBadFilter.
+func (s *Store) Submissions(ctx context.Context, f ListFilter) ([]SubmissionSummary, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + summaryColumns + summaryFrom + where + ` ORDER BY s.received_at DESC, s.id DESC`
+	switch {
+	case f.Limit > 0:
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, f.Limit, max(f.Offset, 0))
+	case f.Offset > 0:
+		q += ` LIMIT -1 OFFSET ?`
+		args = append(args, f.Offset)
 	}
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: submissions: %w", err)
 	}
 	defer rows.Close()
-	var out []SubmissionSummary
+	out := []SubmissionSummary{}
 	for rows.Next() {
 		x, err := scanSummary(rows)
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"intake/parser"
@@ -107,7 +106,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 func printCheck(e *env, def *parser.Definition, sub parser.Submission) {
 	fmt.Fprintf(e.stdout, "Data call: %s (%s)\n", def.Title, def.ID)
 	for _, f := range sub.Files {
-		fmt.Fprintf(e.stdout, "File: %s  %d bytes  sha256 %s\n", f.Name, f.Size, f.SHA256)
+		fmt.Fprintf(e.stdout, "File: %s (%d bytes)\n  sha256 %s\n", fit(f.Name, maxWidth-24), f.Size, f.SHA256)
 		for _, s := range f.Sheets {
 			kind := s.Kind
 			if kind == "" {
@@ -116,23 +115,28 @@ func printCheck(e *env, def *parser.Definition, sub parser.Submission) {
 			fmt.Fprintf(e.stdout, "  sheet %q: %s, %d rows\n", s.Name, kind, s.Rows)
 		}
 	}
-	for kind, n := range sub.Counts() {
-		fmt.Fprintf(e.stdout, "Records: %d %s\n", n, kind)
-	}
+	fmt.Fprintf(e.stdout, "Records: %s\n", recordCounts(sub.Counts()))
 	if len(sub.Findings) == 0 {
 		fmt.Fprintln(e.stdout, "No problems found: the submission would be accepted.")
 		return
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tFILE\tSHEET\tCELL\tCOLUMN\tPROBLEM\tFIX")
+	// Each finding in full, wrapped to the terminal's usual width: where,
+	// then what is wrong, then how to fix it.
+	fmt.Fprintf(e.stdout, "\nFindings (%d):\n", len(sub.Findings))
 	for _, f := range sub.Findings {
 		cell := f.Cell()
 		if cell == "" && f.Row > 0 {
 			cell = fmt.Sprintf("row %d", f.Row)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.File, f.Sheet, cell, f.Column, oneLine(f.Message), oneLine(f.Fix))
+		wrap(e.stdout, "  ", strings.Join(nonEmpty(f.Severity, oneLine(f.File), oneLine(f.Sheet), cell, oneLine(f.Column)), "  "))
+		wrap(e.stdout, "      ", f.Message)
+		if f.Fix != "" {
+			wrap(e.stdout, "      ", "Fix: "+f.Fix)
+		}
+		if f.Cite != "" {
+			wrap(e.stdout, "      ", "Authority: "+f.Cite)
+		}
 	}
-	tw.Flush()
 }
 
 func countErrors(fs []parser.Finding) int {
@@ -157,20 +161,24 @@ func cmdCalls(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTITLE\tDEADLINE\tKINDS")
-	for _, d := range calls.All() {
+	// A block per call: its lines fit a terminal, the title in full.
+	for i, d := range calls.All() {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
 		var kinds []string
 		for _, k := range d.Kinds {
 			kinds = append(kinds, k.ID)
 		}
-		deadline := d.Deadline.Date
+		deadline := "due " + d.Deadline.Date
 		if d.Deadline.Weekly != nil {
-			deadline = fmt.Sprintf("weekly, %s, until %s", d.Deadline.Weekly.Weekday, d.Deadline.Weekly.Until)
+			deadline = fmt.Sprintf("due %ss, %s to %s", d.Deadline.Weekly.Weekday, d.Deadline.Weekly.Start, d.Deadline.Weekly.Until)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Title, deadline, strings.Join(kinds, ", "))
+		fmt.Fprintf(e.stdout, "%s  %s\n", d.ID, deadline)
+		wrap(e.stdout, "  ", d.Title)
+		wrap(e.stdout, "  ", "kinds: "+strings.Join(kinds, ", "))
 	}
-	return tw.Flush()
+	return nil
 }
 
 // parseInterspersed parses flags that may come after the positional

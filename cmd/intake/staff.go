@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -117,4 +118,85 @@ func fit(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// table prints rows in aligned columns, each line within maxWidth: the
+// flex column (the sender, a note) is cut to what the others leave, at
+// least minFlex characters. Cells are on one line.
+type table struct {
+	indent string
+	head   []string
+	rows   [][]string
+	flex   int // index of the column cut to fit; -1: none
+}
+
+const minFlex = 12
+
+func (t *table) add(cells ...string) {
+	for i := range cells {
+		cells[i] = oneLine(cells[i])
+	}
+	t.rows = append(t.rows, cells)
+}
+
+func (t *table) print(w io.Writer) {
+	widths := make([]int, len(t.head))
+	for _, r := range append([][]string{t.head}, t.rows...) {
+		for i, c := range r {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	if t.flex >= 0 {
+		other := utf8.RuneCountInString(t.indent)
+		for i, wd := range widths {
+			if i != t.flex {
+				other += wd + 2
+			}
+		}
+		widths[t.flex] = max(min(widths[t.flex], maxWidth-other), minFlex)
+	}
+	for _, r := range append([][]string{t.head}, t.rows...) {
+		var b strings.Builder
+		b.WriteString(t.indent)
+		for i, c := range r {
+			c = fit(c, widths[i])
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+// wrap writes text in lines of at most maxWidth characters, each starting
+// with indent; a word longer than a line is cut, so nothing is lost and
+// no line is longer.
+func wrap(w io.Writer, indent, text string) {
+	width := maxWidth - utf8.RuneCountInString(indent)
+	line := ""
+	flush := func() {
+		if line != "" {
+			fmt.Fprintln(w, indent+line)
+			line = ""
+		}
+	}
+	for _, word := range strings.Fields(text) {
+		for utf8.RuneCountInString(word) > width {
+			flush()
+			r := []rune(word)
+			fmt.Fprintln(w, indent+string(r[:width]))
+			word = string(r[width:])
+		}
+		switch {
+		case line == "":
+			line = word
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) <= width:
+			line += " " + word
+		default:
+			flush()
+			line = word
+		}
+	}
+	flush()
 }
