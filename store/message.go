@@ -19,6 +19,7 @@ const (
 	StatusIgnored     = "ignored"     // auto-reply, list mail, own message: no reply
 	StatusBounce      = "bounce"      // a bounce of one of our replies, recorded
 	StatusQuarantined = "quarantined" // processing failed too often
+	StatusQuestion    = "question"    // no workbook, a question for staff: a holding reply queued (questions table)
 )
 
 // RawMessage is a message as fetched from the server.
@@ -284,7 +285,7 @@ type MessageFilter struct {
 
 // MessageStatuses are the statuses a message can have.
 var MessageStatuses = []string{StatusReceived, StatusAccepted, StatusDeficient, StatusRejected, StatusIgnored,
-	StatusBounce, StatusQuarantined}
+	StatusBounce, StatusQuarantined, StatusQuestion}
 
 func (f MessageFilter) where() (string, []any, error) {
 	if f.Status == "" {
