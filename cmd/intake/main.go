@@ -51,7 +51,7 @@ func commands() map[string]command {
 		"replay":   {"process a stored message again: replay MESSAGE-ID", cmdReplay},
 		"question": {"questions from agencies: question list, question answer ID --note TEXT", cmdQuestion},
 		"version":  {"print the version of this intake binary", cmdVersion},
-		"audit":    {"audit verify: check the audit log is untouched; audit list: who viewed or exported what", cmdAudit},
+		"audit":    {"audit verify: is the audit log untouched; audit list: who viewed or exported what", cmdAudit},
 
 		"hash-password": {"print the bcrypt hash of a dashboard user's password (for web.users)", cmdHashPassword},
 	}

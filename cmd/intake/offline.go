@@ -152,10 +152,25 @@ func countErrors(fs []parser.Finding) int {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func cmdCalls(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "calls", "[--calls DIR]")
-	dir := fs.String("calls", "", "directory of more data-call definitions")
-	if err := fs.Parse(args); err != nil {
+	fs := flags(e, "calls", "[--calls DIR] [--config FILE]")
+	dir := fs.String("calls", "", "directory of more data-call definitions (default: the configuration's calls_dir)")
+	config := fs.String("config", "", "configuration file (default intake.yaml when present): its calls_dir")
+	fs.String("store", "", "accepted as by every staff command; the calls are not in the store")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	if *dir == "" {
+		path := *config
+		if _, err := os.Stat("intake.yaml"); path == "" && err == nil {
+			path = "intake.yaml"
+		}
+		if path != "" {
+			cfg, err := LoadConfig(path)
+			if err != nil {
+				return err
+			}
+			*dir = cfg.CallsDir
+		}
 	}
 	calls, err := loadCalls(*dir)
 	if err != nil {

@@ -286,10 +286,14 @@ func cmdList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	t := &table{head: []string{"RECEIPT", "RECEIVED", "AGENCY", "STATE", "VER", "RECORDS", "ERRORS", "TIMELINESS", "SENDER"}, flex: 8}
+	t := &table{head: []string{"RECEIPT", "RECEIVED", "AGENCY", "STATE", "VER", "ROWS", "ERRS", "LATE", "SENDER"}, flex: 8}
 	for _, s := range subs {
+		late := ""
+		if s.Late {
+			late = "late"
+		}
 		t.add(s.Receipt, s.ReceivedAt.Format("2006-01-02 15:04"), s.Agency, firstNonEmpty(states[s.Receipt], s.State), versionText(s.Version),
-			strconv.Itoa(s.Records), strconv.Itoa(s.Errors), timeliness(s.Late), s.Sender)
+			strconv.Itoa(s.Records), strconv.Itoa(s.Errors), late, s.Sender)
 	}
 	t.print(e.stdout)
 	shown(e.stdout, len(subs), *offset, total)
@@ -502,8 +506,8 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdReplay(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "replay", "MESSAGE-ID --config FILE   (the number `intake list --messages` shows)")
-	path := fs.String("config", "intake.yaml", "configuration file")
+	fs := flags(e, "replay", "MESSAGE-ID [--config FILE] [--store FILE]   (the number `intake list --messages` shows)")
+	config, storePath := staffFlags(fs)
 	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
@@ -515,9 +519,14 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("replay: %q is not a message number", fs.Arg(0))
 	}
-	cfg, err := LoadConfig(*path)
+	// The agencies' allowlists decide the mail again: without a
+	// configuration every sender would be refused.
+	cfg, err := staffConfig(*config, *storePath)
 	if err != nil {
 		return err
+	}
+	if len(cfg.Agencies) == 0 {
+		return errors.New("replay: the configuration lists no agencies, so every sender would be refused; name it with --config")
 	}
 	a, d, err := openDaemon(ctx, e, cfg, "replay: intake run is running on %s; stop it first (replay decides the message in this process, and two processes must not decide one store's mail at once)")
 	if err != nil {

@@ -28,7 +28,7 @@ import (
 // review.
 type statusFixture struct {
 	cfgPath string
-	cfg     *Config
+	db      string
 	now     time.Time
 }
 
@@ -82,11 +82,15 @@ agencies:
 		status := store.StatusAccepted
 		if !accepted {
 			status = store.StatusDeficient
-			res.Findings = []parser.Finding{{Code: "required", Severity: parser.SeverityError, Message: "x"}}
+			// Long enough that a terminal line would wrap: show and check
+			// wrap it, list and status never print it.
+			res.Findings = []parser.Finding{{File: "r.xlsx", Sheet: "position-report", Row: 2, Col: 3, Column: "Position Number",
+				Code: "required", Severity: parser.SeverityError, Message: strings.Repeat("The position number is missing. ", 8),
+				Fix: strings.Repeat("Give the position number as the agency's position management system has it. ", 3)}}
 		}
 		if _, err := st.Complete(ctx, store.Completion{Message: id, Status: status, Agency: agency, Call: "ses-designation-review", Now: at(day),
 			Submission: &store.NewSubmission{Receipt: fmt.Sprintf("SES-2025-%06d", id), Call: "ses-designation-review", Agency: agency,
-				Sender: "hr@" + strings.ToLower(agency) + ".gov", Accepted: accepted, ReceivedAt: at(day), Result: res}}); err != nil {
+				Sender: "human.resources.office.of.the.chief.human.capital.officer@" + strings.ToLower(agency) + ".gov", Accepted: accepted, ReceivedAt: at(day), Result: res}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,7 +101,7 @@ agencies:
 	add("HS", false, 14, both)
 	// The reminders look ReminderDays ahead of now: the deadline (24
 	// March) is within a week.
-	return &statusFixture{cfgPath: cfgPath, now: at(20)}
+	return &statusFixture{cfgPath: cfgPath, db: db, now: at(20)}
 }
 
 // want is where each agency stands in the fixture.
