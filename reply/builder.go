@@ -76,9 +76,9 @@ type Outcome struct {
 	// or with one that is not the call's, attaches it. nil: none.
 	Template []byte
 	Due      time.Time // zero: no deadline known
-	Late       bool
-	Changes    *parser.Changes // nil for a first version; else what changed since the previous version
-	Now        time.Time       // the reply's Date
+	Late     bool
+	Changes  *parser.Changes // nil for a first version; else what changed since the previous version
+	Now      time.Time       // the reply's Date
 }
 
 // Annotated is the annotated copy of one of the agency's workbooks.
