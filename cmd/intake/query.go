@@ -26,9 +26,9 @@ func staffFlags(fs *flag.FlagSet) (config, storePath *string) {
 	return
 }
 
-// staffConfig loads the configuration for a staff command; without one
-// (and without intake.yaml) it is the defaults with the given store.
-func staffConfig(config, storePath string) (*Config, error) {
+// loadStaffConfig loads the configuration for a staff command; without
+// one (and without intake.yaml) it is the defaults with the given store.
+func loadStaffConfig(config, storePath string) (*Config, error) {
 	if config == "" {
 		if _, err := os.Stat("intake.yaml"); err == nil {
 			config = "intake.yaml"
@@ -46,6 +46,16 @@ func staffConfig(config, storePath string) (*Config, error) {
 	}
 	if storePath != "" {
 		cfg.Store = storePath
+	}
+	return cfg, nil
+}
+
+// staffConfig is loadStaffConfig for a command that reads the store: it
+// must exist.
+func staffConfig(config, storePath string) (*Config, error) {
+	cfg, err := loadStaffConfig(config, storePath)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(cfg.Store); err != nil {
 		return nil, fmt.Errorf("store %s: %w (name it with --store or --config)", cfg.Store, err)
@@ -521,7 +531,7 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	}
 	// The agencies' allowlists decide the mail again: without a
 	// configuration every sender would be refused.
-	cfg, err := staffConfig(*config, *storePath)
+	cfg, err := loadStaffConfig(*config, *storePath)
 	if err != nil {
 		return err
 	}
