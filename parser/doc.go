@@ -15,6 +15,8 @@
 // cell.go and calllevel.go turn attachments into Records and Findings,
 // streaming each sheet row by row; route.go picks the call of a mail;
 // diff.go compares versions; deadline.go answers when a call is due;
+// status.go says where each agency stands (the one computation every
+// status view uses); agency.go matches an agency to what staff type;
 // reference.go reads the agency, pay-plan and .gov domain tables.
 // parsertest builds workbooks for other packages' tests.
 package parser
