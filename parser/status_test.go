@@ -153,3 +153,30 @@ func TestAgencyMatches(t *testing.T) {
 		t.Error("initials without 'of the'")
 	}
 }
+
+// BenchmarkStatus: deadline day with every agency of the reference data
+// (about 600) expected, five attempts each.
+func BenchmarkStatus(b *testing.B) {
+	reg, err := parser.BuiltinRegistry()
+	if err != nil {
+		b.Fatal(err)
+	}
+	def := reg.Get("ses-designation-review")
+	var expected []string
+	var attempts []parser.Attempt
+	for i := range 600 {
+		code := fmt.Sprintf("A%03d", i)
+		expected = append(expected, code)
+		for j := range 5 {
+			attempts = append(attempts, parser.Attempt{Seq: int64(i*5 + j), Receipt: fmt.Sprintf("R%d-%d", i, j), Agency: code,
+				Accepted: j%2 == 0, Version: j/2 + 1, Kinds: []string{"position-report", "retention-request"}})
+		}
+	}
+	now := time.Date(2025, 3, 25, 0, 0, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		if ps := parser.Status(def, "", expected, attempts, now); ps.Expected != 600 {
+			b.Fatal(ps.Expected)
+		}
+	}
+}
