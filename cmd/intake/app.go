@@ -175,7 +175,7 @@ func (a *app) daemonOptions() (intake.Options, error) {
 			Auth: c.SMTP.Auth, Token: func(context.Context) (string, error) { return smtpToken() }, HELO: c.SMTP.HELO, Timeout: c.SMTP.Timeout,
 		},
 		Folders: intake.Folders{Accepted: c.Folders.Accepted, Deficient: c.Folders.Deficient, Ignored: c.Folders.Ignored,
-			Bounces: c.Folders.Bounces, Quarantine: c.Folders.Quarantine},
+			Bounces: c.Folders.Bounces, Quarantine: c.Folders.Quarantine, Questions: c.Folders.Questions},
 		Auth:            email.AuthPolicy{Mode: email.AuthMode(c.Auth.Mode), TrustedAuthServID: c.Auth.TrustedAuthServID, ReceivedHops: c.Auth.ReceivedHops},
 		MaxAttempts:     c.MaxAttempts,
 		RatePerSender:   c.RatePerSender,

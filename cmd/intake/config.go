@@ -80,6 +80,7 @@ type FoldersConfig struct {
 	Ignored    string `yaml:"ignored"`
 	Bounces    string `yaml:"bounces"`
 	Quarantine string `yaml:"quarantine"`
+	Questions  string `yaml:"questions"` // questions from agencies, for staff (default Questions)
 }
 
 // AuthConfig says how senders are authenticated (README, Security). Left
