@@ -197,6 +197,20 @@ func (s *Store) Pending(ctx context.Context) ([]int64, error) {
 	return ids, nil
 }
 
+// MessageHead returns the first n bytes of a stored message (its header,
+// for a scheduler that needs the sender before the whole message is read)
+// and the size of the whole; ErrNotFound for an unknown id.
+func (s *Store) MessageHead(ctx context.Context, id int64, n int) (head []byte, size int64, err error) {
+	err = s.rdb.QueryRowContext(ctx, `SELECT substr(raw, 1, ?), length(raw) FROM messages WHERE id = ?`, n, id).Scan(&head, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: message %d head: %w", id, err)
+	}
+	return head, size, nil
+}
+
 // BeginAttempt counts an attempt before processing and commits it, so a
 // message that crashes the daemon is seen on restart. It returns the number
 // of attempts including this one; ErrNotFound for an unknown id.

@@ -100,6 +100,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// One connection writes. Several deciders commit side by side, and one
+	// of them may hold the write lock for seconds (a large submission's
+	// records go in one transaction): with one connection the others wait
+	// their turn here, for as long as their context allows, instead of in
+	// SQLite's busy handler, which gives up after the busy timeout with
+	// "database is locked".
+	db.SetMaxOpenConns(1)
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, err

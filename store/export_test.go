@@ -1,0 +1,12 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// SpoolFileInfo describes the spool's open file (for tests).
+func SpoolFileInfo(sp *Spool) (os.FileInfo, error) { return sp.f.Stat() }
+
+// SpoolDir is the directory the spool's file was made in (for tests).
+func SpoolDir(sp *Spool) string { return filepath.Dir(sp.f.Name()) }
