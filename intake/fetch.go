@@ -107,6 +107,10 @@ func (d *Daemon) session(ctx context.Context) error {
 		case <-newMail:
 		default:
 		}
+		select {
+		case <-d.decided:
+		default:
+		}
 		if err := d.Step(ctx, c, sel); err != nil {
 			return err
 		}
@@ -116,13 +120,16 @@ func (d *Daemon) session(ctx context.Context) error {
 	}
 }
 
-// Step is one round of the fetch loop: fetch and store new mail, process
-// everything pending, file what was decided, wake the outbox.
+// Step is one round of the fetch loop: fetch and store new mail, handing
+// it to the workers as each batch is stored (and any mail still pending,
+// such as a message whose last attempt failed), file what was decided,
+// wake the outbox. It does not wait for mail to be decided: a worker that
+// decides one wakes the loop for the next round, which files it.
 func (d *Daemon) Step(ctx context.Context, c *imapclient.Client, sel *imap.SelectData) error {
 	if err := d.fetchNew(ctx, c, sel); err != nil {
 		return err
 	}
-	if _, err := d.ProcessPending(ctx); err != nil {
+	if _, err := d.schedule(ctx); err != nil {
 		return err
 	}
 	if err := d.file(ctx, c, sel.UIDValidity); err != nil {
@@ -132,14 +139,17 @@ func (d *Daemon) Step(ctx context.Context, c *imapclient.Client, sel *imap.Selec
 	return nil
 }
 
-// waitForMail returns when the server reports new mail, after the poll
-// interval, or with an error when the connection or ctx ends.
+// waitForMail returns when the server reports new mail, when mail was
+// decided (to file it), after the poll interval, or with an error when the
+// connection or ctx ends.
 func (d *Daemon) waitForMail(ctx context.Context, c *imapclient.Client, newMail <-chan struct{}) error {
 	timer := time.NewTimer(d.o.PollInterval)
 	defer timer.Stop()
 	if d.o.IMAP.DisableIdle || !c.Caps().Has(imap.CapIdle) {
 		select {
 		case <-timer.C:
+			return nil
+		case <-d.decided:
 			return nil
 		case <-c.Closed():
 			return errors.New("imap: connection closed")
@@ -153,6 +163,7 @@ func (d *Daemon) waitForMail(ctx context.Context, c *imapclient.Client, newMail 
 	}
 	select {
 	case <-newMail:
+	case <-d.decided:
 	case <-timer.C:
 	case <-c.Closed():
 		return errors.New("imap: connection closed while idling")
@@ -260,6 +271,10 @@ func (d *Daemon) fetchNew(ctx context.Context, c *imapclient.Client, sel *imap.S
 			}
 			cur.LastUID = uint32(batch[len(batch)-1].UID)
 			if err := d.o.Store.SetCursor(ctx, box, cur); err != nil {
+				return err
+			}
+			// The workers start on this batch while the next is fetched.
+			if _, err := d.schedule(ctx); err != nil {
 				return err
 			}
 		}
