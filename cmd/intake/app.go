@@ -166,6 +166,8 @@ func (a *app) daemonOptions() (intake.Options, error) {
 			Bounces: c.Folders.Bounces, Quarantine: c.Folders.Quarantine},
 		Auth:            email.AuthPolicy{TrustedAuthServID: c.Auth.TrustedAuthServID, RequireDMARC: c.Auth.RequireDMARC},
 		MaxAttempts:     c.MaxAttempts,
+		Workers:         c.Workers,
+		MaxProcessTime:  c.MaxProcessTime,
 		RatePerSender:   c.RatePerSender,
 		RateWindow:      c.RateWindow,
 		ReminderDays:    c.ReminderDays,
