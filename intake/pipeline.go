@@ -96,6 +96,7 @@ func (d *Daemon) processOne(ctx context.Context, id int64) (decided bool, err er
 		d.metrics.Quarantined.Inc()
 		return true, d.o.Store.FailAttempt(ctx, id, reason, d.o.Folders.Quarantine, now)
 	}
+	log.Debug("pipeline: deciding", "attempt", attempts, "bytes", len(m.Raw))
 	start := time.Now()
 	// The mail's own deadline: reading, checking, annotating and storing
 	// all stop when it passes, as when the daemon stops.
