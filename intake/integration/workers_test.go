@@ -179,6 +179,13 @@ func TestSIGTERMDuringLongCheck(t *testing.T) {
 		b, _ := os.ReadFile(logFile)
 		return strings.Contains(string(b), "pipeline: deciding")
 	})
+	// Deciding it has begun: once the process has spent another second of
+	// CPU time, it is inside the check (reading the mail and the store take
+	// a fraction of that).
+	base := cpuTime(t, p.cmd.Process.Pid)
+	waitFor(t, 60*time.Second, "a second of CPU time spent deciding", func() bool {
+		return cpuTime(t, p.cmd.Process.Pid)-base >= time.Second
+	})
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -205,4 +212,25 @@ func TestSIGTERMDuringLongCheck(t *testing.T) {
 	if s := msgs[0].Status; s != store.StatusReceived && s != store.StatusDeficient {
 		t.Errorf("the mail is %s after the stop, want still pending (or decided, had it finished first)", s)
 	}
+}
+
+// cpuTime is the user and system CPU time process pid has used
+// (/proc/PID/stat), 0 once it is gone.
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces:
+	// the fields counted are those after it.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
