@@ -204,7 +204,7 @@ type message struct {
 	body                     string
 }
 
-func (m message) bytes(t *testing.T) []byte {
+func (m message) bytes(t testing.TB) []byte {
 	t.Helper()
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := msg.From(m.from); err != nil {

@@ -29,7 +29,7 @@ import (
 //
 // The fetch loop stores mail and calls schedule; a worker that decided a
 // message kicks the outbox, so its reply goes out at once, and wakes the
-// fetch loop, which files it on its next round.
+// fetch loop, which files it on its next round (see fileBatch).
 
 // headBytes is how much of a message is read to learn its sender.
 const headBytes = 64 << 10
@@ -53,6 +53,7 @@ type pool struct {
 	busy    map[string]bool   // keys with a job being decided
 	large   int               // large jobs being decided
 	workers int               // worker goroutines running
+	unfiled int               // decided since the fetch loop was last woken to file
 	// scan serialises schedule, so each key's queue is filled in message
 	// order.
 	scan sync.Mutex
@@ -101,8 +102,16 @@ func (p *pool) take(maxLarge int) *job {
 	return best
 }
 
-// finish ends a job taken by take.
-func (p *pool) finish(j *job) {
+// fileBatch is how many decided messages wait for filing, at most, while
+// more mail is being decided: filing is a round of the fetch loop (an
+// fsync and a move on the server), so during a backlog it is done for many
+// messages at once, and at once when the backlog is done.
+const fileBatch = 50
+
+// finish ends a job taken by take. It reports whether the fetch loop is to
+// be woken to file what was decided: every fileBatch decisions, and when
+// no mail is waiting to be decided (whatever is still being decided).
+func (p *pool) finish(j *job, decided bool) (file bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.known, j.id)
@@ -112,6 +121,14 @@ func (p *pool) finish(j *job) {
 	}
 	close(j.done)
 	p.broadcast()
+	if decided {
+		p.unfiled++
+	}
+	if p.unfiled > 0 && (p.unfiled >= fileBatch || len(p.queues) == 0) {
+		p.unfiled = 0
+		return true
+	}
+	return false
 }
 
 // schedule queues every pending message the pool does not hold yet, in
@@ -219,9 +236,10 @@ func (d *Daemon) runWorkers(ctx context.Context, n int) {
 				if err != nil && ctx.Err() == nil {
 					d.log.Error("pipeline: store failure; the message is tried again next round", "message", j.id, "err", err)
 				}
-				p.finish(j)
 				if decided {
 					d.kickOutbox()
+				}
+				if p.finish(j, decided) {
 					d.wakeFetcher()
 				}
 				if ctx.Err() != nil {

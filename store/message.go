@@ -378,7 +378,7 @@ func (s *Store) EarlierCopy(ctx context.Context, id int64, messageID, from strin
 	}
 	want := slices.Clone(fileSHA256)
 	slices.Sort(want)
-	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.folder, s.id FROM messages m JOIN submissions s ON s.message = m.id
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id, m.folder, s.id FROM messages m JOIN submissions s ON s.message = m.id
 		WHERE m.message_id = ? AND m.from_addr = ? AND m.id <> ? AND m.status IN (?, ?) ORDER BY m.id`,
 		messageID, from, id, StatusAccepted, StatusDeficient)
 	if err != nil {
@@ -403,7 +403,7 @@ func (s *Store) EarlierCopy(ctx context.Context, id int64, messageID, from strin
 	}
 	for _, c := range cs {
 		var got []string
-		frows, err := s.db.QueryContext(ctx, `SELECT sha256 FROM files WHERE submission = ? ORDER BY sha256`, c.sub)
+		frows, err := s.rdb.QueryContext(ctx, `SELECT sha256 FROM files WHERE submission = ? ORDER BY sha256`, c.sub)
 		if err != nil {
 			return 0, "", fmt.Errorf("store: earlier copy: files: %w", err)
 		}
