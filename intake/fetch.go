@@ -256,6 +256,11 @@ func (d *Daemon) fetchNew(ctx context.Context, c *imapclient.Client, sel *imap.S
 	if budget <= 0 {
 		budget = defaultBatchBytes
 	}
+	if len(uids) > 0 {
+		// Large mail is not started while small mail may still be coming.
+		d.pool.setFetching(true)
+		defer d.pool.setFetching(false)
+	}
 	for len(uids) > 0 {
 		chunk := uids[:min(len(uids), metaChunk)]
 		uids = uids[len(chunk):]

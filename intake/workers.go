@@ -25,7 +25,8 @@ import (
 //   - Large messages (Options.LargeMessageBytes) take at most Workers-1
 //     workers at once, so one worker is always free for small mail: a
 //     large or broken workbook of one agency never holds up the reply to
-//     another's small one.
+//     another's small one. And none starts while the fetch loop is still
+//     storing new mail, which may be small.
 //
 // The fetch loop stores mail and calls schedule; a worker that decided a
 // message kicks the outbox, so its reply goes out at once, and wakes the
@@ -46,14 +47,15 @@ type job struct {
 
 // pool is the queue of pending messages per sender and what runs.
 type pool struct {
-	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on every change: idle workers wait on it
-	known   map[int64]*job
-	queues  map[string][]*job // per key, in message order
-	busy    map[string]bool   // keys with a job being decided
-	large   int               // large jobs being decided
-	workers int               // worker goroutines running
-	unfiled int               // decided since the fetch loop was last woken to file
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced on every change: idle workers wait on it
+	known    map[int64]*job
+	queues   map[string][]*job // per key, in message order
+	busy     map[string]bool   // keys with a job being decided
+	large    int               // large jobs being decided
+	workers  int               // worker goroutines running
+	unfiled  int               // decided since the fetch loop was last woken to file
+	fetching bool              // the fetch loop is storing new mail: large mail waits
 	// scan serialises schedule, so each key's queue is filled in message
 	// order.
 	scan sync.Mutex
@@ -79,7 +81,7 @@ func (p *pool) take(maxLarge int) *job {
 			continue
 		}
 		j := q[0]
-		if j.large && p.large >= maxLarge {
+		if j.large && (p.large >= maxLarge || p.fetching) {
 			continue
 		}
 		if best == nil || j.size < best.size || j.size == best.size && j.id < best.id {
@@ -107,6 +109,16 @@ func (p *pool) take(maxLarge int) *job {
 // fsync and a move on the server), so during a backlog it is done for many
 // messages at once, and at once when the backlog is done.
 const fileBatch = 50
+
+// setFetching says whether the fetch loop is storing new mail.
+func (p *pool) setFetching(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fetching != on {
+		p.fetching = on
+		p.broadcast()
+	}
+}
 
 // finish ends a job taken by take. It reports whether the fetch loop is to
 // be woken to file what was decided: every fileBatch decisions, and when
