@@ -7,6 +7,8 @@
 // method per query, grouped by table (message.go, location.go, cursor.go,
 // submission.go, complete.go, outbox.go). Every multi-step write is one
 // transaction, so a reply can never exist without the records it reports.
+// A submission's records wait on disk in a Spool (spool.go) while it is
+// checked, and go from there into that transaction.
 //
 // Schema (migrations/*.sql, applied in order by migrate.go and recorded in
 // schema_migrations):
