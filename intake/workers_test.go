@@ -96,7 +96,7 @@ func (h *harness) repliedTo(addr string) bool {
 // large ones are still undecided. Then the large ones are answered too.
 func TestWorkers_largeMailDoesNotDelaySmallMailOfAnother(t *testing.T) {
 	g := newGate()
-	const large = 64 << 10
+	const large = 32 << 10
 	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) {
 		withEducation(o)
 		o.Workers = 2
@@ -109,9 +109,9 @@ func TestWorkers_largeMailDoesNotDelaySmallMailOfAnother(t *testing.T) {
 	}})
 	t.Cleanup(g.release)
 	trMail := message{from: "hr.director@treasury.gov", subject: "SES report", messageID: "big-tr@treasury.gov", dmarc: "pass",
-		files: []attachment{{"treasury.xlsx", bigBadWorkbook(t, "TR", 3000)}}}.bytes(t)
+		files: []attachment{{"treasury.xlsx", bigBadWorkbook(t, "TR", 1000)}}}.bytes(t)
 	edMail := message{from: "hc@ed.gov", subject: "SES report", messageID: "big-ed@ed.gov", dmarc: "pass",
-		files: []attachment{{"education.xlsx", bigBadWorkbook(t, "ED", 3000)}}}.bytes(t)
+		files: []attachment{{"education.xlsx", bigBadWorkbook(t, "ED", 1000)}}}.bytes(t)
 	if len(trMail) < large || len(edMail) < large {
 		t.Fatalf("the large mails are %d and %d bytes, want at least %d", len(trMail), len(edMail), large)
 	}
@@ -241,7 +241,7 @@ func TestWorkers_deadlineQuarantines(t *testing.T) {
 	g := newGate()
 	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) {
 		o.Workers = 2
-		o.MaxProcessTime = 3 * time.Second
+		o.MaxProcessTime = 5 * time.Second
 		o.Failpoint = g.failpoint(func(id int64) bool { return id == 1 }) // held past any deadline
 	}})
 	h.deliver(goodSubmission(t, "stuck@dhs.gov"))
