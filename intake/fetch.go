@@ -132,8 +132,12 @@ func (d *Daemon) Step(ctx context.Context, c *imapclient.Client, sel *imap.Selec
 	if _, err := d.schedule(ctx); err != nil {
 		return err
 	}
-	if err := d.file(ctx, c, sel.UIDValidity); err != nil {
-		return err
+	// Filing is a round trip to the server and an fsync: while a backlog
+	// is being decided it is done for many messages at once.
+	if d.pool.fileDue(time.Now()) {
+		if err := d.file(ctx, c, sel.UIDValidity); err != nil {
+			return err
+		}
 	}
 	d.kickOutbox()
 	return nil

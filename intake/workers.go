@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"intake/parser/email"
 )
@@ -47,15 +48,17 @@ type job struct {
 
 // pool is the queue of pending messages per sender and what runs.
 type pool struct {
-	mu       sync.Mutex
-	changed  chan struct{} // closed and replaced on every change: idle workers wait on it
-	known    map[int64]*job
-	queues   map[string][]*job // per key, in message order
-	busy     map[string]bool   // keys with a job being decided
-	large    int               // large jobs being decided
-	workers  int               // worker goroutines running
-	unfiled  int               // decided since the fetch loop was last woken to file
-	fetching bool              // the fetch loop is storing new mail: large mail waits
+	mu         sync.Mutex
+	changed    chan struct{} // closed and replaced on every change: idle workers wait on it
+	known      map[int64]*job
+	queues     map[string][]*job // per key, in message order
+	busy       map[string]bool   // keys with a job being decided
+	large      int               // large jobs being decided
+	workers    int               // worker goroutines running
+	unfiled    int               // decided since the fetch loop was last woken to file
+	sinceFiled int               // decided since the fetch loop last filed
+	lastFiled  time.Time         // when it last filed
+	fetching   bool              // the fetch loop is storing new mail: large mail waits
 	// scan serialises schedule, so each key's queue is filled in message
 	// order.
 	scan sync.Mutex
@@ -135,9 +138,28 @@ func (p *pool) finish(j *job, decided bool) (file bool) {
 	p.broadcast()
 	if decided {
 		p.unfiled++
+		p.sinceFiled++
 	}
 	if p.unfiled > 0 && (p.unfiled >= fileBatch || len(p.queues) == 0) {
 		p.unfiled = 0
+		return true
+	}
+	return false
+}
+
+// fileMaxLag is how long decided mail waits for filing at most, while mail
+// is still waiting to be decided and fewer than fileBatch were.
+const fileMaxLag = 10 * time.Second
+
+// fileDue reports whether a round of the fetch loop files what was
+// decided: when no mail is waiting to be decided, or fileBatch were
+// decided since the last filing, or that was fileMaxLag ago. It resets
+// the count when it says yes.
+func (p *pool) fileDue(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queues) == 0 || p.sinceFiled >= fileBatch || now.Sub(p.lastFiled) >= fileMaxLag {
+		p.sinceFiled, p.lastFiled = 0, now
 		return true
 	}
 	return false
