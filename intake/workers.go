@@ -62,10 +62,15 @@ type pool struct {
 	// scan serialises schedule, so each key's queue is filled in message
 	// order.
 	scan sync.Mutex
+	// ended lists the jobs that ended while schedule read the store
+	// (tracking): what it read may show them still pending.
+	ended    []int64
+	tracking bool
 }
 
 func newPool() *pool {
-	return &pool{changed: make(chan struct{}), known: map[int64]*job{}, queues: map[string][]*job{}, busy: map[string]bool{}}
+	return &pool{changed: make(chan struct{}), known: map[int64]*job{}, queues: map[string][]*job{}, busy: map[string]bool{},
+		lastFiled: time.Now()}
 }
 
 // broadcast wakes the idle workers; p.mu is held.
@@ -131,6 +136,9 @@ func (p *pool) finish(j *job, decided bool) (file bool) {
 	defer p.mu.Unlock()
 	delete(p.known, j.id)
 	delete(p.busy, j.key)
+	if p.tracking {
+		p.ended = append(p.ended, j.id)
+	}
 	if j.large {
 		p.large--
 	}
@@ -171,6 +179,16 @@ func (d *Daemon) schedule(ctx context.Context) ([]*job, error) {
 	p := d.pool
 	p.scan.Lock()
 	defer p.scan.Unlock()
+	// A job that ends while the store is read was still pending in what
+	// was read: it must not be queued again.
+	p.mu.Lock()
+	p.ended, p.tracking = p.ended[:0], true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.tracking = false
+		p.mu.Unlock()
+	}()
 	ids, err := d.o.Store.Pending(ctx)
 	if err != nil {
 		return nil, err
@@ -195,6 +213,9 @@ func (d *Daemon) schedule(ctx context.Context) ([]*job, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, j := range add {
+		if p.known[j.id] != nil || slices.Contains(p.ended, j.id) {
+			continue
+		}
 		p.known[j.id] = j
 		q := p.queues[j.key]
 		// In message order, also for an older message pending again (a
