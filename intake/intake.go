@@ -136,12 +136,12 @@ func (d *Daemon) failpoint(point string, message int64) {
 
 // Daemon is the running clerk. Build it with New; Run runs it.
 type Daemon struct {
-	o       Options
-	log     *slog.Logger
-	metrics *Metrics
-	kick    chan struct{} // wakes the outbox
-	lastPoll atomic.Int64 // Unix ns of the last good fetch round (Health); the start before one
-	decided chan struct{} // wakes the fetch loop: decided mail is to be filed
+	o        Options
+	log      *slog.Logger
+	metrics  *Metrics
+	kick     chan struct{} // wakes the outbox
+	lastPoll atomic.Int64  // Unix ns of the last good fetch round (Health); the start before one
+	decided  chan struct{} // wakes the fetch loop: decided mail is to be filed
 	// pool holds the mail waiting to be decided; its workers decide the
 	// mail of one agency one at a time (versions are read then written).
 	pool *pool
