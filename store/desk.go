@@ -22,6 +22,7 @@ const (
 	AuditRelease = "release" // a held reply released to be sent
 	AuditResend  = "resend"  // a reply sent, failed or bounced queued again
 	AuditAnswer  = "answer"  // a question marked answered
+	AuditNote    = "note"    // a staff note added to a question
 	AuditMail    = "mail"    // an incoming mail's text shown
 )
 
@@ -396,14 +397,16 @@ func (s *Store) requeue(ctx context.Context, id int64, now time.Time, from ...st
 
 // Attention counts what staff should look at: mail quarantined (failed too
 // often, forged or unknown senders are rejected, not counted), mail not yet
-// decided, replies that failed or bounced, replies held, and agencies whose
-// latest submission (per call and period) was not accepted.
+// decided, replies that failed or bounced, replies held, agencies whose
+// latest submission (per call and period) was not accepted, and questions
+// not yet answered.
 type Attention struct {
 	Quarantined     int `json:"quarantined"`
 	Undecided       int `json:"undecided"`
 	FailedReplies   int `json:"failed_replies"`
 	HeldReplies     int `json:"held_replies"`
 	DeficientLatest int `json:"deficient_latest"`
+	Questions       int `json:"questions"`
 }
 
 // Attention returns the counts, from one snapshot.
@@ -416,9 +419,10 @@ func (s *Store) Attention(ctx context.Context) (Attention, error) {
 			(SELECT COUNT(*) FROM outbox WHERE status IN (?, ?)),
 			(SELECT COUNT(*) FROM outbox WHERE status = ?),
 			(SELECT COUNT(*) FROM submissions s WHERE s.state = ? AND s.id =
-				(SELECT MAX(l.id) FROM submissions l WHERE l.call = s.call AND l.agency = s.agency AND l.period = s.period))`,
+				(SELECT MAX(l.id) FROM submissions l WHERE l.call = s.call AND l.agency = s.agency AND l.period = s.period)),
+			(SELECT COUNT(*) FROM questions WHERE answered_at IS NULL)`,
 			StatusQuarantined, StatusReceived, OutboxFailed, OutboxBounced, OutboxHeld, stateDeficient).
-			Scan(&a.Quarantined, &a.Undecided, &a.FailedReplies, &a.HeldReplies, &a.DeficientLatest)
+			Scan(&a.Quarantined, &a.Undecided, &a.FailedReplies, &a.HeldReplies, &a.DeficientLatest, &a.Questions)
 	})
 	if err != nil {
 		return Attention{}, fmt.Errorf("store: attention: %w", err)

@@ -25,10 +25,15 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
-// jsonFail answers err as JSON: 404 for ErrNotFound, else 500 (logged).
+// jsonFail answers err as JSON: 404 for ErrNotFound, 400 for
+// ErrBadFilter, else 500 (logged).
 func (s *Server) jsonFail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		s.writeJSON(w, r, http.StatusNotFound, apiError{"not found"})
+		return
+	}
+	if errors.Is(err, store.ErrBadFilter) {
+		s.writeJSON(w, r, http.StatusBadRequest, apiError{badFilterText(err)})
 		return
 	}
 	s.log.Error("web: request failed", "path", r.URL.Path, "err", err)

@@ -13,7 +13,7 @@ import (
 // messageStatuses are the statuses a stored mail can be in, as the mail
 // list filters them.
 var messageStatuses = []string{store.StatusReceived, store.StatusQuarantined, store.StatusRejected, store.StatusIgnored,
-	store.StatusBounce, store.StatusAccepted, store.StatusDeficient}
+	store.StatusBounce, store.StatusAccepted, store.StatusDeficient, store.StatusQuestion}
 
 // messageSorts are the columns the mail list sorts by.
 var messageSorts = []string{"received", "from", "status", "attempts"}

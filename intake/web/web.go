@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
 	"intake/parser"
@@ -154,6 +155,8 @@ func (s *Server) routes() {
 	auth(RoleAnalyst, "GET /messages/{id}", s.message)
 	auth(RoleAnalyst, "GET /replies", s.replies)
 	auth(RoleAnalyst, "GET /replies/{id}", s.reply)
+	auth(RoleAnalyst, "GET /questions", s.questions)
+	auth(RoleAnalyst, "GET /questions/{id}", s.question)
 	auth(RoleAnalyst, "GET /export", s.export)
 	auth(RoleAnalyst, "GET /api/submissions", s.apiSubmissions)
 	auth(RoleAnalyst, "GET /api/submissions/{receipt}", s.apiSubmission)
@@ -161,6 +164,10 @@ func (s *Server) routes() {
 	auth(RoleAdmin, "POST /messages/{id}/replay", s.actReplay)
 	auth(RoleAdmin, "POST /replies/{id}/release", s.actRelease)
 	auth(RoleAdmin, "POST /replies/{id}/resend", s.actResend)
+	// Questions are answered by analysts (questions.go), with the same
+	// checks and audit.
+	auth(RoleAnalyst, "POST /questions/{id}/note", s.actNote)
+	auth(RoleAnalyst, "POST /questions/{id}/answer", s.actAnswer)
 	// Anything else needs authentication too, so an unknown path tells
 	// nothing to a stranger.
 	auth(RoleViewer, "/", http.NotFound)
@@ -217,6 +224,12 @@ func (s *Server) audit(r *http.Request, action, call, object, detail string) err
 	return err
 }
 
+// badFilterText is what a refused filter is told: the error without the
+// store's prefix.
+func badFilterText(err error) string {
+	return "bad request: " + strings.TrimPrefix(err.Error(), "store: ")
+}
+
 // forbidden answers a request for the records of a call holding personal
 // data that the user is not granted.
 func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, call string) {
@@ -226,11 +239,16 @@ func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, call string) 
 }
 
 // fail answers a request that could not be served: 404 for a store
-// ErrNotFound, else 500 with a generic text (the error is logged, not
-// shown).
+// ErrNotFound, 400 for a filter naming what does not exist
+// (store.ErrBadFilter, its text shown), else 500 with a generic text (the
+// error is logged, not shown).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if errors.Is(err, store.ErrBadFilter) {
+		http.Error(w, badFilterText(err), http.StatusBadRequest)
 		return
 	}
 	s.log.Error("web: request failed", "path", r.URL.Path, "err", err)
