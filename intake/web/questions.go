@@ -78,7 +78,7 @@ func (s *Server) questions(w http.ResponseWriter, r *http.Request) {
 		v.State = "open"
 	case "open", "all":
 	default:
-		s.fail(w, r, fmt.Errorf("%w %q (want one of %s)", store.ErrBadFilter, v.State, strings.Join(questionStates, ", ")))
+		s.fail(w, r, badFilter("no such state %q (want one of %s)", v.State, strings.Join(questionStates, ", ")))
 		return
 	}
 	// The search finds the text in the question, or names an agency.

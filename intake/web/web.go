@@ -25,6 +25,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -223,6 +224,16 @@ func (s *Server) audit(r *http.Request, action, call, object, detail string) err
 		Action: action, Call: call, Object: object, Detail: d})
 	return err
 }
+
+// filterError is a filter of a list's query naming what does not exist (a
+// call, a state, an agency): the request is answered 400 with its text.
+// It is a store.ErrBadFilter, as the store's own refusals are.
+type filterError struct{ text string }
+
+func (e filterError) Error() string { return e.text }
+func (e filterError) Unwrap() error { return store.ErrBadFilter }
+
+func badFilter(format string, a ...any) error { return filterError{fmt.Sprintf(format, a...)} }
 
 // badFilterText is what a refused filter is told: the error without the
 // store's prefix.
