@@ -193,6 +193,18 @@ func TestStatus_allAgree(t *testing.T) {
 	if !strings.Contains(page, "Missing (1)") {
 		t.Errorf("the overview page does not list one missing agency")
 	}
+	// The overview shows what intake status shows: the outstanding
+	// agencies (the reminders' list), the counts, HS's newest attempt
+	// deficient, and DJ's retention requests still in force from v1.
+	for _, want := range []string{"Outstanding (2):", `<span class="mono">ED</span> Department of Education`,
+		`<strong>4</strong> expected`, `<strong class="accepted">2</strong> accepted (1 newest deficient)`,
+		`<strong class="deficient">1</strong> deficient`, `<strong class="missing">1</strong> missing`,
+		`accepted <span class="flag deficient">newest deficient: SES-2025-000005</span>`,
+		`<span class="flag">retention-request of v1 in force</span>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the overview page lacks %q", want)
+		}
+	}
 
 	// 5. the call page's chart: its last point (now) counts the agencies
 	// as the others list them.
