@@ -76,3 +76,29 @@ func TestChartSeries_isStatusOverTime(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkChartSeries: the chart of a call with 600 expected agencies and
+// five attempts each (as parser's BenchmarkStatus), over a month.
+func BenchmarkChartSeries(b *testing.B) {
+	reg, err := parser.BuiltinRegistry()
+	if err != nil {
+		b.Fatal(err)
+	}
+	def := reg.Get("ses-designation-review")
+	base := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	var expected []string
+	var attempts []parser.Attempt
+	for i := range 600 {
+		code := fmt.Sprintf("A%03d", i)
+		expected = append(expected, code)
+		for j := range 5 {
+			n := len(attempts) + 1
+			attempts = append(attempts, parser.Attempt{Seq: int64(n), Receipt: fmt.Sprint(n), Agency: code, Accepted: j%2 == 1,
+				ReceivedAt: base.Add(time.Duration(n) * 13 * time.Minute), Kinds: []string{"position-report", "retention-request"}})
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		chartSeries(def, "", expected, attempts, base, base.Add(30*24*time.Hour))
+	}
+}
