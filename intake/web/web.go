@@ -2,7 +2,8 @@
 // arrived for each data call, who is missing or late (with a chart of it
 // over time against the deadline), what needs attention, each submission
 // with its files, findings, records, incoming mail, replies as sent and
-// changes from the previous version, all stored mail and replies, exports
+// changes from the previous version, agencies' questions, all stored mail
+// and replies, exports
 // (intake/export), and the staff actions on the mail.
 //
 // Everything but /healthz, /metrics and the sign-in pages needs a user:
@@ -12,7 +13,9 @@
 // (throttle.go). Each user has a role: a viewer sees where each call
 // stands, an analyst also submissions, records, files, mail and exports
 // (of a call holding personal data only where granted that call), an admin
-// also acts on the mail (actions.go: POST, CSRF token, same origin). Every
+// also acts on the mail (actions.go: POST, CSRF token, same origin);
+// analysts read agencies' questions, add notes and mark them answered
+// (questions.go, checked and audited the same way). Every
 // view of records or mail, file download, export and action is written to
 // the store's audit log first. New refuses to build a server without a way
 // to sign in. Start serves over TLS, or plain HTTP on loopback or behind a
