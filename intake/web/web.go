@@ -3,8 +3,7 @@
 // over time against the deadline), what needs attention, each submission
 // with its files, findings, records, incoming mail, replies as sent and
 // changes from the previous version, agencies' questions, all stored mail
-// and replies, exports
-// (intake/export), and the staff actions on the mail.
+// and replies, exports (intake/export), and the staff actions on the mail.
 //
 // Everything but /healthz, /metrics and the sign-in pages needs a user:
 // signed in through an OpenID Connect provider (oidc.go; a session in a
