@@ -92,22 +92,28 @@ func openZip(data []byte) (*zip.Reader, error) {
 	return zr, err
 }
 
-// nonWorksheets returns the names of the chart, dialog and macro sheets
-// of a workbook, which excelize lists with the worksheets; nil when the
-// structure cannot be read.
-func nonWorksheets(data []byte, lim Limits) map[string]bool {
+// packageInfo reads, as the stream reader does, what the excelize adapter
+// takes from it: the names of the chart, dialog and macro sheets, which
+// excelize lists with the worksheets, and the number format of each cell
+// style, so both readers show cells alike. Either is nil when the part
+// cannot be read.
+func packageInfo(data []byte, lim Limits) (others map[string]bool, fmts []*numFmt) {
 	zr, err := openZip(data)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	b, err := newStreamBook(data, zr, lim)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	if _, _, err := b.loadStructure(); err != nil {
-		return nil
+	stylesPath, _, err := b.loadStructure()
+	if err != nil {
+		return nil, nil
 	}
-	return b.others
+	if (stylesPath == "" || stylesPath == "xl/styles.xml") && b.loadStyles() == nil {
+		fmts = b.numFmts
+	}
+	return b.others, fmts
 }
 
 type streamBook struct {
@@ -120,6 +126,7 @@ type streamBook struct {
 	others    map[string]bool   // chart, dialog and macro sheets, left out
 	sst       []string          // shared strings
 	dateStyle []bool            // cellXfs index -> number format is a date
+	numFmts   []*numFmt         // cellXfs index -> number format; nil for General
 	buf       []byte            // scanner buffer, reused by every Rows
 	open      *streamRows       // the Rows open now, if any
 	fallback  *excelizeBook     // opened when a sheet needs excelize midway
@@ -184,8 +191,9 @@ type xWorkbook struct {
 type xStyles struct {
 	XMLName xml.Name
 	NumFmts []struct {
-		ID   string `xml:"numFmtId,attr"`
-		Code string `xml:"formatCode,attr"`
+		ID     string `xml:"numFmtId,attr"`
+		Code   string `xml:"formatCode,attr"`
+		Code16 string `xml:"formatCode16,attr"` // preferred by excelize where present
 	} `xml:"numFmts>numFmt"`
 	Xfs []struct {
 		NumFmtID *string `xml:"numFmtId,attr"`
@@ -446,14 +454,21 @@ func (b *streamBook) loadStyles() error {
 		return unsupported("styles root element %v", st.XMLName)
 	}
 	custom := map[int]string{}
+	shown := map[int]string{} // formatCode16 where present (excelize shows cells with it)
 	for _, f := range st.NumFmts {
 		id, err := strconv.Atoi(f.ID)
 		if err != nil {
 			return unsupported("numFmtId=%q", f.ID)
 		}
-		custom[id] = f.Code
+		custom[id], shown[id] = f.Code, f.Code
+		if f.Code16 != "" {
+			shown[id] = f.Code16
+		}
 	}
 	b.dateStyle = make([]bool, len(st.Xfs))
+	b.numFmts = make([]*numFmt, len(st.Xfs))
+	shared := &formatter{date1904: b.date1904}
+	byID := map[int]*numFmt{}
 	for i, xf := range st.Xfs {
 		if xf.NumFmtID == nil {
 			continue
@@ -467,6 +482,24 @@ func (b *streamBook) loadStyles() error {
 		} else {
 			b.dateStyle[i] = IsDateFormat(id, custom[id])
 		}
+		// A cell is shown with the custom code of its id where the
+		// styles define one, even for a built-in id (as excelize does).
+		nf := byID[id]
+		if nf == nil {
+			nf = &numFmt{id: id, code: shown[id], book: shared}
+			byID[id] = nf
+		}
+		if !nf.general() {
+			b.numFmts[i] = nf
+		}
+	}
+	return nil
+}
+
+// cellFormat returns the number format of a cell style.
+func (b *streamBook) cellFormat(style int) *numFmt {
+	if style < len(b.numFmts) {
+		return b.numFmts[style]
 	}
 	return nil
 }
