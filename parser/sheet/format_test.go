@@ -2,8 +2,8 @@ package sheet_test
 
 import (
 	"bytes"
-	"math"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
