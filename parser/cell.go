@@ -68,6 +68,8 @@ func coerce(cc *compiledColumn, c *sheet.Cell, date1904 bool) (string, *problem)
 			if t, ok := c.Time(date1904); ok {
 				v = t.Format(time.DateOnly)
 			}
+		} else if c.Type == sheet.Number || c.Type == sheet.Bool {
+			v = c.Text() // as the spreadsheet shows it: 340 under "0000" is 0340 (issue 15)
 		}
 		if col.Reference != "" {
 			v = strings.ToUpper(v)
