@@ -71,6 +71,10 @@ func OpenExcelize(data []byte, lim Limits) (Workbook, error) {
 	if err := Sniff(data); err != nil {
 		return nil, err
 	}
+	data, err := utf8Package(data, lim)
+	if err != nil {
+		return nil, err
+	}
 	if err := CheckModelSize(data, lim); err != nil {
 		return nil, err
 	}

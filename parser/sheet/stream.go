@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -24,6 +25,10 @@ import (
 // Rows, never held whole in memory.
 func OpenStream(data []byte, lim Limits) (Workbook, error) {
 	if err := Sniff(data); err != nil {
+		return nil, err
+	}
+	data, err := utf8Package(data, lim)
+	if err != nil {
 		return nil, err
 	}
 	zr, err := openZip(data)
@@ -633,20 +638,28 @@ func readRichText(s *scanner, dst []byte) ([]byte, error) {
 }
 
 // appendBstr appends text with the ST_Xstring escapes (_xHHHH_, ECMA-376
-// 22.9.2.19) decoded exactly as excelize's bstrUnmarshal does: _x005F_
-// is '_', a surrogate code drops out.
+// 22.9.2.19) decoded as excelize's bstrUnmarshal does (_x005F_ is '_'),
+// but for characters beyond the Basic Multilingual Plane: the escape
+// names UTF-16 code units, so such a character is a pair of escapes
+// (_xD801__xDC05_ is U+10405), which excelize drops and which is decoded
+// here (issue 15). A surrogate code without its partner drops out.
 func appendBstr(dst, s []byte) []byte {
 	if bytes.Index(s, []byte("_x")) < 0 {
 		return append(dst, s...)
 	}
 	for i := 0; i < len(s); {
-		if s[i] == '_' && i+7 <= len(s) && s[i+1] == 'x' && s[i+6] == '_' && isHex4(s[i+2:i+6]) {
-			v, _ := strconv.ParseUint(string(s[i+2:i+6]), 16, 32)
-			r := rune(v)
+		if r, ok := bstrEscape(s[i:]); ok {
 			switch {
 			case r == 0x5F:
 				dst = append(dst, '_')
-			case r >= 0xD800 && r <= 0xDFFF:
+			case utf16.IsSurrogate(r):
+				if low, ok := bstrEscape(s[i+7:]); ok && r < 0xDC00 {
+					if pair := utf16.DecodeRune(r, low); pair != utf8.RuneError {
+						dst = utf8.AppendRune(dst, pair)
+						i += 14
+						continue
+					}
+				}
 			default:
 				dst = utf8.AppendRune(dst, r)
 			}
@@ -657,6 +670,15 @@ func appendBstr(dst, s []byte) []byte {
 		i++
 	}
 	return dst
+}
+
+// bstrEscape decodes the _xHHHH_ escape s starts with.
+func bstrEscape(s []byte) (rune, bool) {
+	if len(s) < 7 || s[0] != '_' || s[1] != 'x' || s[6] != '_' || !isHex4(s[2:6]) {
+		return 0, false
+	}
+	v, _ := strconv.ParseUint(string(s[2:6]), 16, 32)
+	return rune(v), true
 }
 
 func isHex4(b []byte) bool {
