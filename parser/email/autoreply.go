@@ -38,11 +38,11 @@ var autoSubjectMarkers = []string{
 	"resposta automática", "resposta automatica", "ausência temporária", // Portuguese
 	"automatisch antwoord", "afwezig", // Dutch
 	"automatiskt svar", "automatisk svar", "automatisk besked", "fraværende", // Swedish, Norwegian, Danish
-	"automaattinen vastaus", // Finnish
+	"automaattinen vastaus",                      // Finnish
 	"automatická odpověď", "automatická odpoveď", // Czech, Slovak
-	"automatikus válasz", // Hungarian
-	"răspuns automat", // Romanian
-	"αυτόματη απάντηση", // Greek
+	"automatikus válasz",                            // Hungarian
+	"răspuns automat",                               // Romanian
+	"αυτόματη απάντηση",                             // Greek
 	"автоматический ответ", "автоматична відповідь", // Russian, Ukrainian
 	"otomatik yanıt", "otomatik cevap", // Turkish
 	"자동 회신", "自動回覆", "自动回复", "自動応答", "自動返信", // Korean, Chinese, Japanese

@@ -160,4 +160,3 @@ func TestStream_surrogatePairEscapes(t *testing.T) {
 		w.Close()
 	}
 }
-
