@@ -42,7 +42,7 @@ type pyCell struct{ typ, value string }
 // openpyxl's, not a bug of ours. A disagreement of no kind below is
 // "unexplained" and fails the test.
 const (
-	disMerged     = "merged cells: openpyxl empties every cell of a merged range but its first; the file holds values there"
+	disMerged     = "merged cells: openpyxl empties every cell of a merged range but its first, where the file holds values"
 	disLink       = "hyperlink artefacts: openpyxl puts a hyperlink's target into the empty cell it is anchored to"
 	disDateFormat = "date formats: openpyxl decides by its own reading of the number format whether a number is a date (East Asian and locale codes, elapsed time, formats with text)"
 	disNumberText = "number text: a number cell whose text is no number (openpyxl keeps the text or reads it as a string)"
@@ -296,6 +296,42 @@ func sameNumber(a, b string) bool {
 	x, err1 := strconv.ParseFloat(strings.TrimSpace(a), 64)
 	y, err2 := strconv.ParseFloat(b, 64)
 	return err1 == nil && err2 == nil && (x == y || math.Abs(x-y) <= 1e-8*math.Max(1, math.Abs(x)))
+}
+
+// TestOpenpyxlTable_matchesReadme: README.md lists the files openpyxl
+// disagrees on, and those left out for time, as the test does.
+func TestOpenpyxlTable_matchesReadme(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := map[string]string{}
+	for file, kinds := range openpyxlDisagreements {
+		joined[file] = strings.Join(kinds, "; ")
+	}
+	for _, tc := range []struct {
+		header string
+		want   map[string]string
+		count  string
+	}{
+		{"| corpus file | how openpyxl disagrees |", joined, "%d files disagree with openpyxl"},
+		{"| corpus file | openpyxl takes |", openpyxlSlow, "%d files are left out for openpyxl's time"},
+	} {
+		if count := fmt.Sprintf(tc.count, len(tc.want)); !strings.Contains(string(readme), count) {
+			t.Errorf("README.md does not say %q", count)
+		}
+		got := readmeTable(t, string(readme), tc.header)
+		for file, reason := range tc.want {
+			if got[file] != reason {
+				t.Errorf("README.md table %q: %s has %q, the test %q", tc.header, file, got[file], reason)
+			}
+		}
+		for file := range got {
+			if _, ok := tc.want[file]; !ok {
+				t.Errorf("README.md table %q lists %s, the test does not", tc.header, file)
+			}
+		}
+	}
 }
 
 // strictPackage reports a workbook part in strict OOXML namespaces.
