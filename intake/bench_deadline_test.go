@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,7 +38,10 @@ import (
 //	go test -run '^$' -bench 'DeadlineDay|LargeWorkbooks' -benchtime 1x ./intake
 //
 // INTAKE_BENCH_CAP (a duration, default 3m) bounds how long a run waits
-// for its replies.
+// for its replies. INTAKE_BENCH_LOG=FILE appends the daemon's log (JSON,
+// Info and up) to FILE, for a timeline; INTAKE_BENCH_HEAPPROFILE=FILE
+// writes a heap profile taken when the heap in use was largest (sampled
+// every 250 ms), for what the peak holds.
 
 // benchDaemon is a daemon on in-process servers for a benchmark.
 type benchDaemon struct {
@@ -97,6 +102,14 @@ func newBenchDaemon(b *testing.B, agencies []intake.Agency, modify func(*intake.
 		Now:           func() time.Time { return time.Date(2025, 3, 20, 14, 0, 0, 0, time.UTC) },
 		Backoff:       func(int) time.Duration { return 100 * time.Millisecond },
 	}
+	if path := os.Getenv("INTAKE_BENCH_LOG"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { f.Close() })
+		o.Logger = slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	if modify != nil {
 		modify(&o)
 	}
@@ -126,6 +139,7 @@ func (bd *benchDaemon) run(b *testing.B, want []string) (map[string]time.Duratio
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() { done <- bd.d.Run(ctx) }()
+	stopHeap := heapAtPeak(b)
 	for time.Since(start) < limit {
 		bd.mu.Lock()
 		n := 0
@@ -141,6 +155,7 @@ func (bd *benchDaemon) run(b *testing.B, want []string) (map[string]time.Duratio
 		time.Sleep(50 * time.Millisecond)
 	}
 	peak := peakRSS(b)
+	stopHeap()
 	cancel()
 	if err := <-done; err != nil {
 		b.Error(err)
@@ -159,6 +174,49 @@ func (bd *benchDaemon) run(b *testing.B, want []string) (map[string]time.Duratio
 func resetPeakRSS(b *testing.B) {
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		b.Logf("cannot reset the peak RSS (%v): the figure includes making the mail", err)
+	}
+}
+
+// heapAtPeak samples the heap in use every 250 ms while the daemon runs
+// and, with INTAKE_BENCH_HEAPPROFILE set, writes a heap profile whenever
+// it is the largest yet; the returned func stops it.
+func heapAtPeak(b *testing.B) func() {
+	path := os.Getenv("INTAKE_BENCH_HEAPPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var top uint64
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse <= top+top/20 {
+				continue
+			}
+			top = ms.HeapInuse
+			var buf bytes.Buffer
+			if err := pprof.Lookup("heap").WriteTo(&buf, 0); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
 	}
 }
 
