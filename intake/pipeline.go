@@ -226,6 +226,10 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		c.Status, c.Folder, c.Note = store.StatusRejected, d.o.Folders.Quarantine, "sender authentication failed: "+v.Reason
 		return c, nil
 	}
+	// The raw message is not read again: the attachments are decoded
+	// copies. Let it go, so a large mail is held once, not twice, while
+	// it is checked, annotated and stored.
+	m.Raw = nil
 
 	var files []parser.Input
 	var stored []store.File

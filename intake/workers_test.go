@@ -143,6 +143,40 @@ func TestWorkers_largeMailDoesNotDelaySmallMailOfAnother(t *testing.T) {
 	}
 }
 
+// One worker beyond Workers is reserved for small mail: with a single
+// worker deciding a large mail (held there), a small mail of another
+// agency is still answered, and the large one after it.
+func TestWorkers_smallMailHasAWorkerOfItsOwn(t *testing.T) {
+	g := newGate()
+	const large = 32 << 10
+	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) {
+		o.Workers = 1
+		o.LargeMessageBytes = large
+		st := o.Store
+		o.Failpoint = g.failpoint(func(id int64) bool {
+			m, err := st.Message(context.Background(), id)
+			return err == nil && len(m.Raw) >= large
+		})
+	}})
+	t.Cleanup(g.release)
+	trMail := message{from: "hr.director@treasury.gov", subject: "SES report", messageID: "big-tr@treasury.gov", dmarc: "pass",
+		files: []attachment{{"treasury.xlsx", bigBadWorkbook(t, "TR", 1000)}}}.bytes(t)
+	if len(trMail) < large {
+		t.Fatalf("the large mail is %d bytes, want at least %d", len(trMail), large)
+	}
+	h.deliver(trMail)
+	h.start()
+	g.waitStarted(t, 1)
+
+	h.deliver(goodSubmission(t, "small@dhs.gov"))
+	waitFor(t, "the small DHS mail answered while the only worker decides a large one", func() bool { return h.repliedTo(dhsSender) })
+	if h.repliedTo("hr.director@treasury.gov") {
+		t.Fatal("the held large mail was answered")
+	}
+	g.release()
+	h.replies(2)
+}
+
 // The mail of one agency is decided in arrival order, one at a time, with
 // workers to spare: its second version waits for its first, which is held,
 // while another agency's mail goes ahead. The versions come out 1, 2, 3
