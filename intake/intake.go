@@ -130,6 +130,7 @@ type Daemon struct {
 	// from Replay, never twice at once (versions are read then written).
 	mu       sync.Mutex
 	lastPoll atomic.Int64 // Unix ns of the last good fetch round (Health); the start before one
+	signin   signinState  // a sign-in refused, per server, until one succeeds (Health)
 }
 
 // New checks the options and fills in defaults.

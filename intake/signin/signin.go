@@ -87,7 +87,7 @@ func (m *Method) Client(ctx context.Context, host string, port int) (sasl.Client
 		if m.mech == XOAuth2 {
 			return &xoauth2{user: m.user, token: tok}, nil
 		}
-		return sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: m.user, Token: tok, Host: host, Port: port}), nil
+		return oauthBearer{sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: m.user, Token: tok, Host: host, Port: port})}, nil
 	}
 	return nil, fmt.Errorf("signin: %s is not a SASL mechanism", m.mech)
 }
@@ -115,3 +115,19 @@ func (x *xoauth2) Start() (string, []byte, error) {
 // Next answers the server's error challenge (a JSON status) with an empty
 // response, as the mechanism requires; the command then fails with it.
 func (x *xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }
+
+// oauthBearer is go-sasl's OAUTHBEARER client, answering the server's
+// error challenge with the dummy response RFC 7628 section 3.2.3 asks for,
+// so that the server ends the exchange with its own failure (NO, 535),
+// which callers recognise as a refusal; go-sasl's client would abort the
+// exchange instead.
+type oauthBearer struct{ sasl.Client }
+
+func (o oauthBearer) Next(challenge []byte) ([]byte, error) {
+	resp, err := o.Client.Next(challenge)
+	var oe *sasl.OAuthBearerError
+	if errors.As(err, &oe) {
+		return []byte{0x01}, nil
+	}
+	return resp, err
+}
