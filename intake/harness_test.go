@@ -46,8 +46,8 @@ type harnessOptions struct {
 	// SMTPBearer, when set, makes the SMTP server require XOAUTH2 or
 	// OAUTHBEARER and ask it whether a token is good.
 	SMTPBearer func(user, token string) bool
-	SMTPReject   func(n int, from string, to []string) error
-	Modify       func(*intake.Options)
+	SMTPReject func(n int, from string, to []string) error
+	Modify     func(*intake.Options)
 }
 
 // clock is the injected time: it starts on 14 March 2025, ten days before

@@ -38,7 +38,7 @@ type IMAPOptions struct {
 	// token is good for the user (as Dovecot asks an introspection
 	// endpoint).
 	Bearer func(user, token string) bool
-	Addr         string // listen address; default 127.0.0.1:0
+	Addr   string // listen address; default 127.0.0.1:0
 
 	// The server variants below hide a capability or a response from
 	// clients by editing the server's response lines on the wire.
