@@ -71,6 +71,15 @@ func (m *Method) Password() string { return m.password }
 // UsesToken reports whether the method sends an OAuth access token.
 func (m *Method) UsesToken() bool { return m.tokens != nil }
 
+// Token returns the access token a bearer method would send now (a
+// *TokenError when there is none to be had); "" for a password method.
+func (m *Method) Token(ctx context.Context) (string, error) {
+	if m.tokens == nil {
+		return "", nil
+	}
+	return m.tokens.Token(ctx)
+}
+
 // Client returns the SASL client for one sign-in to host:port, fetching
 // the access token first where the method needs one. A failure to get the
 // token is a *TokenError. For Login it returns an error: the caller sends
