@@ -27,6 +27,7 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	rawStdout      io.Writer
+	rawStderr      io.Writer // stderr as it is (import's progress bar, on a terminal)
 	stdin          io.Reader // nil: none (hash-password reads a password from it)
 }
 
@@ -45,6 +46,7 @@ func commands() map[string]command {
 		"show":     {"show one submission: show RECEIPT", cmdShow},
 		"export":   {"export records with provenance as CSV or XLSX", cmdExport},
 		"replay":   {"process a stored message again: replay MESSAGE-ID", cmdReplay},
+		"import":   {"run a backlog through the pipeline: import FILE.mbox|DIR (Maildir, .eml files); replies held unless --reply", cmdImport},
 		"audit":    {"audit verify: check the audit log is untouched; audit list: who viewed or exported what", cmdAudit},
 
 		"hash-password": {"print the bcrypt hash of a dashboard user's password (for web.users)", cmdHashPassword},
@@ -84,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// What the commands print may hold text from mail (headers, bounce
 	// diagnostics, file names, cells): a terminal must show it, not obey
 	// it. export writes its own stdout: an XLSX file is binary.
-	e := &env{stdout: newTermWriter(stdout), stderr: newTermWriter(stderr), rawStdout: stdout, stdin: os.Stdin}
+	e := &env{stdout: newTermWriter(stdout), stderr: newTermWriter(stderr), rawStdout: stdout, rawStderr: stderr, stdin: os.Stdin}
 	return c.run(ctx, e, args[1:])
 }
 
