@@ -84,8 +84,10 @@ agencies: [{code: HS, name: Department of Homeland Security, senders: ["@dhs.gov
 			t.Fatal(err)
 		}
 		for _, sub := range ss {
-			if sub.State == "deficient" || sub.Records == 0 {
-				t.Errorf("submission %s: %s with %d records, want accepted", sub.Receipt, sub.State, sub.Records)
+			// Every workbook was read (Treasury's carries DHS's rows, so
+			// it is deficient; DHS's are accepted).
+			if sub.Records == 0 || (sub.Agency == "HS" && sub.State == "deficient") {
+				t.Errorf("submission %s of %s: %s with %d records", sub.Receipt, sub.Agency, sub.State, sub.Records)
 			}
 		}
 		return len(ss), ob
