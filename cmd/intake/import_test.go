@@ -163,3 +163,23 @@ agencies: [{code: HS, name: Department of Homeland Security, senders: ["@dhs.gov
 		t.Errorf("outbox %v (%v), want %d held", ob, err, n)
 	}
 }
+
+// The progress bar: drawn in place, in MB for an mbox; only on a terminal
+// (TestImport's output is a buffer, and gets none).
+func TestProgressBar(t *testing.T) {
+	var buf strings.Builder
+	bar := &progressBar{w: &buf, unit: "MB"}
+	bar.update(3<<20, 12<<20)
+	bar.update(12<<20, 12<<20) // the end is always drawn
+	bar.finish()
+	out := buf.String()
+	if !strings.Contains(out, "\r[#######") || !strings.Contains(out, " 25% 3.0/12.0 MB") || !strings.Contains(out, "100% 12.0/12.0 MB\n") {
+		t.Errorf("bar drew %q", out)
+	}
+	var none *progressBar
+	none.update(1, 2) // no terminal: nothing, and no panic
+	none.finish()
+	if isTerminal(&buf) {
+		t.Error("a buffer taken for a terminal")
+	}
+}
