@@ -56,6 +56,9 @@ type dovecotOptions struct {
 	// after login (imap_capability): the quirk tests leave out MOVE,
 	// UIDPLUS or IDLE.
 	Capability string
+	// AuthPort, when set, opens Dovecot's authentication service on this
+	// loopback port, for Postfix's SMTP AUTH (smtpd_sasl_type = dovecot).
+	AuthPort int
 }
 
 // startDovecotWith starts Dovecot as o says.
@@ -148,6 +151,9 @@ service auth {
 			t.Fatal(err)
 		}
 		extra += fmt.Sprintf(dovecotOAuth, dir)
+	}
+	if o.AuthPort != 0 {
+		extra += fmt.Sprintf("service auth {\n  inet_listener sasl {\n    address = 127.0.0.1\n    port = %d\n  }\n}\n", o.AuthPort)
 	}
 	if o.Capability != "" {
 		extra += "protocol imap {\n  imap_capability = " + o.Capability + "\n}\n"

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,7 +67,9 @@ func (d *dovecot) appendMail(t *testing.T, user string, raw []byte) {
 type oauthRig struct {
 	dc      *dovecot
 	idp     *oauthtest.Server
-	smtp    *localmail.SMTPServer
+	smtp    *localmail.SMTPServer // nil when replies go through Postfix
+	pf      *postfix
+	agency  string // with Postfix: the Dovecot mailbox replies reach
 	clock   *testClock
 	metrics *intake.Metrics
 	store   *store.Store
@@ -74,20 +77,35 @@ type oauthRig struct {
 	sent    int
 }
 
-func newOAuthRig(t *testing.T, bot string, mech string) *oauthRig {
+// newOAuthRig starts the rig; withPostfix sends the replies through
+// Postfix's submission port, whose SMTP AUTH Dovecot checks with the same
+// introspection endpoint, into the agency's Dovecot mailbox.
+func newOAuthRig(t *testing.T, bot string, mech string, withPostfix bool) *oauthRig {
 	t.Helper()
 	clk := &testClock{}
 	idp := oauthtest.Start(t, oauthtest.Options{ClientID: "intake-app", ClientSecret: "s3cret", Username: bot,
 		Scope: signin.ScopeExchange, Lifetime: time.Hour, Now: clk.Now})
-	dc := startDovecotWith(t, dovecotOptions{Users: []string{bot}, IntrospectURL: idp.IntrospectURL})
-	smtpSrv, err := localmail.StartSMTP(localmail.SMTPOptions{Bearer: func(user, token string) bool {
-		u, ok := idp.Active(token)
-		return ok && u == user
-	}})
-	if err != nil {
-		t.Fatal(err)
+	r := &oauthRig{idp: idp, clock: clk, bot: bot}
+	var smtpAddr string
+	if withPostfix {
+		r.agency = "chco@dhs.gov"
+		authPort := freePort(t)
+		r.dc = startDovecotWith(t, dovecotOptions{Users: []string{bot, r.agency}, IntrospectURL: idp.IntrospectURL, AuthPort: authPort})
+		r.pf = startPostfixWith(t, postfixOptions{SASLPort: authPort}, []string{"opm.gov", "dhs.gov"}, r.dc.lmtpPort)
+		smtpAddr = r.pf.submissionAddr
+	} else {
+		r.dc = startDovecotWith(t, dovecotOptions{Users: []string{bot}, IntrospectURL: idp.IntrospectURL})
+		smtpSrv, err := localmail.StartSMTP(localmail.SMTPOptions{Bearer: func(user, token string) bool {
+			u, ok := idp.Active(token)
+			return ok && u == user
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { smtpSrv.Close() })
+		r.smtp, smtpAddr = smtpSrv, smtpSrv.Addr
 	}
-	t.Cleanup(func() { smtpSrv.Close() })
+	dc := r.dc
 
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
@@ -117,7 +135,7 @@ func newOAuthRig(t *testing.T, bot string, mech string) *oauthRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, port := splitHostPort(t, smtpSrv.Addr)
+	host, port := splitHostPort(t, smtpAddr)
 	metrics := intake.NewMetrics(nil)
 	d, err := intake.New(intake.Options{
 		Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
@@ -134,7 +152,8 @@ func newOAuthRig(t *testing.T, bot string, mech string) *oauthRig {
 		t.Fatal(err)
 	}
 	runUntilCleanup(t, d)
-	return &oauthRig{dc: dc, idp: idp, smtp: smtpSrv, clock: clk, metrics: metrics, store: st, bot: bot}
+	r.metrics, r.store = metrics, st
+	return r
 }
 
 // submit delivers a submission and waits for its reply.
@@ -143,6 +162,14 @@ func (r *oauthRig) submit(t *testing.T, id string) {
 	r.dc.appendMail(t, r.bot, submission{from: "chco@dhs.gov", to: r.bot, subject: "SES report " + id, messageID: id, file: "r.xlsx",
 		data: parsertest.SESWorkbook(t, parsertest.GoodPositions(), nil)}.bytes(t))
 	r.sent++
+	if r.smtp == nil {
+		waitFor(t, 60*time.Second, "the reply in the agency's mailbox", func() bool {
+			c := r.dc.login(t, r.agency)
+			defer c.Close()
+			return imapCount(c, "INBOX") == r.sent
+		})
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := r.smtp.Wait(ctx, r.sent); err != nil {
@@ -159,7 +186,7 @@ func (r *oauthRig) refused(server string) float64 {
 // run: the next sign-in (after the server drops the session) uses a new
 // token, fetched before the old one ran out, and nothing is refused.
 func TestDovecotOAuth_tokenExpires(t *testing.T) {
-	r := newOAuthRig(t, "oauth-bot@opm.gov", signin.XOAuth2)
+	r := newOAuthRig(t, "oauth-bot@opm.gov", signin.XOAuth2, false)
 	r.submit(t, "first@dhs.gov")
 	if n := r.idp.Requests(); n != 1 {
 		t.Errorf("%d token requests, want 1 (IMAP and SMTP share the token)", n)
@@ -185,5 +212,36 @@ func TestDovecotOAuth_tokenExpires(t *testing.T) {
 	subs, err := r.store.Submissions(context.Background(), store.ListFilter{})
 	if err != nil || len(subs) != 2 {
 		t.Errorf("%d submissions (%v), want 2", len(subs), err)
+	}
+}
+
+// SMTP AUTH with bearer tokens at Postfix, which asks Dovecot, which asks
+// the introspection endpoint: replies go out signed in, a revoked token is
+// replaced at once, and every session that signed in ends with QUIT
+// (Postfix logs "quit=1" for a session that did; one whose sign-in was
+// refused is dropped).
+func TestPostfixOAuth(t *testing.T) {
+	r := newOAuthRig(t, "oauth-pf@opm.gov", signin.OAuthBearer, true)
+	r.submit(t, "pf-first@dhs.gov")
+	r.idp.Revoke() // IMAP is signed in already; SMTP signs in per round
+	r.submit(t, "pf-second@dhs.gov")
+	if f := r.refused("smtp"); f != 1 {
+		t.Errorf("%v SMTP sign-ins refused, want 1 (the revoked token)", f)
+	}
+	if n := r.idp.Requests(); n != 2 {
+		t.Errorf("%d token requests, want 2", n)
+	}
+	log := tail(r.pf.logFile, 1<<20)
+	var sessions, quits int
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "disconnect from") && strings.Contains(line, "auth=1") {
+			sessions++
+			if strings.Contains(line, "quit=1") {
+				quits++
+			}
+		}
+	}
+	if sessions < 2 || quits != sessions {
+		t.Errorf("%d sessions with AUTH at Postfix, %d ended with QUIT:\n%s", sessions, quits, log)
 	}
 }
