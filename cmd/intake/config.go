@@ -24,11 +24,14 @@ type Config struct {
 	OwnAddresses []string `yaml:"own_addresses"` // further addresses of the bot, never answered
 	DefaultCall  string   `yaml:"default_call"`  // call for mail that names none
 
-	IMAP    IMAPConfig    `yaml:"imap"`
-	SMTP    SMTPConfig    `yaml:"smtp"`
-	OAuth   OAuthConfig   `yaml:"oauth"` // the app registration both servers' tokens come from (auth xoauth2 | oauthbearer)
-	Folders FoldersConfig `yaml:"folders"`
-	Auth    AuthConfig    `yaml:"auth"`
+	IMAP  IMAPConfig  `yaml:"imap"`
+	SMTP  SMTPConfig  `yaml:"smtp"`
+	OAuth OAuthConfig `yaml:"oauth"` // the app registration both servers' tokens come from (auth xoauth2 | oauthbearer)
+	// Mailboxes: more mailboxes the daemon answers besides imap's (a
+	// second data-call address), each with its own folders; see mailboxes.go.
+	Mailboxes []MailboxConfig `yaml:"mailboxes"`
+	Folders   FoldersConfig   `yaml:"folders"`
+	Auth      AuthConfig      `yaml:"auth"`
 
 	Agencies []AgencyConfig `yaml:"agencies"`
 
@@ -158,6 +161,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	c.applyDefaults()
+	c.mailboxDefaults() // mailboxes.go
 	if err := c.resolveSecrets(); err != nil {
 		return nil, err
 	}
@@ -213,6 +217,19 @@ func (c *Config) resolveSecrets() error {
 		}
 		*s.dst = v
 	}
+	for i := range c.Mailboxes {
+		// A mailbox naming no password of its own has the top-level one.
+		m := &c.Mailboxes[i].IMAP
+		if m.Password == "" && m.PasswordFile == "" {
+			m.Password = c.IMAP.Password
+			continue
+		}
+		v, err := secret(m.Password, m.PasswordFile, "")
+		if err != nil {
+			return fmt.Errorf("mailboxes[%d]: %w", i, err)
+		}
+		m.Password = v
+	}
 	c.Web.fromEnv() // webconfig.go
 	return nil
 }
@@ -255,7 +272,8 @@ func (c *Config) Validate() error {
 	if c.SMTP.Auth != "" {
 		oneOf("smtp.auth", c.SMTP.Auth, "plain", "xoauth2", "oauthbearer")
 	}
-	errs = append(errs, c.validateSignIn()...) // signin.go
+	errs = append(errs, c.validateSignIn()...)    // signin.go
+	errs = append(errs, c.validateMailboxes()...) // mailboxes.go
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		bad("retry_min and retry_max: need 0 < retry_min <= retry_max (got %s, %s)", c.RetryMin, c.RetryMax)
 	}
