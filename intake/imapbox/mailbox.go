@@ -208,17 +208,20 @@ func (conn *Conn) DrainNewMail() {
 // CanIdle reports whether WaitForMail will IDLE.
 func (conn *Conn) CanIdle(disable bool) bool { return !disable && conn.c.Caps().Has(imap.CapIdle) }
 
-// WaitForMail returns when the server reports new mail, after poll, or
-// with an error when the connection or ctx ends. Where the server offers
+// WaitForMail returns when the server reports new mail, when wake is
+// signalled (nil: never), after poll, or with an error when the
+// connection or ctx ends. Where the server offers
 // IDLE (and disableIdle is false) it idles, for at most MaxIdle at a time;
 // else it only waits. The end of an IDLE is an exchange like any other,
 // under the deadline: a server gone silent is found out there.
-func (conn *Conn) WaitForMail(ctx context.Context, poll time.Duration, disableIdle bool) error {
+func (conn *Conn) WaitForMail(ctx context.Context, poll time.Duration, disableIdle bool, wake <-chan struct{}) error {
 	timer := time.NewTimer(IdlePeriod(poll, conn.CanIdle(disableIdle)))
 	defer timer.Stop()
 	if !conn.CanIdle(disableIdle) {
 		select {
 		case <-timer.C:
+			return nil
+		case <-wake:
 			return nil
 		case <-conn.c.Closed():
 			return errors.New("imap: connection closed")
@@ -232,6 +235,7 @@ func (conn *Conn) WaitForMail(ctx context.Context, poll time.Duration, disableId
 	}
 	select {
 	case <-conn.newMail:
+	case <-wake:
 	case <-timer.C:
 	case <-conn.c.Closed():
 		return errors.New("imap: connection closed while idling")
