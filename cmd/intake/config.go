@@ -230,8 +230,7 @@ func (c *Config) resolveSecrets() error {
 		}
 		m.Password = v
 	}
-	c.Web.fromEnv() // webconfig.go
-	return nil
+	return c.Web.fromEnv() // webconfig.go
 }
 
 func secret(value, file, env string) (string, error) {

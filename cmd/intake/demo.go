@@ -162,6 +162,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if !*serve {
 		return nil
 	}
+	a.replay, a.wakeOutbox, a.now = d.Replay, d.WakeOutbox, clock
 	stopWeb, err := a.serveWeb(ctx, cfg.Web.Listen)
 	if err != nil {
 		return err

@@ -36,6 +36,7 @@ deadline:
 kinds:
   - id: position-report
     title: Position report
+    key: [position_number]
     columns:
       - key: agency_code
         header: Agency Code
