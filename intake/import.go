@@ -31,10 +31,10 @@ type ImportOptions struct {
 // ImportResult counts what an import did.
 type ImportResult struct {
 	Kind       string // mbox, maildir or eml
-	Read       int // messages read from the source
-	New        int // stored for the first time, then decided
-	Duplicates int // already in the store (from the mailbox, or an earlier import)
-	Truncated  int // over the size limit: stored header-only, answered with what to send instead
+	Read       int    // messages read from the source
+	New        int    // stored for the first time, then decided
+	Duplicates int    // already in the store (from the mailbox, or an earlier import)
+	Truncated  int    // over the size limit: stored header-only, answered with what to send instead
 }
 
 // importBatch: messages stored before those pending are decided, so an
