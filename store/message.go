@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,7 @@ const (
 	StatusIgnored     = "ignored"     // auto-reply, list mail, own message: no reply
 	StatusBounce      = "bounce"      // a bounce of one of our replies, recorded
 	StatusQuarantined = "quarantined" // processing failed too often
+	StatusQuestion    = "question"    // no workbook, a question for staff: a holding reply queued (questions table)
 )
 
 // RawMessage is a message as fetched from the server.
@@ -197,6 +199,20 @@ func (s *Store) Pending(ctx context.Context) ([]int64, error) {
 	return ids, nil
 }
 
+// MessageHead returns the first n bytes of a stored message (its header,
+// for a scheduler that needs the sender before the whole message is read)
+// and the size of the whole; ErrNotFound for an unknown id.
+func (s *Store) MessageHead(ctx context.Context, id int64, n int) (head []byte, size int64, err error) {
+	err = s.rdb.QueryRowContext(ctx, `SELECT substr(raw, 1, ?), length(raw) FROM messages WHERE id = ?`, n, id).Scan(&head, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: message %d head: %w", id, err)
+	}
+	return head, size, nil
+}
+
 // BeginAttempt counts an attempt before processing and commits it, so a
 // message that crashes the daemon is seen on restart. It returns the number
 // of attempts including this one; ErrNotFound for an unknown id.
@@ -276,22 +292,54 @@ func (s *Store) Replay(ctx context.Context, id int64) error {
 
 // MessageFilter selects messages for Messages. Zero values select all.
 type MessageFilter struct {
-	Status string // "" = any
+	Status string // "" = any; else one of MessageStatuses (ErrBadFilter otherwise)
 	Limit  int    // <= 0 = no limit
+	Offset int    // skip this many of the newest first
 }
 
-// Messages lists messages, newest first, without their raw bytes.
-func (s *Store) Messages(ctx context.Context, f MessageFilter) ([]Message, error) {
-	q := `SELECT ` + messageColumns + ` FROM messages`
-	var args []any
-	if f.Status != "" {
-		q += ` WHERE status = ?`
-		args = append(args, f.Status)
+// MessageStatuses are the statuses a message can have.
+var MessageStatuses = []string{StatusReceived, StatusAccepted, StatusDeficient, StatusRejected, StatusIgnored,
+	StatusBounce, StatusQuarantined, StatusQuestion}
+
+func (f MessageFilter) where() (string, []any, error) {
+	if f.Status == "" {
+		return "", nil, nil
 	}
-	q += ` ORDER BY id DESC`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+	if !slices.Contains(MessageStatuses, f.Status) {
+		return "", nil, fmt.Errorf("%w %q (want one of %s)", ErrBadFilter, f.Status, strings.Join(MessageStatuses, ", "))
+	}
+	return ` WHERE status = ?`, []any{f.Status}, nil
+}
+
+// CountMessages returns how many messages f selects, Limit and Offset
+// aside.
+func (s *Store) CountMessages(ctx context.Context, f MessageFilter) (int, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count messages: %w", err)
+	}
+	return n, nil
+}
+
+// Messages lists messages, newest first, without their raw bytes: Limit of
+// them after Offset. An unknown Status is ErrBadFilter.
+func (s *Store) Messages(ctx context.Context, f MessageFilter) ([]Message, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + messageColumns + ` FROM messages` + where + ` ORDER BY id DESC`
+	switch {
+	case f.Limit > 0:
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, f.Limit, max(f.Offset, 0))
+	case f.Offset > 0:
+		q += ` LIMIT -1 OFFSET ?`
+		args = append(args, f.Offset)
 	}
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -364,7 +412,7 @@ func (s *Store) EarlierCopy(ctx context.Context, id int64, messageID, from strin
 	}
 	want := slices.Clone(fileSHA256)
 	slices.Sort(want)
-	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.folder, s.id FROM messages m JOIN submissions s ON s.message = m.id
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id, m.folder, s.id FROM messages m JOIN submissions s ON s.message = m.id
 		WHERE m.message_id = ? AND m.from_addr = ? AND m.id <> ? AND m.status IN (?, ?) ORDER BY m.id`,
 		messageID, from, id, StatusAccepted, StatusDeficient)
 	if err != nil {
@@ -389,7 +437,7 @@ func (s *Store) EarlierCopy(ctx context.Context, id int64, messageID, from strin
 	}
 	for _, c := range cs {
 		var got []string
-		frows, err := s.db.QueryContext(ctx, `SELECT sha256 FROM files WHERE submission = ? ORDER BY sha256`, c.sub)
+		frows, err := s.rdb.QueryContext(ctx, `SELECT sha256 FROM files WHERE submission = ? ORDER BY sha256`, c.sub)
 		if err != nil {
 			return 0, "", fmt.Errorf("store: earlier copy: files: %w", err)
 		}

@@ -35,16 +35,20 @@ type Config struct {
 
 	Agencies []AgencyConfig `yaml:"agencies"`
 
-	MaxAttempts   int           `yaml:"max_attempts"`    // processing attempts before quarantine
-	MaxMessageMB  int           `yaml:"max_message_mb"`  // larger mail is answered unread
-	RatePerSender int           `yaml:"rate_per_sender"` // replies per sender per rate_window
-	RateWindow    time.Duration `yaml:"rate_window"`     //
-	ReminderDays  int           `yaml:"reminder_days"`   // 0: no reminders
-	StartFromNow  bool          `yaml:"start_from_now"`  // skip mail already in the mailbox on first contact
-	DryRun        bool          `yaml:"dry_run"`         // read-only mailbox, no replies sent
-	PollInterval  time.Duration `yaml:"poll_interval"`   // without IDLE; also the IDLE refresh
-	RetryMin      time.Duration `yaml:"retry_min"`       // first wait before retrying a reply or a connection; doubles up to retry_max
-	RetryMax      time.Duration `yaml:"retry_max"`       //
+	MaxAttempts int `yaml:"max_attempts"` // processing attempts before quarantine
+	Workers     int `yaml:"workers"`      // mail decided side by side (0: the number of CPUs, at least 2)
+	// MaxProcessTime bounds the deciding of one mail; past it the mail is
+	// quarantined with the reason (0: 5 minutes).
+	MaxProcessTime time.Duration `yaml:"max_process_time"`
+	MaxMessageMB   int           `yaml:"max_message_mb"`  // larger mail is answered unread
+	RatePerSender  int           `yaml:"rate_per_sender"` // replies per sender per rate_window
+	RateWindow     time.Duration `yaml:"rate_window"`     //
+	ReminderDays   int           `yaml:"reminder_days"`   // 0: no reminders
+	StartFromNow   bool          `yaml:"start_from_now"`  // skip mail already in the mailbox on first contact
+	DryRun         bool          `yaml:"dry_run"`         // read-only mailbox, no replies sent
+	PollInterval   time.Duration `yaml:"poll_interval"`   // without IDLE; also the IDLE refresh
+	RetryMin       time.Duration `yaml:"retry_min"`       // first wait before retrying a reply or a connection; doubles up to retry_max
+	RetryMax       time.Duration `yaml:"retry_max"`       //
 
 	Web WebConfig `yaml:"web"`
 	Log LogConfig `yaml:"log"`
@@ -108,6 +112,7 @@ type FoldersConfig struct {
 	Ignored    string `yaml:"ignored"`
 	Bounces    string `yaml:"bounces"`
 	Quarantine string `yaml:"quarantine"`
+	Questions  string `yaml:"questions"` // questions from agencies, for staff (default Questions)
 }
 
 // AuthConfig says how senders are authenticated (README, Security). Left
@@ -270,6 +275,12 @@ func (c *Config) Validate() error {
 	oneOf("log.format", c.Log.Format, "text", "json")
 	if c.SMTP.Auth != "" {
 		oneOf("smtp.auth", c.SMTP.Auth, "plain", "xoauth2", "oauthbearer")
+	}
+	if c.Workers < 0 {
+		bad("workers: %d is negative (0 means the number of CPUs)", c.Workers)
+	}
+	if c.MaxProcessTime < 0 {
+		bad("max_process_time: %s is negative (0 means 5m)", c.MaxProcessTime)
 	}
 	errs = append(errs, c.validateSignIn()...)    // signin.go
 	errs = append(errs, c.validateMailboxes()...) // mailboxes.go
