@@ -653,9 +653,13 @@ func TestIMAPLogin_xoauth2(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			metrics := intake.NewMetrics(nil)
 			h := newHarness(t, harnessOptions{XOAuth2Token: "tok-123", Modify: func(o *intake.Options) {
-				o.IMAP.Auth = "xoauth2"
-				o.IMAP.Password = ""
-				o.IMAP.Token = func(context.Context) (string, error) { return c.token, nil }
+				m, err := signin.Bearer(signin.XOAuth2, o.IMAP.Username, signin.NewTokens(func(context.Context) (*oauth2.Token, error) {
+					return &oauth2.Token{AccessToken: c.token}, nil
+				}, signin.TokensOptions{}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.IMAP.SignIn = m
 				o.Metrics = metrics
 			}})
 			h.deliver(goodSubmission(t, "oauth@dhs.gov"))

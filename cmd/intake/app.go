@@ -154,16 +154,16 @@ func agencies(cs []AgencyConfig, ref *parser.Reference) ([]intake.Agency, error)
 // daemonOptions wires the configuration into the daemon's options.
 func (a *app) daemonOptions() (intake.Options, error) {
 	c := a.cfg
-	imapTLS, err := tlsConfig(hostOf(c.IMAP.Addr), c.IMAP.CAFile)
-	if err != nil {
-		return intake.Options{}, err
-	}
 	smtpTLS, err := tlsConfig(c.SMTP.Host, c.SMTP.CAFile)
 	if err != nil {
 		return intake.Options{}, err
 	}
 	signIns := newSignIns(c.OAuth)
-	imapSignIn, err := signIns.method("imap", c.IMAP.Auth, c.IMAP.Username, c.IMAP.Password, c.IMAP.TokenFile, c.IMAP.TokenCommand)
+	imapOpts, err := imapOptions(signIns, c.IMAP)
+	if err != nil {
+		return intake.Options{}, err
+	}
+	mailboxes, err := c.daemonMailboxes(signIns) // mailboxes.go
 	if err != nil {
 		return intake.Options{}, err
 	}
@@ -176,10 +176,8 @@ func (a *app) daemonOptions() (intake.Options, error) {
 	return intake.Options{
 		Store: a.store, Calls: a.calls, Ref: a.ref, Agencies: a.agencies, Reply: a.reply,
 		From: c.From, Own: c.OwnAddresses, DefaultCall: c.DefaultCall,
-		IMAP: intake.IMAPOptions{
-			Addr: c.IMAP.Addr, TLS: c.IMAP.TLS, TLSConfig: imapTLS, Username: c.IMAP.Username, Password: c.IMAP.Password,
-			Auth: c.IMAP.Auth, Token: imapSignIn.Token, Mailbox: c.IMAP.Mailbox, Timeout: c.IMAP.Timeout, DisableIdle: c.IMAP.DisableIdle,
-		},
+		IMAP:      imapOpts,
+		Mailboxes: mailboxes,
 		SMTP: intake.SMTPOptions{
 			Host: c.SMTP.Host, Port: c.SMTP.Port, TLS: c.SMTP.TLS, TLSConfig: smtpTLS, SignIn: smtpSignIn,
 			HELO: c.SMTP.HELO, Timeout: c.SMTP.Timeout,

@@ -210,7 +210,7 @@ agencies: [{code: HS, senders: ["@dhs.gov"]}]
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		imapTok, ierr := opts.IMAP.Token(ctx)
+		imapTok, ierr := opts.IMAP.SignIn.Token(ctx)
 		smtpTok, serr := opts.SMTP.SignIn.Token(ctx)
 		if err := errors.Join(ierr, serr); err != nil {
 			t.Fatal(err)

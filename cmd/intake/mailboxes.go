@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"intake/intake"
 )
 
 // MailboxConfig is one more mailbox of the daemon. Its imap settings left
@@ -90,4 +92,33 @@ func (c *Config) validateMailboxes() []error {
 		}
 	}
 	return errs
+}
+
+// imapOptions wires one mailbox's imap settings.
+func imapOptions(s *signIns, c IMAPConfig) (intake.IMAPOptions, error) {
+	tlsCfg, err := tlsConfig(hostOf(c.Addr), c.CAFile)
+	if err != nil {
+		return intake.IMAPOptions{}, err
+	}
+	m, err := s.method("imap", c.Auth, c.Username, c.Password, c.TokenFile, c.TokenCommand)
+	if err != nil {
+		return intake.IMAPOptions{}, err
+	}
+	return intake.IMAPOptions{Addr: c.Addr, TLS: c.TLS, TLSConfig: tlsCfg, SignIn: m, Username: c.Username,
+		Mailbox: c.Mailbox, Timeout: c.Timeout, DisableIdle: c.DisableIdle}, nil
+}
+
+// daemonMailboxes wires the extra mailboxes.
+func (c *Config) daemonMailboxes(s *signIns) ([]intake.Mailbox, error) {
+	var out []intake.Mailbox
+	for i, m := range c.Mailboxes {
+		o, err := imapOptions(s, m.IMAP)
+		if err != nil {
+			return nil, fmt.Errorf("mailboxes[%d]: %w", i, err)
+		}
+		f := m.Folders
+		out = append(out, intake.Mailbox{Name: m.Name, IMAP: o, Folders: intake.Folders{Accepted: f.Accepted, Deficient: f.Deficient,
+			Ignored: f.Ignored, Bounces: f.Bounces, Quarantine: f.Quarantine}})
+	}
+	return out, nil
 }

@@ -50,7 +50,7 @@ func commands() map[string]command {
 		"show":     {"show one submission: show RECEIPT", cmdShow},
 		"export":   {"export records with provenance as CSV or XLSX", cmdExport},
 		"replay":   {"process a stored message again: replay MESSAGE-ID", cmdReplay},
-		"import":   {"run a backlog through the pipeline: import FILE.mbox|DIR (Maildir, .eml files); replies held unless --reply", cmdImport},
+		"import":   {"run a backlog of mail through the pipeline: import FILE.mbox|DIR [--reply]", cmdImport},
 		"question": {"questions from agencies: question list, question answer ID --note TEXT", cmdQuestion},
 		"version":  {"print the version of this intake binary", cmdVersion},
 		"audit":    {"audit verify: is the audit log untouched; audit list: who viewed or exported what", cmdAudit},

@@ -64,7 +64,7 @@ oauth:
 			}
 			before := idp.Requests()
 			ctx := context.Background()
-			imapTok, err := opts.IMAP.Token(ctx)
+			imapTok, err := opts.IMAP.SignIn.Token(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +99,7 @@ agencies: [{code: HS, senders: ["@dhs.gov"]}]
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok, err := opts.IMAP.Token(context.Background()); err != nil || tok != "cmd-token" {
+	if tok, err := opts.IMAP.SignIn.Token(context.Background()); err != nil || tok != "cmd-token" {
 		t.Errorf("token command: %q, %v", tok, err)
 	}
 	if opts.SMTP.SignIn != nil {

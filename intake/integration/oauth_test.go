@@ -140,7 +140,7 @@ func newOAuthRig(t *testing.T, bot string, mech string, withPostfix bool) *oauth
 	d, err := intake.New(intake.Options{
 		Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
 		Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
-		IMAP:         intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", Username: bot, Auth: "xoauth2", Token: imapSignIn.Token, Timeout: 10 * time.Second},
+		IMAP:         intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", SignIn: imapSignIn, Timeout: 10 * time.Second},
 		SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", SignIn: smtpSignIn, Timeout: 10 * time.Second},
 		Auth:         email.AuthPolicy{TrustedAuthServID: receivingID},
 		PollInterval: 300 * time.Millisecond,
