@@ -184,7 +184,8 @@ func (r *oauthRig) refused(server string) float64 {
 // Dovecot's oauth2 passdb checks each bearer token at the test's
 // introspection endpoint. The daemon's token expires in the middle of its
 // run: the next sign-in (after the server drops the session) uses a new
-// token, fetched before the old one ran out, and nothing is refused.
+// token, fetched before the old one ran out, and nothing is refused. Then
+// a token is revoked: refused once, replaced at once.
 func TestDovecotOAuth_tokenExpires(t *testing.T) {
 	r := newOAuthRig(t, "oauth-bot@opm.gov", signin.XOAuth2, false)
 	r.submit(t, "first@dhs.gov")
@@ -209,9 +210,21 @@ func TestDovecotOAuth_tokenExpires(t *testing.T) {
 	if f := r.refused("imap") + r.refused("smtp"); f != 0 {
 		t.Errorf("%v sign-ins refused: an expired token was sent", f)
 	}
+
+	// Revoked at the provider before it expired: Dovecot refuses it at the
+	// next sign-in, and the daemon signs in again at once with a new one.
+	r.idp.Revoke()
+	r.dc.kick(t, r.bot)
+	r.submit(t, "third@dhs.gov")
+	if f := r.refused("imap"); f < 1 {
+		t.Errorf("%v IMAP sign-ins refused, want the revoked token refused", f)
+	}
+	if n := r.idp.Requests(); n != 3 {
+		t.Errorf("%d token requests, want 3", n)
+	}
 	subs, err := r.store.Submissions(context.Background(), store.ListFilter{})
-	if err != nil || len(subs) != 2 {
-		t.Errorf("%d submissions (%v), want 2", len(subs), err)
+	if err != nil || len(subs) != 3 {
+		t.Errorf("%d submissions (%v), want 3", len(subs), err)
 	}
 }
 
