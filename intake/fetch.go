@@ -126,7 +126,7 @@ func (d *Daemon) boxOptions(b *mailbox) imapbox.Options {
 		m = signin.Password(o.Username, o.Password, false)
 	}
 	return imapbox.Options{Addr: o.Addr, TLS: o.TLS, TLSConfig: o.TLSConfig, SignIn: m, Timeout: o.Timeout,
-		Refused: func(err error) { d.signinFailed("imap", err) }}
+		Refused: func(err error) { d.signinFailed("imap "+b.name, err) }}
 }
 
 // RunFetcher runs one fetch loop per mailbox until ctx ends.
@@ -202,13 +202,13 @@ func (d *Daemon) session(ctx context.Context, b *mailbox) (err error, lost bool)
 		if errors.As(err, &se) {
 			var te *signin.TokenError
 			if !se.Refused && errors.As(err, &te) {
-				d.signinFailed("imap", err)
+				d.signinFailed("imap "+b.name, err)
 			}
 			return err, false
 		}
 		return err, true
 	}
-	d.signedIn("imap")
+	d.signedIn("imap " + b.name)
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()

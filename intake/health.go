@@ -3,6 +3,9 @@ package intake
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,7 +42,8 @@ func (d *Daemon) Health(now time.Time) error {
 	return nil
 }
 
-// signinState remembers, per server ("imap", "smtp"), a sign-in that was
+// signinState remembers, per server ("smtp", or "imap" and the mailbox's
+// name), a sign-in that was
 // refused (our password or token, by the server; our client, by the
 // identity provider) until a sign-in there succeeds. Its zero value is
 // ready.
@@ -53,7 +57,8 @@ type signinRefusal struct {
 	err   error
 }
 
-// signinFailed records a failed sign-in to server, logs it and counts it.
+// signinFailed records a failed sign-in to server ("smtp", or "imap" and
+// the mailbox's name after a space), logs it and counts it.
 // A refusal (of the server, or of the identity provider) makes the daemon
 // unhealthy until a sign-in succeeds; an identity provider out of reach
 // only counts, as any network failure.
@@ -66,16 +71,21 @@ func (d *Daemon) signinFailed(server string, err error) {
 			reason = "token_refused"
 		}
 	}
-	d.metrics.SignInFailures.WithLabelValues(server, reason).Inc()
+	label, box, _ := strings.Cut(server, " ")
+	d.metrics.SignInFailures.WithLabelValues(label, reason).Inc()
+	log := d.log
+	if box != "" {
+		log = log.With("mailbox", box)
+	}
 	if reason == "token_unavailable" {
-		d.log.Warn(server+": no access token to sign in with; will retry", "err", err)
+		log.Warn(label+": no access token to sign in with; will retry", "err", err)
 		return
 	}
 	switch reason {
 	case "token_refused":
-		d.log.Error(server+": the identity provider refused our client (secret, certificate or grant): fix the oauth settings; nothing is fetched or sent meanwhile", "err", err)
+		log.Error(label+": the identity provider refused our client (secret, certificate or grant): fix the oauth settings; nothing is fetched or sent meanwhile", "err", err)
 	default:
-		d.log.Error(server+": the server refused our sign-in (a wrong password, or an access token expired, revoked or without the mailbox permission)", "err", err)
+		log.Error(label+": the server refused our sign-in (a wrong password, or an access token expired, revoked or without the mailbox permission)", "err", err)
 	}
 	s := &d.signin
 	s.mu.Lock()
@@ -104,10 +114,13 @@ func (s *signinState) err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
-	for _, server := range []string{"imap", "smtp"} {
-		if r, ok := s.refused[server]; ok {
-			errs = append(errs, fmt.Errorf("intake: %s sign-in refused since %s: %w", server, r.since.UTC().Format(time.RFC3339), r.err))
+	for _, server := range slices.Sorted(maps.Keys(s.refused)) {
+		r := s.refused[server]
+		label, box, _ := strings.Cut(server, " ")
+		if box != "" {
+			label += " (mailbox " + box + ")"
 		}
+		errs = append(errs, fmt.Errorf("intake: %s sign-in refused since %s: %w", label, r.since.UTC().Format(time.RFC3339), r.err))
 	}
 	return errors.Join(errs...)
 }
