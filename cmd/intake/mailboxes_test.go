@@ -45,6 +45,26 @@ folders: {accepted: Done}
 		t.Errorf("second extra mailbox: name %q, tls %q, password %q (want the top-level one)", a.Name, a.IMAP.TLS, a.IMAP.Password)
 	}
 
+	// Wired into the daemon: each its own sign-in and folders.
+	a, err := openTestApp(t, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := a.daemonOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Mailboxes) != 2 || opts.Mailboxes[0].Name != "deferred-resignation@opm.gov" || opts.Mailboxes[1].IMAP.Mailbox != "Agencies" ||
+		opts.Mailboxes[0].Folders.Quarantine != "Held" {
+		t.Fatalf("daemon mailboxes: %+v", opts.Mailboxes)
+	}
+	if m := opts.Mailboxes[0].IMAP.SignIn; m.Username() != "deferred-resignation@opm.gov" || m.Password() != "second-pw" {
+		t.Errorf("first extra mailbox signs in as %q with %q", m.Username(), m.Password())
+	}
+	if m := opts.IMAP.SignIn; m.Username() != "allocation-management@opm.gov" || m.Password() != "top-pw" {
+		t.Errorf("the top-level mailbox signs in as %q with %q", m.Username(), m.Password())
+	}
+
 	for _, c := range []struct{ name, conf, want string }{
 		{"same name twice", "mailboxes: [{imap: {username: a@opm.gov}}, {imap: {username: a@opm.gov}}]\n", "used twice"},
 		{"the top-level mailbox again", "mailboxes: [{name: x, imap: {username: allocation-management@opm.gov}}]\n", "the same mailbox as imap"},
