@@ -200,8 +200,10 @@ func (d *Daemon) session(ctx context.Context, b *mailbox) (err error, lost bool)
 	if err != nil {
 		var se *imapbox.SignInError
 		if errors.As(err, &se) {
-			var te *signin.TokenError
-			if !se.Refused && errors.As(err, &te) {
+			// Refusals were recorded as they came (Options.Refused); no
+			// token, or a mechanism the server does not offer, is
+			// recorded here.
+			if !se.Refused {
 				d.signinFailed("imap "+b.name, err)
 			}
 			return err, false
