@@ -229,8 +229,13 @@ func (conn *Conn) WaitForMail(ctx context.Context, poll time.Duration, disableId
 			return ctx.Err()
 		}
 	}
-	idle, err := conn.c.Idle()
-	if err != nil {
+	// Idle waits for the server's go-ahead: an exchange like any other,
+	// under the deadline.
+	var idle *imapclient.IdleCommand
+	if err := conn.timed(func() (err error) {
+		idle, err = conn.c.Idle()
+		return err
+	}); err != nil {
 		return fmt.Errorf("imap: idle: %w", err)
 	}
 	select {
