@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
+
+	"intake/intake/imapbox"
 )
 
 func TestMessageID_headerOnly(t *testing.T) {
@@ -25,7 +27,7 @@ func TestMessageID_headerOnly(t *testing.T) {
 // header-only (over the message limit) costs nothing; order is kept.
 func TestPlanBatches(t *testing.T) {
 	const MiB = 1 << 20
-	sizes := func(batches [][]msgMeta) [][]int64 {
+	sizes := func(batches [][]imapbox.Meta) [][]int64 {
 		var out [][]int64
 		for _, b := range batches {
 			var s []int64
@@ -36,16 +38,16 @@ func TestPlanBatches(t *testing.T) {
 		}
 		return out
 	}
-	metas := func(mib ...int64) []msgMeta {
-		var ms []msgMeta
+	metas := func(mib ...int64) []imapbox.Meta {
+		var ms []imapbox.Meta
 		for i, s := range mib {
-			ms = append(ms, msgMeta{UID: imap.UID(i + 1), Size: s * MiB})
+			ms = append(ms, imapbox.Meta{UID: imap.UID(i + 1), Size: s * MiB})
 		}
 		return ms
 	}
 	for _, c := range []struct {
 		name     string
-		in       []msgMeta
+		in       []imapbox.Meta
 		budget   int64
 		maxCount int
 		maxMsg   int64
@@ -74,7 +76,7 @@ func TestPlanBatches(t *testing.T) {
 					}
 				}
 				if len(b) > 1 && sum > c.budget {
-					t.Errorf("batch %v MiB over the budget", sizes([][]msgMeta{b}))
+					t.Errorf("batch %v MiB over the budget", sizes([][]imapbox.Meta{b}))
 				}
 			}
 			for i, u := range uids {

@@ -43,8 +43,11 @@ type harnessOptions struct {
 	NoMove       bool
 	XOAuth2Token string // the IMAP server accepts only XOAUTH2 with this token
 	SMTPToken    string // the SMTP server requires AUTH XOAUTH2 with this token
-	SMTPReject   func(n int, from string, to []string) error
-	Modify       func(*intake.Options)
+	// SMTPBearer, when set, makes the SMTP server require XOAUTH2 or
+	// OAUTHBEARER and ask it whether a token is good.
+	SMTPBearer func(user, token string) bool
+	SMTPReject func(n int, from string, to []string) error
+	Modify     func(*intake.Options)
 }
 
 // clock is the injected time: it starts on 14 March 2025, ten days before
@@ -74,7 +77,7 @@ func newHarness(t *testing.T, ho harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { imapSrv.Close() })
-	smtpSrv, err := localmail.StartSMTP(localmail.SMTPOptions{Reject: ho.SMTPReject, XOAuth2User: "bot", XOAuth2Token: ho.SMTPToken})
+	smtpSrv, err := localmail.StartSMTP(localmail.SMTPOptions{Reject: ho.SMTPReject, XOAuth2User: "bot", XOAuth2Token: ho.SMTPToken, Bearer: ho.SMTPBearer})
 	if err != nil {
 		t.Fatal(err)
 	}

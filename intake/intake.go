@@ -67,6 +67,10 @@ type Options struct {
 	IMAP    IMAPOptions
 	SMTP    SMTPOptions
 	Folders Folders
+	// Mailboxes are more mailboxes to answer besides IMAP's (a second
+	// data-call address), each with its own folders, each fetched by its
+	// own loop; their mail is decided and routed to calls like any.
+	Mailboxes []Mailbox
 	// Auth says how senders are authenticated; the zero value verifies
 	// DKIM and DMARC alignment itself (see email.AuthPolicy).
 	Auth email.AuthPolicy
@@ -141,13 +145,14 @@ type Daemon struct {
 	metrics  *Metrics
 	kick     chan struct{} // wakes the outbox
 	lastPoll atomic.Int64  // Unix ns of the last good fetch round (Health); the start before one
-	decided  chan struct{} // wakes the fetch loop: decided mail is to be filed
+	boxes    []*mailbox    // the mailboxes answered: IMAP's first, then Mailboxes
 	// pool holds the mail waiting to be decided; its workers decide the
 	// mail of one agency one at a time (versions are read then written).
 	pool *pool
 	// deciding counts decisions under way, those given up on at their
 	// deadline or at a stop too (until they end on their own).
 	deciding sync.WaitGroup
+	signin   signinState // a sign-in refused, per server, until one succeeds (Health)
 }
 
 // stopGrace is how long Run waits, once its context ends, for decisions
@@ -246,8 +251,11 @@ func New(o Options) (*Daemon, error) {
 		agencies[i] = a
 	}
 	o.Agencies = agencies
-	d := &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1), decided: make(chan struct{}, 1),
-		pool: newPool()}
+	boxes, err := mailboxes(o)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1), boxes: boxes, pool: newPool()}
 	d.warnAuth()
 	return d, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/wneessen/go-mail"
 	mailsmtp "github.com/wneessen/go-mail/smtp"
 
+	"intake/intake/signin"
 	"intake/store"
 )
 
@@ -22,12 +23,11 @@ type SMTPOptions struct {
 	Port      int
 	TLS       string      // "starttls" (default), "tls", or "none" (loopback tests only)
 	TLSConfig *tls.Config // nil: system roots, ServerName = Host
-	Username  string      // empty: no authentication
-	Password  string
-	Auth      string // "plain" (default when Username is set) or "xoauth2"
-	Token     func(ctx context.Context) (string, error)
-	HELO      string
-	Timeout   time.Duration // default 1 min
+	// SignIn is how to authenticate (AUTH PLAIN, XOAUTH2, OAUTHBEARER);
+	// nil: no authentication.
+	SignIn  *signin.Method
+	HELO    string
+	Timeout time.Duration // default 1 min
 }
 
 // outboxBatch bounds the replies sent over one connection per round.
@@ -106,7 +106,13 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 		}
 		return 0, err
 	}
-	defer func() { client.Close() }()
+	// The session ends with QUIT (RFC 5321 section 4.1.1.10), so the
+	// server logs a clean end rather than a lost connection.
+	defer func() {
+		if client.Quit() != nil {
+			client.Close()
+		}
+	}()
 	for _, it := range items {
 		if ctx.Err() != nil {
 			return sent, ctx.Err()
@@ -211,7 +217,40 @@ func sendRaw(c *mailsmtp.Client, it store.OutboxItem) error {
 	return w.Close()
 }
 
+// dialSMTP connects and signs in. A server that refuses a token is asked
+// once more at once with a fresh one (the token may have expired or been
+// revoked early); a refusal, or a token the identity provider will not
+// give, is recorded (signinFailed) and makes the daemon unhealthy until a
+// sign-in succeeds.
 func (d *Daemon) dialSMTP(ctx context.Context) (*mailsmtp.Client, error) {
+	m := d.o.SMTP.SignIn
+	for try := 1; ; try++ {
+		c, refused, err := d.dialSMTPOnce(ctx)
+		if err == nil {
+			if m != nil {
+				d.signedIn("smtp")
+			}
+			return c, nil
+		}
+		var te *signin.TokenError
+		switch {
+		case refused:
+			m.Refused()
+			d.signinFailed("smtp", err)
+			if try == 1 && m.UsesToken() && ctx.Err() == nil {
+				d.log.Info("smtp: signing in again with a fresh access token")
+				continue
+			}
+		case errors.As(err, &te):
+			d.signinFailed("smtp", err)
+		}
+		return nil, err
+	}
+}
+
+// dialSMTPOnce connects and signs in once; refused reports that the
+// server refused our credentials.
+func (d *Daemon) dialSMTPOnce(ctx context.Context) (c *mailsmtp.Client, refused bool, err error) {
 	o := d.o.SMTP
 	opts := []mail.Option{mail.WithPort(o.Port), mail.WithTimeout(orDefault(o.Timeout, time.Minute))}
 	tlsConfig := o.TLSConfig
@@ -226,27 +265,19 @@ func (d *Daemon) dialSMTP(ctx context.Context) (*mailsmtp.Client, error) {
 	case "none":
 		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
 	default:
-		return nil, fmt.Errorf("smtp: unknown TLS mode %q", o.TLS)
+		return nil, false, fmt.Errorf("smtp: unknown TLS mode %q", o.TLS)
 	}
 	if o.HELO != "" {
 		opts = append(opts, mail.WithHELO(o.HELO))
 	}
-	if o.Username != "" {
-		switch strings.ToLower(o.Auth) {
-		case "", "plain":
-			opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(o.Username), mail.WithPassword(o.Password))
-		case "xoauth2":
-			if o.Token == nil {
-				return nil, errors.New("smtp: xoauth2 without a token source")
-			}
-			tok, err := o.Token(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("smtp: token: %w", err)
-			}
-			opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthXOAUTH2), mail.WithUsername(o.Username), mail.WithPassword(tok))
-		default:
-			return nil, fmt.Errorf("smtp: unknown auth %q", o.Auth)
+	authStarted := func() bool { return false }
+	if o.SignIn != nil {
+		auth, started, err := o.SignIn.SMTPAuth(ctx, o.Host, o.Port)
+		if err != nil {
+			return nil, false, fmt.Errorf("smtp: sign in as %s: %w", o.SignIn.Username(), err)
 		}
+		authStarted = started
+		opts = append(opts, mail.WithSMTPAuthCustom(auth))
 	}
 	// go-mail leaves the connection open when the greeting, STARTTLS or
 	// the login fails after it connected: keep hold of what we dial, and
@@ -270,16 +301,24 @@ func (d *Daemon) dialSMTP(ctx context.Context) (*mailsmtp.Client, error) {
 	}))
 	mc, err := mail.NewClient(o.Host, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("smtp: %w", err)
+		return nil, false, fmt.Errorf("smtp: %w", err)
 	}
-	c, err := mc.DialToSMTPClientWithContext(ctx)
+	c, err = mc.DialToSMTPClientWithContext(ctx)
 	if err != nil {
 		for _, conn := range conns {
 			conn.Close()
 		}
-		return nil, fmt.Errorf("smtp: connect %s:%d: %w", o.Host, o.Port, err)
+		// An SMTP error once AUTH was sent is the server's verdict on our
+		// credentials (535, RFC 4954 section 6); a 4xx there (454) is a
+		// temporary failure of the server, not a refusal.
+		var te *textproto.Error
+		refused = authStarted() && errors.As(err, &te) && te.Code >= 500
+		if refused {
+			return nil, true, fmt.Errorf("smtp: %s:%d refused our sign-in (%s as %s): %w", o.Host, o.Port, o.SignIn.Mechanism(), o.SignIn.Username(), err)
+		}
+		return nil, false, fmt.Errorf("smtp: connect %s:%d: %w", o.Host, o.Port, err)
 	}
-	return c, nil
+	return c, false, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

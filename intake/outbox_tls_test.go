@@ -10,6 +10,7 @@ import (
 
 	"intake/intake"
 	"intake/intake/localmail"
+	"intake/intake/signin"
 	"intake/internal/testenv"
 	"intake/store"
 )
@@ -39,7 +40,7 @@ func TestOutboxTLS_plainLoginDelivers(t *testing.T) {
 				localmail.SMTPOptions{TLS: serverTLS, ImplicitTLS: mode == "tls", Username: "bot", Password: "s3cret"},
 				func(host string, port int) intake.SMTPOptions {
 					return intake.SMTPOptions{Host: host, Port: port, TLS: mode, TLSConfig: clientTLS(host, roots),
-						Username: "bot", Password: "s3cret", Timeout: 10 * time.Second}
+						SignIn: signin.Password("bot", "s3cret", false), Timeout: 10 * time.Second}
 				}, nil)
 			sent, err := r.d.SendDue(context.Background())
 			if err != nil || sent != 1 {
@@ -66,7 +67,7 @@ func TestOutboxTLS_wrongPassword(t *testing.T) {
 	smtpOpts := func(password string) func(string, int) intake.SMTPOptions {
 		return func(host string, port int) intake.SMTPOptions {
 			return intake.SMTPOptions{Host: host, Port: port, TLS: "starttls", TLSConfig: clientTLS(host, roots),
-				Username: "bot", Password: password, Timeout: 10 * time.Second}
+				SignIn: signin.Password("bot", password, false), Timeout: 10 * time.Second}
 		}
 	}
 	r := newOutboxRig(t, localmail.SMTPOptions{TLS: serverTLS, Username: "bot", Password: "s3cret"}, smtpOpts("wrong"), nil)
@@ -120,7 +121,7 @@ func TestOutboxTLS_untrustedCertificate(t *testing.T) {
 			}
 			r := newOutboxRig(t, localmail.SMTPOptions{TLS: serverTLS, ImplicitTLS: c.implicit, Username: "bot", Password: "s3cret"},
 				func(host string, port int) intake.SMTPOptions {
-					o := intake.SMTPOptions{Host: host, Port: port, TLS: mode, Username: "bot", Password: "s3cret", Timeout: 10 * time.Second}
+					o := intake.SMTPOptions{Host: host, Port: port, TLS: mode, SignIn: signin.Password("bot", "s3cret", false), Timeout: 10 * time.Second}
 					if !c.system {
 						o.TLSConfig = clientTLS(host, otherRoots)
 					}

@@ -15,8 +15,10 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/oauth2"
 
 	"intake/intake"
+	"intake/intake/signin"
 	"intake/parser/parsertest"
 	"intake/store"
 )
@@ -651,9 +653,13 @@ func TestIMAPLogin_xoauth2(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			metrics := intake.NewMetrics(nil)
 			h := newHarness(t, harnessOptions{XOAuth2Token: "tok-123", Modify: func(o *intake.Options) {
-				o.IMAP.Auth = "xoauth2"
-				o.IMAP.Password = ""
-				o.IMAP.Token = func(context.Context) (string, error) { return c.token, nil }
+				m, err := signin.Bearer(signin.XOAuth2, o.IMAP.Username, signin.NewTokens(func(context.Context) (*oauth2.Token, error) {
+					return &oauth2.Token{AccessToken: c.token}, nil
+				}, signin.TokensOptions{}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.IMAP.SignIn = m
 				o.Metrics = metrics
 			}})
 			h.deliver(goodSubmission(t, "oauth@dhs.gov"))
@@ -672,25 +678,33 @@ func TestIMAPLogin_xoauth2(t *testing.T) {
 
 // XOAUTH2 for SMTP submission. A refused login (an expired token) is the
 // operator's to fix, not the reply's: the reply waits, loses no attempt,
-// and goes out once the token is good again.
+// and goes out once the token is good again. (Each round asks twice: the
+// second time with a fresh token.)
 func TestSMTPAuth_xoauth2(t *testing.T) {
 	var logins atomic.Int32
 	metrics := intake.NewMetrics(nil)
 	h := newHarness(t, harnessOptions{SMTPToken: "smtp-tok", Modify: func(o *intake.Options) {
-		o.SMTP.Username, o.SMTP.Auth = "bot", "xoauth2"
-		o.SMTP.Token = func(context.Context) (string, error) {
+		tokens := signin.NewTokens(func(context.Context) (*oauth2.Token, error) {
 			if logins.Add(1) <= 3 {
-				return "expired", nil
+				return &oauth2.Token{AccessToken: "expired"}, nil
 			}
-			return "smtp-tok", nil
+			return &oauth2.Token{AccessToken: "smtp-tok"}, nil
+		}, signin.TokensOptions{})
+		m, err := signin.Bearer(signin.XOAuth2, "bot", tokens)
+		if err != nil {
+			t.Fatal(err)
 		}
+		o.SMTP.SignIn = m
 		o.Metrics = metrics
 	}})
 	h.deliver(goodSubmission(t, "smtp-oauth@dhs.gov"))
 	h.start()
 	r := h.replies(1)
-	if got := testutil.ToFloat64(metrics.SMTPUnavailable); got < 3 {
-		t.Errorf("%v refused logins counted, want 3", got)
+	if got := testutil.ToFloat64(metrics.SMTPUnavailable); got < 1 {
+		t.Errorf("%v rounds without SMTP counted, want at least 1", got)
+	}
+	if got := testutil.ToFloat64(metrics.SignInFailures.WithLabelValues("smtp", "refused")); got != 3 {
+		t.Errorf("%v refused sign-ins counted, want 3", got)
 	}
 	it, err := h.store.ReplyByMessageID(context.Background(), parseReply(t, r[0]).MessageID)
 	if err != nil {

@@ -63,7 +63,7 @@ type pool struct {
 	unfiled    int               // decided since the fetch loop was last woken to file
 	sinceFiled int               // decided since the fetch loop last filed
 	lastFiled  time.Time         // when it last filed
-	fetching   bool              // the fetch loop is storing new mail: large mail waits
+	fetching   int               // fetch loops storing new mail (one per mailbox): while any is, large mail waits
 	// scan serialises schedule, so each key's queue is filled in message
 	// order.
 	scan sync.Mutex
@@ -94,7 +94,7 @@ func (p *pool) take(maxLarge int) *job {
 			continue
 		}
 		j := q[0]
-		if j.large && (p.large >= maxLarge || p.fetching) {
+		if j.large && (p.large >= maxLarge || p.fetching > 0) {
 			continue
 		}
 		if best == nil || j.size < best.size || j.size == best.size && j.id < best.id {
@@ -123,12 +123,16 @@ func (p *pool) take(maxLarge int) *job {
 // messages at once, and at once when the backlog is done.
 const fileBatch = 50
 
-// setFetching says whether the fetch loop is storing new mail.
+// setFetching says a fetch loop starts (on) or ends storing new mail;
+// several mailboxes fetch side by side, so the loops are counted.
 func (p *pool) setFetching(on bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.fetching != on {
-		p.fetching = on
+	if on {
+		p.fetching++
+		return
+	}
+	if p.fetching--; p.fetching == 0 {
 		p.broadcast()
 	}
 }
@@ -361,11 +365,14 @@ func wait(ctx context.Context, jobs []*job) (int, error) {
 	return n, first
 }
 
-// wakeFetcher tells the fetch loop that mail was decided and can be filed.
+// wakeFetcher tells the fetch loops (one per mailbox) that mail was
+// decided and can be filed.
 func (d *Daemon) wakeFetcher() {
-	select {
-	case d.decided <- struct{}{}:
-	default:
+	for _, b := range d.boxes {
+		select {
+		case b.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 

@@ -21,7 +21,7 @@ func TestPool_take(t *testing.T) {
 	add(4, "agency:HS", 10<<10, false) // smaller, but after HS's first
 	add(5, "agency:DJ", 30<<10, false)
 
-	p.fetching = true
+	p.setFetching(true)
 	var order []int64
 	var taken []*job
 	for {
@@ -37,7 +37,7 @@ func TestPool_take(t *testing.T) {
 	if want := []int64{3, 5}; !slices.Equal(order, want) {
 		t.Fatalf("taken while fetching %v, want %v", order, want)
 	}
-	p.fetching = false
+	p.setFetching(false)
 	if j := p.take(1); j == nil || j.id != 2 {
 		t.Fatalf("after fetching, took %+v, want the smaller large mail 2", j)
 	}

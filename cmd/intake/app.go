@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"intake/intake"
+	"intake/intake/signin"
 	"intake/intake/web"
 	"intake/parser"
 	"intake/parser/email"
@@ -153,26 +154,33 @@ func agencies(cs []AgencyConfig, ref *parser.Reference) ([]intake.Agency, error)
 // daemonOptions wires the configuration into the daemon's options.
 func (a *app) daemonOptions() (intake.Options, error) {
 	c := a.cfg
-	imapTLS, err := tlsConfig(hostOf(c.IMAP.Addr), c.IMAP.CAFile)
-	if err != nil {
-		return intake.Options{}, err
-	}
 	smtpTLS, err := tlsConfig(c.SMTP.Host, c.SMTP.CAFile)
 	if err != nil {
 		return intake.Options{}, err
 	}
-	imapToken := tokenSource(c.IMAP.TokenFile, "INTAKE_IMAP_TOKEN")
-	smtpToken := tokenSource(c.SMTP.TokenFile, "INTAKE_SMTP_TOKEN")
+	signIns := newSignIns(c.OAuth)
+	imapOpts, err := imapOptions(signIns, c.IMAP)
+	if err != nil {
+		return intake.Options{}, err
+	}
+	mailboxes, err := c.daemonMailboxes(signIns) // mailboxes.go
+	if err != nil {
+		return intake.Options{}, err
+	}
+	var smtpSignIn *signin.Method // no authentication without a user
+	if c.SMTP.Username != "" {
+		if smtpSignIn, err = signIns.method("smtp", c.SMTP.Auth, c.SMTP.Username, c.SMTP.Password, c.SMTP.TokenFile, c.SMTP.TokenCommand); err != nil {
+			return intake.Options{}, err
+		}
+	}
 	return intake.Options{
 		Store: a.store, Calls: a.calls, Ref: a.ref, Agencies: a.agencies, Reply: a.reply,
 		From: c.From, Own: c.OwnAddresses, DefaultCall: c.DefaultCall,
-		IMAP: intake.IMAPOptions{
-			Addr: c.IMAP.Addr, TLS: c.IMAP.TLS, TLSConfig: imapTLS, Username: c.IMAP.Username, Password: c.IMAP.Password,
-			Auth: c.IMAP.Auth, Token: func(context.Context) (string, error) { return imapToken() }, Mailbox: c.IMAP.Mailbox, Timeout: c.IMAP.Timeout, DisableIdle: c.IMAP.DisableIdle,
-		},
+		IMAP:      imapOpts,
+		Mailboxes: mailboxes,
 		SMTP: intake.SMTPOptions{
-			Host: c.SMTP.Host, Port: c.SMTP.Port, TLS: c.SMTP.TLS, TLSConfig: smtpTLS, Username: c.SMTP.Username, Password: c.SMTP.Password,
-			Auth: c.SMTP.Auth, Token: func(context.Context) (string, error) { return smtpToken() }, HELO: c.SMTP.HELO, Timeout: c.SMTP.Timeout,
+			Host: c.SMTP.Host, Port: c.SMTP.Port, TLS: c.SMTP.TLS, TLSConfig: smtpTLS, SignIn: smtpSignIn,
+			HELO: c.SMTP.HELO, Timeout: c.SMTP.Timeout,
 		},
 		Folders: intake.Folders{Accepted: c.Folders.Accepted, Deficient: c.Folders.Deficient, Ignored: c.Folders.Ignored,
 			Bounces: c.Folders.Bounces, Quarantine: c.Folders.Quarantine, Questions: c.Folders.Questions},

@@ -24,10 +24,14 @@ type Config struct {
 	OwnAddresses []string `yaml:"own_addresses"` // further addresses of the bot, never answered
 	DefaultCall  string   `yaml:"default_call"`  // call for mail that names none
 
-	IMAP    IMAPConfig    `yaml:"imap"`
-	SMTP    SMTPConfig    `yaml:"smtp"`
-	Folders FoldersConfig `yaml:"folders"`
-	Auth    AuthConfig    `yaml:"auth"`
+	IMAP  IMAPConfig  `yaml:"imap"`
+	SMTP  SMTPConfig  `yaml:"smtp"`
+	OAuth OAuthConfig `yaml:"oauth"` // the app registration both servers' tokens come from (auth xoauth2 | oauthbearer)
+	// Mailboxes: more mailboxes the daemon answers besides imap's (a
+	// second data-call address), each with its own folders; see mailboxes.go.
+	Mailboxes []MailboxConfig `yaml:"mailboxes"`
+	Folders   FoldersConfig   `yaml:"folders"`
+	Auth      AuthConfig      `yaml:"auth"`
 
 	Agencies []AgencyConfig `yaml:"agencies"`
 
@@ -57,8 +61,9 @@ type IMAPConfig struct {
 	Username     string        `yaml:"username"` //
 	Password     string        `yaml:"password"` // or password_file, or $INTAKE_IMAP_PASSWORD
 	PasswordFile string        `yaml:"password_file"`
-	Auth         string        `yaml:"auth"`       // plain | xoauth2
-	TokenFile    string        `yaml:"token_file"` // XOAUTH2 access token, read at each login; or $INTAKE_IMAP_TOKEN
+	Auth         string        `yaml:"auth"`          // plain | login | xoauth2 | oauthbearer
+	TokenFile    string        `yaml:"token_file"`    // an access token, read at each sign-in; or $INTAKE_IMAP_TOKEN
+	TokenCommand string        `yaml:"token_command"` // a command printing an access token, run at each sign-in (like mbsync's PassCmd)
 	Mailbox      string        `yaml:"mailbox"`
 	Timeout      time.Duration `yaml:"timeout"`
 	DisableIdle  bool          `yaml:"disable_idle"` // poll even where IDLE is offered
@@ -72,10 +77,33 @@ type SMTPConfig struct {
 	Username     string        `yaml:"username"`
 	Password     string        `yaml:"password"` // or password_file, or $INTAKE_SMTP_PASSWORD
 	PasswordFile string        `yaml:"password_file"`
-	Auth         string        `yaml:"auth"`       // plain | xoauth2
-	TokenFile    string        `yaml:"token_file"` // or $INTAKE_SMTP_TOKEN
+	Auth         string        `yaml:"auth"`          // plain | xoauth2 | oauthbearer
+	TokenFile    string        `yaml:"token_file"`    // or $INTAKE_SMTP_TOKEN
+	TokenCommand string        `yaml:"token_command"` //
 	HELO         string        `yaml:"helo"`
 	Timeout      time.Duration `yaml:"timeout"`
+}
+
+// OAuthConfig is an OAuth 2.0 client that gets access tokens for the mail
+// servers by itself: an app registration of Microsoft Entra ID (client
+// credentials, with a client secret or a certificate), a Google service
+// account with domain-wide delegation, or any provider's token endpoint.
+type OAuthConfig struct {
+	Provider         string   `yaml:"provider"`             // entra | google | other (token_url)
+	Tenant           string   `yaml:"tenant"`               // entra: the tenant id or a verified domain
+	TokenURL         string   `yaml:"token_url"`            // default from the provider
+	ClientID         string   `yaml:"client_id"`            // entra, other
+	ClientSecret     string   `yaml:"client_secret"`        // or client_secret_file, or $INTAKE_OAUTH_CLIENT_SECRET
+	ClientSecretFile string   `yaml:"client_secret_file"`   //
+	CertificateFile  string   `yaml:"certificate_file"`     // instead of a secret: PEM certificate uploaded to the app
+	KeyFile          string   `yaml:"key_file"`             // its PEM private key (RSA); default certificate_file
+	ServiceAccount   string   `yaml:"service_account_file"` // google: the service account's JSON key
+	Scopes           []string `yaml:"scopes"`               // default: Exchange Online's or Gmail's
+}
+
+// set reports whether an OAuth client is configured.
+func (o OAuthConfig) set() bool {
+	return o.Provider != "" || o.ClientID != "" || o.Tenant != "" || o.TokenURL != "" || o.ServiceAccount != ""
 }
 
 type FoldersConfig struct {
@@ -138,6 +166,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	c.applyDefaults()
+	c.mailboxDefaults() // mailboxes.go
 	if err := c.resolveSecrets(); err != nil {
 		return nil, err
 	}
@@ -185,12 +214,26 @@ func (c *Config) resolveSecrets() error {
 	}{
 		{&c.IMAP.Password, c.IMAP.PasswordFile, "INTAKE_IMAP_PASSWORD"},
 		{&c.SMTP.Password, c.SMTP.PasswordFile, "INTAKE_SMTP_PASSWORD"},
+		{&c.OAuth.ClientSecret, c.OAuth.ClientSecretFile, "INTAKE_OAUTH_CLIENT_SECRET"},
 	} {
 		v, err := secret(*s.dst, s.file, s.env)
 		if err != nil {
 			return err
 		}
 		*s.dst = v
+	}
+	for i := range c.Mailboxes {
+		// A mailbox naming no password of its own has the top-level one.
+		m := &c.Mailboxes[i].IMAP
+		if m.Password == "" && m.PasswordFile == "" {
+			m.Password = c.IMAP.Password
+			continue
+		}
+		v, err := secret(m.Password, m.PasswordFile, "")
+		if err != nil {
+			return fmt.Errorf("mailboxes[%d]: %w", i, err)
+		}
+		m.Password = v
 	}
 	return c.Web.fromEnv() // webconfig.go
 }
@@ -207,24 +250,6 @@ func secret(value, file, env string) (string, error) {
 		return v, nil
 	}
 	return value, nil
-}
-
-// tokenSource reads an OAuth access token at each login (a sidecar keeps
-// the file fresh), or takes it from the environment.
-func tokenSource(file, env string) func() (string, error) {
-	return func() (string, error) {
-		if file != "" {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return "", err
-			}
-			return strings.TrimSpace(string(b)), nil
-		}
-		if v := os.Getenv(env); v != "" {
-			return v, nil
-		}
-		return "", fmt.Errorf("no token: set a token_file or $%s", env)
-	}
 }
 
 // Validate checks settings against each other; each message names the
@@ -244,12 +269,12 @@ func (c *Config) Validate() error {
 		bad("%s: %q is not one of %s", name, v, strings.Join(allowed, ", "))
 	}
 	oneOf("imap.tls", c.IMAP.TLS, "tls", "starttls", "none")
-	oneOf("imap.auth", c.IMAP.Auth, "plain", "xoauth2")
+	oneOf("imap.auth", c.IMAP.Auth, "plain", "login", "xoauth2", "oauthbearer")
 	oneOf("smtp.tls", c.SMTP.TLS, "tls", "starttls", "none")
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
 	if c.SMTP.Auth != "" {
-		oneOf("smtp.auth", c.SMTP.Auth, "plain", "xoauth2")
+		oneOf("smtp.auth", c.SMTP.Auth, "plain", "xoauth2", "oauthbearer")
 	}
 	if c.Workers < 0 {
 		bad("workers: %d is negative (0 means the number of CPUs)", c.Workers)
@@ -257,6 +282,8 @@ func (c *Config) Validate() error {
 	if c.MaxProcessTime < 0 {
 		bad("max_process_time: %s is negative (0 means 5m)", c.MaxProcessTime)
 	}
+	errs = append(errs, c.validateSignIn()...)    // signin.go
+	errs = append(errs, c.validateMailboxes()...) // mailboxes.go
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		bad("retry_min and retry_max: need 0 < retry_min <= retry_max (got %s, %s)", c.RetryMin, c.RetryMax)
 	}

@@ -37,7 +37,8 @@ func writeTestFile(t *testing.T, path, content string) {
 func clearIntakeEnv(t *testing.T) {
 	t.Helper()
 	for _, k := range []string{"INTAKE_IMAP_PASSWORD", "INTAKE_SMTP_PASSWORD", "INTAKE_IMAP_TOKEN", "INTAKE_SMTP_TOKEN",
-		"INTAKE_WEB_USER", "INTAKE_WEB_PASSWORD", "INTAKE_WEB_ROLE", "INTAKE_WEB_GRANTS", "INTAKE_FAILPOINT", "INTAKE_OIDC_CLIENT_SECRET"} {
+		"INTAKE_WEB_USER", "INTAKE_WEB_PASSWORD", "INTAKE_WEB_ROLE", "INTAKE_WEB_GRANTS", "INTAKE_FAILPOINT", "INTAKE_OIDC_CLIENT_SECRET",
+		"INTAKE_OAUTH_CLIENT_SECRET"} {
 		t.Setenv(k, "")
 	}
 }
@@ -184,37 +185,12 @@ agencies:
 	}
 }
 
-// An OAuth token is read from token_file at each login (a sidecar renews
+// An OAuth token is read from token_file at each sign-in (a sidecar renews
 // it), before the environment; without a file, from $INTAKE_IMAP_TOKEN or
-// $INTAKE_SMTP_TOKEN; with neither, the error names both sources.
+// $INTAKE_SMTP_TOKEN.
 func TestTokenSource(t *testing.T) {
 	clearIntakeEnv(t)
 	dir := t.TempDir()
-	file := filepath.Join(dir, "token")
-	writeTestFile(t, file, "  token-1\n")
-	t.Setenv("INTAKE_IMAP_TOKEN", "from-env")
-	get := tokenSource(file, "INTAKE_IMAP_TOKEN")
-	if v, err := get(); err != nil || v != "token-1" {
-		t.Errorf("token from the file: %q, %v; want token-1", v, err)
-	}
-	writeTestFile(t, file, "token-2\n")
-	if v, err := get(); err != nil || v != "token-2" {
-		t.Errorf("token after the file was renewed: %q, %v; want token-2", v, err)
-	}
-	if err := os.Remove(file); err != nil {
-		t.Fatal(err)
-	}
-	if v, err := get(); err == nil {
-		t.Errorf("token file gone: got %q, want an error (not the environment's token)", v)
-	}
-	if v, err := tokenSource("", "INTAKE_IMAP_TOKEN")(); err != nil || v != "from-env" {
-		t.Errorf("token from the environment: %q, %v; want from-env", v, err)
-	}
-	t.Setenv("INTAKE_IMAP_TOKEN", "")
-	if _, err := tokenSource("", "INTAKE_IMAP_TOKEN")(); err == nil || !strings.Contains(err.Error(), "token_file") || !strings.Contains(err.Error(), "$INTAKE_IMAP_TOKEN") {
-		t.Errorf("no token anywhere: %v, want an error naming token_file and $INTAKE_IMAP_TOKEN", err)
-	}
-
 	// Wired into the daemon: each server its own variable, or its own file.
 	cfgFile := filepath.Join(dir, "intake.yaml")
 	base := `store: ` + filepath.Join(dir, "intake.db") + `
@@ -234,8 +210,8 @@ agencies: [{code: HS, senders: ["@dhs.gov"]}]
 			t.Fatal(err)
 		}
 		ctx := context.Background()
-		imapTok, ierr := opts.IMAP.Token(ctx)
-		smtpTok, serr := opts.SMTP.Token(ctx)
+		imapTok, ierr := opts.IMAP.SignIn.Token(ctx)
+		smtpTok, serr := opts.SMTP.SignIn.Token(ctx)
 		if err := errors.Join(ierr, serr); err != nil {
 			t.Fatal(err)
 		}

@@ -29,6 +29,7 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	rawStdout      io.Writer
+	rawStderr      io.Writer        // stderr as it is (import's progress bar, on a terminal)
 	stdin          io.Reader        // nil: none (hash-password reads a password from it)
 	now            func() time.Time // nil: time.Now (the demo passes its clock)
 	help           bool             // the arguments ask for the command's help: it goes to stdout
@@ -49,6 +50,7 @@ func commands() map[string]command {
 		"show":     {"show one submission: show RECEIPT", cmdShow},
 		"export":   {"export records with provenance as CSV or XLSX", cmdExport},
 		"replay":   {"process a stored message again: replay MESSAGE-ID", cmdReplay},
+		"import":   {"run a backlog of mail through the pipeline: import FILE.mbox|DIR [--reply]", cmdImport},
 		"question": {"questions from agencies: question list, question answer ID --note TEXT", cmdQuestion},
 		"version":  {"print the version of this intake binary", cmdVersion},
 		"audit":    {"audit verify: is the audit log untouched; audit list: who viewed or exported what", cmdAudit},
@@ -117,7 +119,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// What the commands print may hold text from mail (headers, bounce
 	// diagnostics, file names, cells): a terminal must show it, not obey
 	// it. export writes its own stdout: an XLSX file is binary.
-	e := &env{stdout: newTermWriter(stdout), stderr: newTermWriter(stderr), rawStdout: stdout, stdin: os.Stdin,
+	e := &env{stdout: newTermWriter(stdout), stderr: newTermWriter(stderr), rawStdout: stdout, rawStderr: stderr, stdin: os.Stdin,
 		help: helpAsked(args[1:])}
 	err := c.run(ctx, e, args[1:])
 	if errors.Is(err, flag.ErrHelp) {

@@ -42,6 +42,29 @@ type dovecot struct {
 // address; t.Cleanup stops it with `doveadm stop`.
 func startDovecot(t *testing.T, users []string) *dovecot {
 	t.Helper()
+	return startDovecotWith(t, dovecotOptions{Users: users})
+}
+
+// dovecotOptions vary the test's Dovecot.
+type dovecotOptions struct {
+	Users []string
+	// IntrospectURL, when set, adds the oauth2 passdb for XOAUTH2 and
+	// OAUTHBEARER: Dovecot asks this RFC 7662 endpoint (POST token=...)
+	// whether a bearer token is active, and for whom (its "username").
+	IntrospectURL string
+	// Capability, when set, replaces the capabilities Dovecot advertises
+	// after login (imap_capability): the quirk tests leave out MOVE,
+	// UIDPLUS or IDLE.
+	Capability string
+	// AuthPort, when set, opens Dovecot's authentication service on this
+	// loopback port, for Postfix's SMTP AUTH (smtpd_sasl_type = dovecot).
+	AuthPort int
+}
+
+// startDovecotWith starts Dovecot as o says.
+func startDovecotWith(t *testing.T, o dovecotOptions) *dovecot {
+	t.Helper()
+	users := o.Users
 	bin := testenv.LookPath(t, "dovecot", "package dovecot-imapd; "+installHint)
 	doveadm := testenv.LookPath(t, "doveadm", "package dovecot-core; "+installHint)
 	if _, err := os.Stat("/usr/lib/dovecot/lmtp"); err != nil {
@@ -120,7 +143,22 @@ service auth {
 }
 `, asUser, asGroup)
 	}
-	writeFile(t, dir, "dovecot.conf", fmt.Sprintf(dovecotConf, dir, mailDir, uid, gid, imapPort, imapsPort, lmtpPort)+unprivileged)
+	extra := ""
+	if o.IntrospectURL != "" {
+		writeFile(t, dir, "oauth2.conf.ext", "introspection_mode = post\nintrospection_url = "+o.IntrospectURL+
+			"\nforce_introspection = yes\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n")
+		if err := os.Chmod(filepath.Join(dir, "oauth2.conf.ext"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		extra += fmt.Sprintf(dovecotOAuth, dir)
+	}
+	if o.AuthPort != 0 {
+		extra += fmt.Sprintf("service auth {\n  inet_listener sasl {\n    address = 127.0.0.1\n    port = %d\n  }\n}\n", o.AuthPort)
+	}
+	if o.Capability != "" {
+		extra += "protocol imap {\n  imap_capability = " + o.Capability + "\n}\n"
+	}
+	writeFile(t, dir, "dovecot.conf", fmt.Sprintf(dovecotConf, dir, mailDir, uid, gid, imapPort, imapsPort, lmtpPort)+unprivileged+extra)
 
 	// Dovecot forks into the background and keeps its stdout and stderr:
 	// they go to a file, as a pipe would never reach EOF.
@@ -175,6 +213,7 @@ first_valid_uid = 1
 passdb {
   driver = passwd-file
   args = scheme=PLAIN %[1]s/users
+  mechanisms = plain login
 }
 userdb {
   driver = static
@@ -196,6 +235,16 @@ service lmtp {
     address = 127.0.0.1
     port = %[7]d
   }
+}
+`
+
+// dovecotOAuth adds bearer tokens checked at an introspection endpoint
+// (%[1]s the state directory, holding oauth2.conf.ext).
+const dovecotOAuth = `auth_mechanisms = plain login xoauth2 oauthbearer
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = %[1]s/oauth2.conf.ext
 }
 `
 

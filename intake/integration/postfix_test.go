@@ -25,7 +25,17 @@ import (
 // test ends.
 type postfix struct {
 	smtpAddr string // the extra smtpd, 127.0.0.1:PORT
-	logFile  string
+	// submissionAddr: with postfixOptions.SASLPort, an smtpd that takes
+	// mail only after SMTP AUTH, checked by Dovecot's authentication.
+	submissionAddr string
+	logFile        string
+}
+
+// postfixOptions vary the test's Postfix.
+type postfixOptions struct {
+	// SASLPort, when set, adds the submission smtpd, authenticating
+	// clients with Dovecot's authentication service on this port.
+	SASLPort int
 }
 
 // postfixLock is the file that serialises the tests (of any package,
@@ -64,6 +74,12 @@ func (p privileged) run(stdin []byte, name string, args ...string) ([]byte, erro
 // (mail is refused with a temporary error while they are down, never let
 // through unverified).
 func startPostfix(t *testing.T, domains []string, lmtpPort int, ms ...*milters) *postfix {
+	t.Helper()
+	return startPostfixWith(t, postfixOptions{}, domains, lmtpPort, ms...)
+}
+
+// startPostfixWith is startPostfix, as o says.
+func startPostfixWith(t *testing.T, o postfixOptions, domains []string, lmtpPort int, ms ...*milters) *postfix {
 	t.Helper()
 	postfixBin := testenv.LookPath(t, "postfix", "package postfix; "+installHint)
 	postconf := testenv.LookPath(t, "postconf", "package postfix; "+installHint)
@@ -182,19 +198,31 @@ func startPostfix(t *testing.T, domains []string, lmtpPort int, ms ...*milters) 
 	// The extra smtpd; port 25 is left alone (commented out); no chroot, so
 	// nothing has to be copied into the queue directory.
 	run(nil, postconf, "-Me", fmt.Sprintf("127.0.0.1:%d/inet=127.0.0.1:%d inet n - n - - smtpd", port, port))
+	if o.SASLPort != 0 {
+		sub := freePort(t)
+		pf.submissionAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(sub))
+		run(nil, postconf, "-Me", fmt.Sprintf("127.0.0.1:%d/inet=127.0.0.1:%d inet n - n - - smtpd"+
+			" -o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=dovecot -o smtpd_sasl_path=inet:127.0.0.1:%d"+
+			" -o smtpd_client_restrictions=permit_sasl_authenticated,reject -o smtpd_milters=", sub, sub, o.SASLPort))
+	}
 	run(nil, postconf, "-M#", "smtp/inet")
 	run(nil, postconf, "-F", "*/*/chroot = n")
 	// `postfix start` fails silently (it logs to syslog) on a bad
 	// configuration: `postfix check` prints the fatal.
 	run(nil, postfixBin, "check")
 	run(nil, postfixBin, "start")
-	waitFor(t, 20*time.Second, "postfix listening on "+pf.smtpAddr, func() bool {
-		c, err := net.Dial("tcp", pf.smtpAddr)
-		if err == nil {
-			c.Close()
+	for _, addr := range []string{pf.smtpAddr, pf.submissionAddr} {
+		if addr == "" {
+			continue
 		}
-		return err == nil
-	})
+		waitFor(t, 20*time.Second, "postfix listening on "+addr, func() bool {
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+	}
 	return pf
 }
 

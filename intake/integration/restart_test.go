@@ -44,6 +44,13 @@ func (d *dovecot) restart(t *testing.T, users ...string) {
 		}
 		return err != nil
 	})
+	d.start(t)
+}
+
+// start starts the stopped Dovecot again, from the same configuration
+// and mail directory, and waits until it listens.
+func (d *dovecot) start(t *testing.T) {
+	t.Helper()
 	// Dovecot forks and keeps its stdout: a file, never a pipe.
 	logPath := filepath.Join(d.dir, "dovecot.restart.log")
 	out, err := os.Create(logPath)

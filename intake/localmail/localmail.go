@@ -33,7 +33,12 @@ type IMAPOptions struct {
 	// (RFC 7628's predecessor, used by Google and Microsoft) and accept
 	// this bearer token for Username, instead of AUTHENTICATE PLAIN.
 	XOAuth2Token string
-	Addr         string // listen address; default 127.0.0.1:0
+	// Bearer, when set, makes the server offer AUTHENTICATE XOAUTH2 and
+	// OAUTHBEARER (RFC 7628), instead of PLAIN, asking Bearer whether the
+	// token is good for the user (as Dovecot asks an introspection
+	// endpoint).
+	Bearer func(user, token string) bool
+	Addr   string // listen address; default 127.0.0.1:0
 
 	// The server variants below hide a capability or a response from
 	// clients by editing the server's response lines on the wire.
@@ -80,6 +85,10 @@ func StartIMAP(o IMAPOptions) (*IMAPServer, error) {
 	}
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:0"
+	}
+	if o.Bearer == nil && o.XOAuth2Token != "" {
+		token := o.XOAuth2Token
+		o.Bearer = func(_, t string) bool { return t == token }
 	}
 	mem := imapmemserver.New()
 	user := imapmemserver.NewUser(o.Username, o.Password)
@@ -209,8 +218,8 @@ var _ imapserver.SessionSASL = (*session)(nil)
 
 func (s *session) AuthenticateMechanisms() []string {
 	switch {
-	case s.srv.o.XOAuth2Token != "":
-		return []string{"XOAUTH2"}
+	case s.srv.o.Bearer != nil:
+		return []string{"XOAUTH2", sasl.OAuthBearer}
 	case s.srv.o.NoAuthPlain:
 		return nil
 	}
@@ -222,13 +231,26 @@ func (s *session) Authenticate(mech string) (sasl.Server, error) {
 		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Text: "SASL mechanism not supported"}
 	}
 	o := s.srv.o
-	if mech == "XOAUTH2" {
+	bearer := func(user, token string) error {
+		if user != o.Username || !o.Bearer(user, token) {
+			s.srv.authAttempt(mech, false)
+			return imapserver.ErrAuthFailed
+		}
+		return s.login(mech, o.Username, o.Password)
+	}
+	switch mech {
+	case "XOAUTH2":
 		return xoauth2Server(func(resp []byte) error {
-			if user, auth := parseXOAuth2(resp); user != o.Username || auth != "Bearer "+o.XOAuth2Token {
-				s.srv.authAttempt(mech, false)
-				return imapserver.ErrAuthFailed
+			user, auth := parseXOAuth2(resp)
+			token, _ := strings.CutPrefix(auth, "Bearer ")
+			return bearer(user, token)
+		}), nil
+	case sasl.OAuthBearer:
+		return sasl.NewOAuthBearerServer(func(opts sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+			if bearer(opts.Username, opts.Token) != nil {
+				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
 			}
-			return s.login(mech, o.Username, o.Password)
+			return nil
 		}), nil
 	}
 	return sasl.NewPlainServer(func(identity, username, password string) error {

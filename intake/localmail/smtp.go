@@ -3,9 +3,11 @@ package localmail
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/emersion/go-sasl"
@@ -31,6 +33,11 @@ type SMTPOptions struct {
 	// XOAuth2User and XOAuth2Token, when set, make the server require
 	// AUTH XOAUTH2 with this token before MAIL FROM.
 	XOAuth2User, XOAuth2Token string
+	// Bearer, when set, makes the server offer AUTH XOAUTH2 and
+	// OAUTHBEARER (RFC 7628) and require one of them, asking Bearer
+	// whether the token is good for the user (an introspection endpoint
+	// does this for a real server).
+	Bearer func(user, token string) bool
 	// Username and Password, when set, make the server require AUTH PLAIN
 	// with them before MAIL FROM; a wrong password is answered 535 5.7.8
 	// (RFC 4954 section 6).
@@ -54,6 +61,7 @@ type SMTPServer struct {
 	n        int
 	logins   int // AUTH exchanges that reached a check of the credentials
 	sessions int // sessions open now (a client that never hangs up keeps one)
+	quits    int // QUIT commands seen (on connections without TLS)
 	msgs     []Received
 	changed  chan struct{} // closed and replaced whenever msgs grows
 }
@@ -65,6 +73,10 @@ func StartSMTP(o SMTPOptions) (*SMTPServer, error) {
 	}
 	if o.ImplicitTLS && o.TLS == nil {
 		return nil, fmt.Errorf("localmail: implicit TLS without a certificate (SMTPOptions.TLS)")
+	}
+	if o.Bearer == nil && o.XOAuth2Token != "" {
+		user, token := o.XOAuth2User, o.XOAuth2Token
+		o.Bearer = func(u, t string) bool { return u == user && t == token }
 	}
 	s := &SMTPServer{opts: o, done: make(chan struct{}), changed: make(chan struct{})}
 	s.srv = smtp.NewServer(s)
@@ -78,6 +90,7 @@ func StartSMTP(o SMTPOptions) (*SMTPServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localmail: listen: %w", err)
 	}
+	ln = quitListener{ln, s}
 	if o.ImplicitTLS {
 		ln = tls.NewListener(ln, o.TLS)
 	}
@@ -136,6 +149,53 @@ func (s *SMTPServer) Sessions() int {
 	return s.sessions
 }
 
+// Quits returns how many QUIT commands clients sent, on connections
+// without TLS (the server reads them off the wire).
+func (s *SMTPServer) Quits() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.quits
+}
+
+// quitListener counts the QUIT commands its connections carry.
+type quitListener struct {
+	net.Listener
+	s *SMTPServer
+}
+
+func (l quitListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &quitConn{Conn: c, s: l.s}, nil
+}
+
+type quitConn struct {
+	net.Conn
+	s    *SMTPServer
+	line []byte
+}
+
+func (c *quitConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	for _, b := range p[:n] {
+		if b != '\n' {
+			if len(c.line) < 8 {
+				c.line = append(c.line, b)
+			}
+			continue
+		}
+		if strings.EqualFold(strings.TrimSuffix(string(c.line), "\r"), "QUIT") {
+			c.s.mu.Lock()
+			c.s.quits++
+			c.s.mu.Unlock()
+		}
+		c.line = c.line[:0]
+	}
+	return n, err
+}
+
 // NewSession implements smtp.Backend.
 func (s *SMTPServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s.mu.Lock()
@@ -163,8 +223,8 @@ func (ss *smtpSession) AuthMechanisms() []string {
 	if ss.srv.opts.Username != "" {
 		mechs = append(mechs, sasl.Plain)
 	}
-	if ss.srv.opts.XOAuth2Token != "" {
-		mechs = append(mechs, "XOAUTH2")
+	if ss.srv.opts.Bearer != nil {
+		mechs = append(mechs, "XOAUTH2", sasl.OAuthBearer)
 	}
 	return mechs
 }
@@ -182,18 +242,41 @@ func (ss *smtpSession) Auth(mech string) (sasl.Server, error) {
 			ss.user = username
 			return nil
 		}), nil
-	case mech == "XOAUTH2" && o.XOAuth2Token != "":
+	case mech == "XOAUTH2" && o.Bearer != nil:
 		return xoauth2Server(func(resp []byte) error {
 			ss.srv.countLogin()
 			user, auth := parseXOAuth2(resp)
-			if user != o.XOAuth2User || auth != "Bearer "+o.XOAuth2Token {
+			token, ok := strings.CutPrefix(auth, "Bearer ")
+			if !ok || !o.Bearer(user, token) {
 				return errBadCredentials
 			}
 			ss.user = user
 			return nil
 		}), nil
+	case mech == sasl.OAuthBearer && o.Bearer != nil:
+		return refusal535{sasl.NewOAuthBearerServer(func(opts sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+			ss.srv.countLogin()
+			if !o.Bearer(opts.Username, opts.Token) {
+				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
+			}
+			ss.user = opts.Username
+			return nil
+		})}, nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// refusal535 ends a failed OAUTHBEARER exchange with 535, as a submission
+// server does (go-smtp would answer 454, a temporary failure).
+type refusal535 struct{ sasl.Server }
+
+func (r refusal535) Next(resp []byte) ([]byte, bool, error) {
+	challenge, done, err := r.Server.Next(resp)
+	var oe *sasl.OAuthBearerError
+	if errors.As(err, &oe) {
+		err = errBadCredentials
+	}
+	return challenge, done, err
 }
 
 func (s *SMTPServer) countLogin() {
@@ -215,7 +298,7 @@ func (ss *smtpSession) Logout() error {
 }
 
 func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
-	if (ss.srv.opts.Username != "" || ss.srv.opts.XOAuth2Token != "") && ss.user == "" {
+	if (ss.srv.opts.Username != "" || ss.srv.opts.Bearer != nil) && ss.user == "" {
 		return smtp.ErrAuthRequired
 	}
 	ss.from = from
