@@ -260,6 +260,15 @@ func requireStatus(ctx context.Context, tx *sql.Tx, id int64, want string) error
 // moved a second time). ErrNotFound for an unknown id.
 func (s *Store) Replay(ctx context.Context, id int64) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		var purged sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT purged_at FROM messages WHERE id = ?`, id).Scan(&purged); errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return fmt.Errorf("store: replay %d: %w", id, err)
+		}
+		if purged.Valid {
+			return fmt.Errorf("store: replay %d: its raw mail was purged on %s (retention)", id, purged.String[:10])
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, attempts = 0, last_error = '' WHERE id = ?`,
 			StatusReceived, id)
 		if err != nil {

@@ -104,7 +104,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	//   _cache_size=-65536: a 64 MiB page cache for the writer, so storing a
 	//     100,000-row submission in one transaction does not spill pages to
 	//     the log before its commit (SQLite's default is 2 MiB).
-	wdsn := uri + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL&_cache_size=-65536"
+	//   _secure_delete=on: a page freed by a write is overwritten with zeros,
+	//     so mail retention purges (retention.go) and rows rewritten on
+	//     the way (a message's row when its status is set) leave no copy of
+	//     the raw mail in the file's free pages. It costs a write of each
+	//     freed page; storing a submission frees none.
+	wdsn := uri + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL&_cache_size=-65536&_secure_delete=on"
 	db, err := sql.Open("sqlite3", wdsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
