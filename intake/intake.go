@@ -78,6 +78,10 @@ type Options struct {
 	// ReminderDays: remind agencies without an accepted submission this many
 	// days before each deadline; 0 turns reminders off.
 	ReminderDays int
+	// RawRetention: the raw bytes of mail that was not a submission
+	// (refused, ignored, bounces) are purged once older (retention.go);
+	// 0 keeps them.
+	RawRetention time.Duration
 
 	StartFromNow bool // on first contact with a mailbox, skip the mail already there
 	DryRun       bool // read-only: EXAMINE, no filing; replies are stored held (never sent), no reminders
@@ -238,6 +242,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			d.RunOutbox(ctx)
+		}()
+	}
+	if d.o.RawRetention > 0 && !d.o.DryRun {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.RunRetention(ctx)
 		}()
 	}
 	if d.o.ReminderDays > 0 && !d.o.DryRun {

@@ -20,6 +20,7 @@ type Metrics struct {
 	WorkbookReader    *prometheus.CounterVec // stream | excelize (the fallback)
 	SMTPUnavailable   prometheus.Counter
 	LeftAlone         prometheus.Counter
+	Purged            prometheus.Counter // raw mail purged by retention
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not
@@ -40,11 +41,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Reminders:         prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_reminders_queued_total", Help: "Deadline reminders queued."}),
 		SMTPUnavailable:   prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_smtp_unavailable_total", Help: "Outbox rounds in which the SMTP server could not be reached or refused the login."}),
 		LeftAlone:         prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_messages_left_alone_total", Help: "Messages a rescan left alone: in the mailbox before start-from-now, never stored."}),
+		Purged:            prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_messages_purged_total", Help: "Raw messages that were not a submission, purged after their retention."}),
 		WorkbookReader:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intake_workbooks_read_total", Help: "Workbooks read, by reader (excelize is the fallback of the streaming reader)."}, []string{"reader"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.MessagesFetched, m.Duplicates, m.Processed, m.ProcessSeconds, m.Failures, m.Quarantined,
-			m.Filed, m.RepliesSent, m.RepliesSuppressed, m.SendFailures, m.IMAPReconnects, m.Reminders, m.WorkbookReader, m.SMTPUnavailable, m.LeftAlone)
+			m.Filed, m.RepliesSent, m.RepliesSuppressed, m.SendFailures, m.IMAPReconnects, m.Reminders, m.WorkbookReader, m.SMTPUnavailable, m.LeftAlone, m.Purged)
 	}
 	return m
 }

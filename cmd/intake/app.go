@@ -175,6 +175,7 @@ func (a *app) daemonOptions() (intake.Options, error) {
 		RatePerSender:   c.RatePerSender,
 		RateWindow:      c.RateWindow,
 		ReminderDays:    c.ReminderDays,
+		RawRetention:    c.rawRetention(),
 		StartFromNow:    c.StartFromNow,
 		DryRun:          c.DryRun,
 		MaxMessageBytes: int64(c.MaxMessageMB) << 20,

@@ -45,6 +45,8 @@ func commands() map[string]command {
 		"show":     {"show one submission: show RECEIPT", cmdShow},
 		"export":   {"export records with provenance as CSV or XLSX", cmdExport},
 		"replay":   {"process a stored message again: replay MESSAGE-ID", cmdReplay},
+		"backup":   {"write a consistent copy of the store while the daemon runs: backup FILE", cmdBackup},
+		"purge":    {"purge raw mail that was not a submission past retention_days (--dry-run lists it)", cmdPurge},
 		"audit":    {"audit verify: check the audit log is untouched; audit list: who viewed or exported what", cmdAudit},
 
 		"hash-password": {"print the bcrypt hash of a dashboard user's password (for web.users)", cmdHashPassword},
