@@ -13,7 +13,6 @@ import (
 	"intake/parser/email"
 )
 
-
 const outer = "From: DHS CHCO <chco@dhs.gov>\r\nTo: allocation-management@opm.gov\r\nSubject: Report\r\nMessage-ID: <smime-1@dhs.gov>\r\nDate: Fri, 14 Mar 2025 13:00:00 +0000\r\n"
 
 func smimeParse(t *testing.T, raw []byte, keys email.SMIMEKeys) (*email.Message, email.SMIME) {
