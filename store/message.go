@@ -178,7 +178,10 @@ func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
 
 // Pending returns the ids of the messages in status received, ascending.
 func (s *Store) Pending(ctx context.Context) ([]int64, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM messages WHERE status = ? ORDER BY id`, StatusReceived)
+	// A message waiting for its workbook's password (pii.go) is not
+	// pending until its wait is resolved.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM messages WHERE status = ?
+		AND id NOT IN (SELECT message FROM password_waits WHERE resolved_at IS NULL) ORDER BY id`, StatusReceived)
 	if err != nil {
 		return nil, fmt.Errorf("store: pending: %w", err)
 	}
