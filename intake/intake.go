@@ -34,6 +34,10 @@ type Agency struct {
 	Name     string   // e.g. "Department of Homeland Security"
 	Senders  []string // allowed sender addresses, or "@domain" for a whole domain
 	Contacts []string // where reminders go; default: the exact addresses among Senders
+	// WorkbookPassword opens the agency's encrypted workbooks when set (a
+	// secret: never logged, stored or echoed). Without it, a password
+	// comes in a second mail (pii.go).
+	WorkbookPassword string
 }
 
 // Folders are the mailboxes mail is filed into after its outcome is
@@ -67,6 +71,15 @@ type Options struct {
 	// Auth says how senders are authenticated; the zero value verifies
 	// DKIM and DMARC alignment itself (see email.AuthPolicy).
 	Auth email.AuthPolicy
+	// SMIME holds the trust anchors (a verified S/MIME signature of the
+	// From address authenticates the sender) and the mailbox's certificate
+	// and key (mail encrypted to it is decrypted; replies holding personal
+	// data are encrypted to the agency's certificate when one is known).
+	// Its Now is set per message.
+	SMIME email.SMIMEKeys
+	// PasswordWindow: how long an encrypted workbook without a password
+	// waits for the password mail (default 24 hours).
+	PasswordWindow time.Duration
 	// Resolver looks up DKIM keys and DMARC records for Auth mode verify
 	// (default: the system's resolver).
 	Resolver Resolver
@@ -164,6 +177,9 @@ func New(o Options) (*Daemon, error) {
 	}
 	if o.RateWindow <= 0 {
 		o.RateWindow = time.Hour
+	}
+	if o.PasswordWindow <= 0 {
+		o.PasswordWindow = 24 * time.Hour
 	}
 	if o.MaxSendTries <= 0 {
 		o.MaxSendTries = 12

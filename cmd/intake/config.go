@@ -28,6 +28,8 @@ type Config struct {
 	SMTP    SMTPConfig    `yaml:"smtp"`
 	Folders FoldersConfig `yaml:"folders"`
 	Auth    AuthConfig    `yaml:"auth"`
+	SMIME   SMIMEConfig   `yaml:"smime"`     // pii.go
+	PII     PIIConfig     `yaml:"passwords"` // pii.go
 
 	Agencies []AgencyConfig `yaml:"agencies"`
 
@@ -115,6 +117,10 @@ type AgencyConfig struct {
 	// this organisation (e.g. "Department of Homeland Security").
 	GovOrganization string   `yaml:"gov_organization"`
 	Contacts        []string `yaml:"contacts"` // reminder recipients
+	// WorkbookPasswordFile holds the agency's password for encrypted
+	// workbooks (its first line), or $INTAKE_WORKBOOK_PASSWORD_<CODE>.
+	WorkbookPasswordFile string `yaml:"workbook_password_file"`
+	WorkbookPassword     string `yaml:"-"` // resolved; never logged
 }
 
 type LogConfig struct {
@@ -194,7 +200,7 @@ func (c *Config) resolveSecrets() error {
 		*s.dst = v
 	}
 	c.Web.fromEnv() // webconfig.go
-	return nil
+	return c.resolveWorkbookPasswords() // pii.go
 }
 
 func secret(value, file, env string) (string, error) {
@@ -267,6 +273,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.RequireDMARC != nil && !*c.Auth.RequireDMARC {
 		bad("auth.require_dmarc: false is not supported: sender authentication is always required (auth.mode none is for loopback tests only)")
+	}
+	if err := c.validatePII(); err != nil { // pii.go
+		errs = append(errs, err)
 	}
 	if c.RetentionDays < -1 {
 		bad("retention_days: %d: give a number of days, or -1 to keep raw mail forever", c.RetentionDays)
