@@ -121,7 +121,7 @@ func NewBuilder(o Options) (*Builder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reply: parse html templates: %w", err)
 	}
-	for _, name := range []string{KindAcknowledgement, KindDeficiency, KindReminder} {
+	for _, name := range []string{KindAcknowledgement, KindDeficiency, KindReminder, KindWaiting} {
 		if text.Lookup(name) == nil || html.Lookup(name) == nil {
 			return nil, fmt.Errorf("reply: template %q is not defined", name)
 		}
