@@ -199,7 +199,7 @@ func (c *Config) resolveSecrets() error {
 		}
 		*s.dst = v
 	}
-	c.Web.fromEnv() // webconfig.go
+	c.Web.fromEnv()                     // webconfig.go
 	return c.resolveWorkbookPasswords() // pii.go
 }
 
