@@ -17,6 +17,10 @@ type PasswordWait struct {
 	Receipt string // the receipt the waiting acknowledgement gave
 	Until   time.Time
 	Created time.Time
+	// Resolved: the wait ended, with the password mail PasswordMessage
+	// (0: the window closed without one).
+	Resolved        bool
+	PasswordMessage int64
 }
 
 // WaitForPassword records, in one transaction, that message waits for the
@@ -50,6 +54,19 @@ func (s *Store) OpenWaits(ctx context.Context, sender string) ([]PasswordWait, e
 	return s.waits(ctx, `WHERE resolved_at IS NULL AND sender = ? ORDER BY message`, normAddr(sender))
 }
 
+// WaitByPasswordMessage returns the wait a password mail resolved;
+// ErrNotFound when it resolved none.
+func (s *Store) WaitByPasswordMessage(ctx context.Context, passwordMail int64) (PasswordWait, error) {
+	ws, err := s.waits(ctx, `WHERE password_message = ?`, passwordMail)
+	if err != nil {
+		return PasswordWait{}, err
+	}
+	if len(ws) == 0 {
+		return PasswordWait{}, ErrNotFound
+	}
+	return ws[0], nil
+}
+
 // ExpiredWaits returns the unresolved waits whose window closed before now.
 func (s *Store) ExpiredWaits(ctx context.Context, now time.Time) ([]PasswordWait, error) {
 	return s.waits(ctx, `WHERE resolved_at IS NULL AND until < ? ORDER BY message`, tsq(now))
@@ -69,7 +86,7 @@ func (s *Store) WaitOf(ctx context.Context, message int64) (PasswordWait, error)
 }
 
 func (s *Store) waits(ctx context.Context, where string, args ...any) ([]PasswordWait, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT message, agency, sender, receipt, until, created_at FROM password_waits `+where, args...)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT message, agency, sender, receipt, until, created_at, resolved_at IS NOT NULL, coalesce(password_message, 0) FROM password_waits `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: password waits: %w", err)
 	}
@@ -78,7 +95,7 @@ func (s *Store) waits(ctx context.Context, where string, args ...any) ([]Passwor
 	for rows.Next() {
 		var w PasswordWait
 		var until, created sql.NullString
-		if err := rows.Scan(&w.Message, &w.Agency, &w.Sender, &w.Receipt, &until, &created); err != nil {
+		if err := rows.Scan(&w.Message, &w.Agency, &w.Sender, &w.Receipt, &until, &created, &w.Resolved, &w.PasswordMessage); err != nil {
 			return nil, fmt.Errorf("store: password waits: %w", err)
 		}
 		if w.Until, err = parseTS(until); err != nil {

@@ -45,6 +45,12 @@ func TestPasswordWait(t *testing.T) {
 	if p, _ := s.Pending(ctx); !slices.Equal(p, []int64{id, other}) {
 		t.Errorf("pending %v after the wait, want both", p)
 	}
+	if w, err := s.WaitByPasswordMessage(ctx, other); err != nil || w.Message != id || !w.Resolved {
+		t.Errorf("WaitByPasswordMessage = %+v, %v", w, err)
+	}
+	if w, err := s.WaitOf(ctx, id); err != nil || w.PasswordMessage != other {
+		t.Errorf("WaitOf = %+v, %v", w, err)
+	}
 	if err := s.ResolveWait(ctx, id, 0, t0); err == nil {
 		t.Error("a wait resolved twice")
 	}
