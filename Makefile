@@ -1,7 +1,7 @@
 # intake: the robot clerk of a data-call mailbox.
 #   make demo   the whole job on embedded defaults (in-process IMAP and SMTP, a SQLite file)
 #   make test   every test; under CI=true the real servers and programs the tests need are installed first
-#   make bench  the benchmarks, with the workbook reader's comparison table
+#   make bench  the benchmarks, with the workbook reader's comparison table and the cost of `intake check`
 
 GO      ?= go
 BIN     := bin/intake
@@ -38,6 +38,7 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	@if [ -x scripts/bench-readers ]; then scripts/bench-readers; fi
+	scripts/bench-check
 
 clean:
 	rm -rf bin

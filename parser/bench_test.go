@@ -2,6 +2,7 @@ package parser_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -129,6 +130,27 @@ func BenchmarkRead100k(b *testing.B) {
 		wb.Close()
 		if n < 1_000_000 {
 			b.Fatalf("%d cells", n)
+		}
+	}
+}
+
+// BenchmarkCheckStream100k is the check as `intake check` and the daemon
+// run it: rows go to a sink, none is kept.
+func BenchmarkCheckStream100k(b *testing.B) {
+	data, err := big100k()
+	if err != nil {
+		b.Fatal(err)
+	}
+	def := ses(b)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		n := 0
+		sub, err := parser.CheckStream(context.Background(), def, []parser.Input{{Name: "big.xlsx", Data: data}}, parser.Context{Agency: "HS"},
+			func(*parser.Row) error { n++; return nil })
+		if err != nil || n != 100_000 || sub.Deficient() {
+			b.Fatalf("rows %d findings %d err %v", n, len(sub.Findings), err)
 		}
 	}
 }

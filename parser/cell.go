@@ -45,115 +45,63 @@ var placeholders = map[string]bool{
 // minSubstantiveWords is the least number of words of a substantive text.
 const minSubstantiveWords = 15
 
-// coerce turns a raw cell into the column's normalised value. A blank
-// cell gives "", nil.
-func coerce(cc *compiledColumn, c *sheet.Cell, date1904 bool) (string, *problem) {
-	if c == nil {
-		return "", nil
-	}
-	col := cc.col
-	if c.Type == sheet.Error {
-		return "", &problem{"formula-error", "The cell shows an Excel error (" + limitText(c.Value, 16) + ").", "Enter the value itself instead of a formula that fails."}
-	}
-	v := c.Value
-	if c.Type == sheet.String {
-		v = trimCell(v)
-	}
-	if v == "" {
-		return "", nil
-	}
-	switch col.Type {
-	case TypeText:
-		if c.Date && col.Type == TypeText {
-			if t, ok := c.Time(date1904); ok {
-				v = t.Format(time.DateOnly)
-			}
-		}
-		if col.Reference != "" {
-			v = strings.ToUpper(v)
-		}
-		if n := utf8.RuneCountInString(v); n > cc.maxLen {
-			return v, &problem{"too-long", "The text is " + strconv.Itoa(n) + " characters long; at most " + strconv.Itoa(cc.maxLen) + " are allowed.", "Shorten the text."}
-		}
-		if cc.re != nil && !cc.re.MatchString(v) {
-			fix := "Enter a value of the form required"
-			if col.Example != "" {
-				fix += ", e.g. " + col.Example
-			}
-			if col.Description != "" {
-				fix += " (" + col.Description + ")"
-			}
-			return v, &problem{"bad-format", "The value does not have the required form.", fix + "."}
-		}
-		if col.Substantive {
-			if p := unsubstantive(v); p != nil {
-				return v, p
-			}
-		}
-		return v, nil
-	case TypeYesNo:
-		switch normValue(v) {
-		case "y", "yes", "true", "1":
-			return "Y", nil
-		case "n", "no", "false", "0":
-			return "N", nil
-		}
-		return v, &problem{"not-yes-no", "The value is not Y or N.", "Enter Y or N."}
-	case TypeEnum:
-		if canon, ok := lookupNorm(cc.allowed, v); ok {
-			return canon, nil
-		}
-		return v, &problem{"not-allowed", "The value is not one of the allowed values.", "Enter one of: " + strings.Join(col.Allowed, "; ") + "."}
-	case TypeDate:
-		if t, ok := cellDate(c, v, date1904); ok {
-			return t.Format(time.DateOnly), nil
-		}
-		return v, &problem{"bad-date", "The value is not a date.", "Enter a date as a date cell, or as text YYYY-MM-DD (e.g. 2025-03-24)."}
-	case TypeInteger:
-		f, ok := cellNumber(c, v)
-		if !ok || f != math.Trunc(f) || math.Abs(f) > 1e15 {
-			return v, &problem{"not-integer", "The value is not a whole number.", "Enter a whole number" + rangeText(col) + "."}
-		}
-		if p := checkRange(col, f); p != nil {
-			return strconv.FormatInt(int64(f), 10), p
-		}
-		return strconv.FormatInt(int64(f), 10), nil
-	case TypeNumber:
-		f, ok := cellNumber(c, v)
-		if !ok {
-			return v, &problem{"not-number", "The value is not a number.", "Enter a number" + rangeText(col) + "."}
-		}
-		s := strconv.FormatFloat(f, 'f', -1, 64)
-		return s, checkRange(col, f)
-	case TypeEmail:
-		if !emailPattern.MatchString(v) {
-			return v, &problem{"bad-email", "The value is not an email address.", "Enter one email address, e.g. name@agency.gov."}
-		}
-		at := strings.LastIndexByte(v, '@')
-		return v[:at] + strings.ToLower(v[at:]), nil
-	}
-	return v, nil
+// cellContext is what coercing a cell needs beyond the cell and its
+// column, for one sheet: the workbook's date system, and the dates
+// already converted (a report repeats a few hundred dates over
+// thousands of rows).
+type cellContext struct {
+	date1904 bool
+	dates    map[string]string // raw serial -> YYYY-MM-DD
 }
 
-func cellDate(c *sheet.Cell, v string, date1904 bool) (time.Time, bool) {
+// maxDateCache bounds the dates one sheet remembers.
+const maxDateCache = 4096
+
+// date reads a date cell, a number in the range of plausible serials, or
+// a date typed as text, as YYYY-MM-DD.
+func (x *cellContext) date(c *sheet.Cell, v string) (string, bool) {
 	if c.Type == sheet.Number {
-		if c.Date {
-			return c.Time(date1904)
+		if !c.Date {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < minSerial || f >= maxSerial+1 {
+				return "", false
+			}
 		}
-		if f, err := strconv.ParseFloat(v, 64); err == nil && f >= minSerial && f < maxSerial+1 {
-			return sheet.SerialTime(v, date1904)
-		}
-		return time.Time{}, false
+		return x.serialDate(v)
 	}
 	if len(v) > 40 {
-		return time.Time{}, false
+		return "", false
+	}
+	if len(v) == 10 && v[4] == '-' && v[7] == '-' {
+		if t, err := time.Parse(time.DateOnly, v); err == nil && t.Year() >= 1900 && t.Year() <= 2200 {
+			return v, true // already in the normal form
+		}
 	}
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, v); err == nil && t.Year() >= 1900 && t.Year() <= 2200 {
-			return t, true
+			return t.Format(time.DateOnly), true
 		}
 	}
-	return time.Time{}, false
+	return "", false
+}
+
+// serialDate converts an Excel serial as written in the file.
+func (x *cellContext) serialDate(v string) (string, bool) {
+	if d, ok := x.dates[v]; ok {
+		return d, true
+	}
+	t, ok := sheet.SerialTime(v, x.date1904)
+	if !ok {
+		return "", false
+	}
+	d := t.Format(time.DateOnly)
+	if x.dates == nil {
+		x.dates = map[string]string{}
+	}
+	if len(x.dates) < maxDateCache {
+		x.dates[strings.Clone(v)] = d // not the row's backing string
+	}
+	return d, true
 }
 
 func cellNumber(c *sheet.Cell, v string) (float64, bool) {
@@ -172,22 +120,9 @@ func cellNumber(c *sheet.Cell, v string) (float64, bool) {
 
 func checkRange(col *Column, f float64) *problem {
 	if (col.Min != nil && f < *col.Min) || (col.Max != nil && f > *col.Max) {
-		return &problem{"out-of-range", "The number is out of range" + rangeText(col) + ".", "Enter a number" + rangeText(col) + "."}
+		return &problem{"out-of-range", "The number is out of range" + col.RangeText() + ".", "Enter a number" + col.RangeText() + "."}
 	}
 	return nil
-}
-
-func rangeText(col *Column) string {
-	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-	switch {
-	case col.Min != nil && col.Max != nil:
-		return " from " + num(*col.Min) + " to " + num(*col.Max)
-	case col.Min != nil:
-		return " of at least " + num(*col.Min)
-	case col.Max != nil:
-		return " of at most " + num(*col.Max)
-	}
-	return ""
 }
 
 // unsubstantive reports a text that says nothing: a placeholder, or

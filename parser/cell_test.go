@@ -267,6 +267,7 @@ func TestCheck_limitsSayWhichLimit(t *testing.T) {
 		{"bomb", bomb, parser.Limits{MaxUnzippedBytes: 1 << 20}, "too-large", "decompressed"},
 		{"long cell", good, parser.Limits{MaxCellBytes: 2}, "too-large", "longer than"},
 		{"many columns", good, parser.Limits{MaxColumns: 1}, "too-large", "columns"},
+		{"many sheets", parsertest.SESWorkbook(t, parsertest.GoodPositions(), parsertest.GoodRetentions()), parser.Limits{MaxSheets: 1}, "too-large", "sheets"},
 		{"doctype", doctype, parser.Limits{}, "corrupted", "DOCTYPE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

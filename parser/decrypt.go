@@ -1,9 +1,11 @@
 package parser
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 
 	"intake/parser/sheet"
@@ -63,19 +65,23 @@ func DecryptInputs(files []Input, password string, lim Limits) Decrypted {
 	var d Decrypted
 	slim := sheet.Limits{MaxTotalBytes: lim.MaxUnzippedBytes}
 	for _, in := range files {
-		if !sheet.Encrypted(in.Data) {
+		data, encrypted, err := encryptedBytes(in, lim)
+		if !encrypted {
 			d.Files = append(d.Files, in)
 			continue
 		}
 		d.Encrypted++
-		plain, err := sheet.Decrypt(in.Data, password, slim)
+		plain := data
+		if err == nil {
+			plain, err = sheet.Decrypt(data, password, slim)
+		}
 		if err == nil {
 			d.Opened++
 			d.Files = append(d.Files, Input{Name: in.Name, Data: plain})
 			if d.originals == nil {
 				d.originals = map[string]original{}
 			}
-			d.originals[hexSHA256(plain)] = original{hexSHA256(in.Data), int64(len(in.Data))}
+			d.originals[hexSHA256(plain)] = original{hexSHA256(data), int64(len(data))}
 			continue
 		}
 		f := Finding{File: in.Name, Severity: SeverityError}
@@ -106,6 +112,33 @@ func DecryptInputs(files []Input, password string, lim Limits) Decrypted {
 		d.Findings = append(d.Findings, f)
 	}
 	return d
+}
+
+// oleMagic starts an OLE compound file, which an encrypted workbook is.
+var oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
+// encryptedBytes reports whether in is an encrypted workbook and, if so,
+// returns its bytes: a file on disk is read whole (decryption needs it),
+// which MaxFileBytes bounds (sheet.ErrTooLarge past it).
+func encryptedBytes(in Input, lim Limits) ([]byte, bool, error) {
+	if in.Data != nil || in.File == nil {
+		return in.Data, sheet.Encrypted(in.Data), nil
+	}
+	head := make([]byte, len(oleMagic))
+	if n, _ := in.File.ReadAt(head, 0); n < len(head) || !bytes.Equal(head, oleMagic) {
+		return nil, false, nil
+	}
+	if lim.MaxFileBytes > 0 && in.Size > lim.MaxFileBytes {
+		return nil, true, fmt.Errorf("%w: %d bytes", sheet.ErrTooLarge, in.Size)
+	}
+	data := make([]byte, in.Size)
+	if n, err := in.File.ReadAt(data, 0); int64(n) < in.Size {
+		return nil, true, fmt.Errorf("read: %w", err)
+	}
+	if !sheet.Encrypted(data) {
+		return nil, false, nil // an old .xls: the check says so
+	}
+	return data, true, nil
 }
 
 // cipherName is the cipher named in an ErrCipherUnsupported error.

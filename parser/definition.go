@@ -132,18 +132,23 @@ type compiled struct {
 }
 
 type compiledKind struct {
-	kind    *Kind
-	index   int
-	sheets  []string // normalised sheet names
-	cols    []*compiledColumn
-	byKey   map[string]*compiledColumn
-	headers map[string]int // normalised header or alias -> column index
-	rules   []*compiledRule
-	agency  int // index of the column with reference agency, -1 if none
+	kind     *Kind
+	index    int
+	sheets   []string // normalised sheet names
+	cols     []*compiledColumn
+	keys     []string       // column keys by index (Row.Keys)
+	keyIndex map[string]int // column key -> index
+	keyCols  []int          // indices of the Key columns
+	byKey    map[string]*compiledColumn
+	headers  map[string]int // normalised header or alias -> column index
+	rules    []*compiledRule
+	agency   int // index of the column with reference agency, -1 if none
+	period   int // index of the Period column, -1 if none
 }
 
 type compiledColumn struct {
 	col      *Column
+	typ      *columnType
 	index    int
 	re       *regexp.Regexp
 	allowed  map[string]string // normalised -> canonical
@@ -243,7 +248,7 @@ func (d *Definition) compile() error {
 }
 
 func compileKind(k *Kind, index int) (*compiledKind, error) {
-	ck := &compiledKind{kind: k, index: index, byKey: map[string]*compiledColumn{}, headers: map[string]int{}, agency: -1}
+	ck := &compiledKind{kind: k, index: index, byKey: map[string]*compiledColumn{}, keyIndex: map[string]int{}, headers: map[string]int{}, agency: -1, period: -1}
 	if strings.TrimSpace(k.Title) == "" {
 		k.Title = k.ID
 	}
@@ -282,11 +287,20 @@ func compileKind(k *Kind, index int) (*compiledKind, error) {
 			ck.agency = i
 		}
 		ck.cols = append(ck.cols, cc)
+		ck.keys = append(ck.keys, col.Key)
+		ck.keyIndex[col.Key] = i
 	}
 	for _, key := range k.Key {
 		if ck.byKey[key] == nil {
 			return nil, fmt.Errorf("key: column %q: no such column", key)
 		}
+		ck.keyCols = append(ck.keyCols, ck.keyIndex[key])
+	}
+	if k.Period != "" {
+		if ck.byKey[k.Period] == nil {
+			return nil, fmt.Errorf("period: column %q: no such column", k.Period)
+		}
+		ck.period = ck.keyIndex[k.Period]
 	}
 	return ck, nil
 }
@@ -302,17 +316,13 @@ func compileColumn(col *Column, index int) (*compiledColumn, error) {
 	if cc.maxLen <= 0 {
 		cc.maxLen = defaultMaxLength
 	}
-	switch col.Type {
-	case TypeText, TypeYesNo, TypeDate, TypeEmail:
-	case TypeEnum:
-		if len(col.Allowed) == 0 {
-			return nil, errors.New("type enum: allowed values missing")
-		}
-	case TypeInteger, TypeNumber:
-	case "":
+	switch cc.typ = columnTypes[col.Type]; {
+	case col.Type == "":
 		return nil, errors.New("type: missing")
-	default:
+	case cc.typ == nil:
 		return nil, fmt.Errorf("unknown type %q", col.Type)
+	case col.Type == TypeEnum && len(col.Allowed) == 0:
+		return nil, errors.New("type enum: allowed values missing")
 	}
 	if len(col.Allowed) > 0 {
 		if col.Type != TypeEnum {
@@ -351,7 +361,7 @@ func compileColumn(col *Column, index int) (*compiledColumn, error) {
 		}
 		cc.allowed[n] = v
 	}
-	if (col.Min != nil || col.Max != nil) && col.Type != TypeInteger && col.Type != TypeNumber {
+	if (col.Min != nil || col.Max != nil) && !cc.typ.ranged {
 		return nil, fmt.Errorf("min/max: only for integer and number, not %q", col.Type)
 	}
 	if col.Min != nil && col.Max != nil && *col.Min > *col.Max {

@@ -11,9 +11,11 @@
 // from this package means the input could not be examined at all.
 //
 // Files: definition.go loads and validates data calls (YAML, built-ins in
-// calls/, CEL rules compiled once in rules.go); check.go, sheetcheck.go,
-// cell.go and calllevel.go turn attachments into Records and Findings,
-// streaming each sheet row by row; route.go picks the call of a mail;
+// calls/, CEL rules compiled once in rules.go); coltype.go defines each
+// column type once (coercion, description, template validation);
+// check.go, sheetcheck.go, cell.go and calllevel.go turn attachments into
+// rows and Findings as they stream, keeping only what rules across rows
+// need (stream.go: CheckStream); route.go picks the call of a mail;
 // diff.go compares versions; deadline.go answers when a call is due;
 // reference.go reads the agency, pay-plan and .gov domain tables.
 // parsertest builds workbooks for other packages' tests.

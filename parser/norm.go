@@ -83,5 +83,14 @@ func normSubject(s string) string {
 
 // trimCell trims spaces, including the no-break spaces Excel users paste.
 func trimCell(s string) string {
+	if s == "" || isPlainEnd(s[0]) && isPlainEnd(s[len(s)-1]) {
+		return s // the usual cell: nothing to trim, decided from two bytes
+	}
 	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == '\u00a0' || r == '\u200b' || r == '\ufeff' })
+}
+
+// isPlainEnd reports an ASCII byte that is not white space: a value that
+// starts and ends with one needs no trimming.
+func isPlainEnd(c byte) bool {
+	return c > ' ' && c < utf8.RuneSelf
 }

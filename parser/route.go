@@ -2,7 +2,6 @@ package parser
 
 import (
 	"archive/zip"
-	"bytes"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -99,10 +98,11 @@ func routeSubject(pool []*Definition, subject string) *Definition {
 func routeWorkbook(pool []*Definition, files []Input) *Definition {
 	score := make([]int, len(pool))
 	for _, f := range files {
-		if sheet.Sniff(f.Data) != nil || int64(len(f.Data)) > DefaultLimits().MaxFileBytes {
+		ra, size := f.open()
+		if size > DefaultLimits().MaxFileBytes || sheet.SniffReaderAt(ra, size) != nil {
 			continue
 		}
-		for _, sig := range signatures(f.Data) {
+		for _, sig := range signatures(ra, size) {
 			call, _, _ := strings.Cut(sig, "/")
 			for i, d := range pool {
 				if d.ID == call || (d.Routing.Signature != "" && d.Routing.Signature == call) {
@@ -110,7 +110,7 @@ func routeWorkbook(pool []*Definition, files []Input) *Definition {
 				}
 			}
 		}
-		wb, err := sheet.Open(f.Data, sheet.Limits{MaxPartBytes: 64 << 20, MaxTotalBytes: 128 << 20, MaxRows: 1 << 20,
+		wb, err := sheet.OpenReaderAt(ra, size, sheet.Limits{MaxPartBytes: 64 << 20, MaxTotalBytes: 128 << 20, MaxRows: 1 << 20,
 			MaxColumns: 16384, MaxCellBytes: 1 << 17, MaxStrings: 2_000_000, MaxSheets: 256})
 		if err != nil {
 			continue
@@ -150,8 +150,8 @@ func headRows(wb sheet.Workbook, name string) []sheet.Row {
 
 // signatures returns the values of the intake_call defined names of a
 // workbook, read from xl/workbook.xml.
-func signatures(data []byte) []string {
-	z, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+func signatures(ra io.ReaderAt, size int64) []string {
+	z, err := zip.NewReader(ra, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) { // backslash names, as some producers write
 		return nil
 	}

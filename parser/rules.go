@@ -3,9 +3,14 @@ package parser
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 	"cel.dev/cel-go/interpreter"
 )
 
@@ -20,6 +25,9 @@ type compiledRule struct {
 	lookupCol *compiledColumn
 	where     cel.Program // nil = any row of the lookup kind
 	cols      []string    // row columns the rule reads: it is skipped when one is invalid
+	colIdx    []int       // their indices in the kind
+	whereRow  []int       // lookup: the rule kind's columns where reads (row.x), by index
+	whereRef  []int       // lookup: the lookup kind's columns where reads (ref.x), by index
 	severity  string
 	// memo: the row rule reads the row only through the columns in cols,
 	// so its outcome can be remembered by their values.
@@ -131,25 +139,42 @@ func compileRule(r *Rule, ck *compiledKind, c *compiled) (*compiledRule, error) 
 			return nil, fmt.Errorf("lookup: column %q: no such column in kind %q", lk.Column, lk.Kind)
 		}
 		if lk.Where != "" {
-			if _, err := referenced(lookupRefPatten, lk.Where, "lookup: where", cr.lookup); err != nil {
+			refCols, err := referenced(lookupRefPatten, lk.Where, "lookup: where", cr.lookup)
+			if err != nil {
 				return nil, err
 			}
+			cr.whereRef = indices(cr.lookup, refCols)
 			cols, err := referenced(rowRefPattern, lk.Where, "lookup: where", ck)
 			if err != nil {
 				return nil, err
 			}
+			cr.whereRow = indices(ck, cols)
 			cr.cols = append(cr.cols, cols...)
 			if cr.where, err = c.program(env, lk.Where); err != nil {
 				return nil, fmt.Errorf("lookup: where: %w", err)
 			}
 		}
 	}
+	cr.colIdx = indices(ck, cr.cols)
 	return cr, nil
 }
 
-// activation hands rows to CEL without building a map per evaluation.
+// indices returns the column indices of keys in ck, each once, in order.
+func indices(ck *compiledKind, keys []string) []int {
+	var out []int
+	for _, k := range keys {
+		i := ck.byKey[k].index
+		if !slices.Contains(out, i) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// activation hands rows to CEL without building a map per evaluation:
+// row and ref resolve to rowMaps over the rows' values.
 type activation struct {
-	row, ref map[string]string
+	row, ref *rowMap
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -177,3 +202,78 @@ func eval(prg cel.Program, act *activation) (bool, error) {
 	}
 	return b, nil
 }
+
+// rowMap is a row as CEL sees it, a map from the kind's column keys to
+// their values, read straight from the values by column index.
+type rowMap struct {
+	ck   *compiledKind
+	vals []string // by column index
+}
+
+var _ traits.Mapper = (*rowMap)(nil)
+
+// Find returns the value of a column key; (nil, false) for another key.
+func (m *rowMap) Find(key ref.Val) (ref.Val, bool) {
+	s, ok := key.(types.String)
+	if !ok {
+		return nil, false
+	}
+	i, ok := m.ck.keyIndex[string(s)]
+	if !ok || i >= len(m.vals) {
+		return nil, false
+	}
+	return types.String(m.vals[i]), true
+}
+
+func (m *rowMap) Contains(key ref.Val) ref.Val {
+	_, found := m.Find(key)
+	return types.Bool(found)
+}
+
+func (m *rowMap) Get(key ref.Val) ref.Val {
+	if v, found := m.Find(key); found {
+		return v
+	}
+	return types.NewErr("no such key: %v", key)
+}
+
+func (m *rowMap) Iterator() traits.Iterator {
+	return types.NewStringList(types.DefaultTypeAdapter, m.ck.keys).Iterator()
+}
+
+func (m *rowMap) Size() ref.Val { return types.Int(len(m.ck.keys)) }
+
+// goMap copies the row into a Go map: for the rare expression that
+// converts or compares the whole row.
+func (m *rowMap) goMap() map[string]string {
+	out := make(map[string]string, len(m.ck.keys))
+	for i, k := range m.ck.keys {
+		if i < len(m.vals) {
+			out[k] = m.vals[i]
+		} else {
+			out[k] = ""
+		}
+	}
+	return out
+}
+
+func (m *rowMap) ConvertToNative(t reflect.Type) (any, error) {
+	return types.NewStringStringMap(types.DefaultTypeAdapter, m.goMap()).ConvertToNative(t)
+}
+
+func (m *rowMap) ConvertToType(t ref.Type) ref.Val {
+	switch t {
+	case types.MapType:
+		return m
+	case types.TypeType:
+		return types.MapType
+	}
+	return types.NewErr("type conversion error from '%s' to '%s'", types.MapType, t)
+}
+
+func (m *rowMap) Equal(other ref.Val) ref.Val {
+	return types.NewStringStringMap(types.DefaultTypeAdapter, m.goMap()).Equal(other)
+}
+
+func (m *rowMap) Type() ref.Type { return types.MapType }
+func (m *rowMap) Value() any     { return m.goMap() }

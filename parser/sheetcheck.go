@@ -3,30 +3,39 @@ package parser
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"intake/parser/sheet"
 )
 
-// sheetState is the validation of one sheet read as one kind.
+// sheetState is the validation of one sheet read as one kind. Of the
+// rows before the current one it keeps only hashes: of each unique
+// column's values and of the composite keys, with the first row of each.
 type sheetState struct {
 	k         *checker
 	ck        *compiledKind
 	fi, si    int
 	file      string
 	name      string
-	date1904  bool
+	cx        cellContext
 	headerRow int
 	colOf     []int // sheet column (1-based) -> column index, -1 unmapped
 	present   []bool
-	sheetCol  []int // column index -> sheet column, 0 when absent
-	unique    []map[string]int
-	cells     []*sheet.Cell     // by column index, reused per row
-	keys      map[string]int    // composite Key of the kind -> first row
-	act       activation        // reused for every row's rules
-	memo      []map[string]bool // per row rule: outcome by the values of the columns it reads
+	sheetCol  []int              // column index -> sheet column, 0 when absent
+	unique    []map[uint64]int32 // by column index: hash of the value -> first row
+	keys      map[uint64]int32   // hash of the kind's composite Key -> first row
+	cells     []*sheet.Cell      // by column index, reused per row
+	invalid   []bool             // by column index: the current row's cell is invalid
+	bad       bool               // some cell of the current row is invalid
+	row       Row                // the current row, handed to the sink
+	rm        rowMap             // the current row as CEL sees it
+	act       activation         // reused for every row's rules
+	memo      []map[string]bool  // per row rule: outcome by the values of the columns it reads
 	memoKey   []byte
+	hashBuf   []byte
 	rows      int
 }
 
@@ -34,10 +43,13 @@ type sheetState struct {
 // free-text columns stops being remembered rather than growing the cache.
 const memoLimit = 4096
 
+// ctxEvery is how many rows go by between looks at the context.
+const ctxEvery = 4096
+
 // ruleFails runs row rule i (when, then assert) on the current row. Rules
 // read a few enumerated columns, so a sheet of 100,000 rows has a handful
 // of distinct inputs: their outcomes are remembered.
-func (s *sheetState) ruleFails(i int, cr *compiledRule, fields map[string]string) bool {
+func (s *sheetState) ruleFails(i int, cr *compiledRule) bool {
 	var m map[string]bool
 	if cr.memo {
 		if s.memo == nil {
@@ -48,8 +60,8 @@ func (s *sheetState) ruleFails(i int, cr *compiledRule, fields map[string]string
 			s.memo[i] = m
 		}
 		b := s.memoKey[:0]
-		for _, c := range cr.cols {
-			b = append(append(b, fields[c]...), 0)
+		for _, c := range cr.colIdx {
+			b = append(append(b, s.row.Values[c]...), 0)
 		}
 		s.memoKey = b
 		if fails, ok := m[string(b)]; ok {
@@ -88,7 +100,11 @@ func (k *checker) sheet(fi, si int, file string, wb sheet.Workbook, name string,
 	defer rows.Close()
 	var head []sheet.Row
 	for len(head) < headerSearchRows && rows.Next() {
-		head = append(head, rows.Row())
+		r := rows.Row()
+		if !k.count(fi, si, file, name, r) {
+			return
+		}
+		head = append(head, r)
 	}
 	if err := rows.Err(); err != nil {
 		k.readError(fi, si, file, name, err)
@@ -105,24 +121,31 @@ func (k *checker) sheet(fi, si int, file string, wb sheet.Workbook, name string,
 	}
 	res.Kind = ck.kind.ID
 	k.matched++
-	s := &sheetState{k: k, ck: ck, fi: fi, si: si, file: file, name: name, date1904: wb.Date1904(), headerRow: head[hi].Num}
+	s := &sheetState{k: k, ck: ck, fi: fi, si: si, file: file, name: name, cx: cellContext{date1904: wb.Date1904()}, headerRow: head[hi].Num}
 	s.mapHeader(head[hi])
+	defer func() { res.Rows = min(s.rows, k.lim.MaxRows) }()
 	for _, r := range head[hi+1:] {
-		if !s.row(r) {
-			break
+		if !s.rowDone(r) {
+			return
 		}
 	}
-	if s.rows <= k.lim.MaxRows {
-		for rows.Next() {
-			if !s.row(rows.Row()) {
-				break
+	head = nil
+	for n := 1; rows.Next(); n++ {
+		r := rows.Row()
+		if n%ctxEvery == 0 {
+			if err := k.cx.Err(); err != nil {
+				k.stop(err)
+				return
 			}
+		}
+		if !k.count(fi, si, file, name, r) || !s.rowDone(r) {
+			return
 		}
 	}
 	if err := rows.Err(); err != nil {
 		k.readError(fi, si, file, name, err)
+		return
 	}
-	res.Rows = min(s.rows, k.lim.MaxRows)
 	minRows := max(ck.kind.MinRows, 1)
 	if ck.kind.Optional && ck.kind.MinRows == 0 {
 		minRows = 0
@@ -134,7 +157,37 @@ func (k *checker) sheet(fi, si int, file string, wb sheet.Workbook, name string,
 	}
 }
 
+// count adds a row's cells to the submission's count; it returns false,
+// with the finding, when the row goes past Limits.MaxCells: nothing more
+// of the submission is read.
+func (k *checker) count(fi, si int, file, name string, r sheet.Row) bool {
+	k.cells += int64(len(r.Cells))
+	if k.cells <= k.lim.MaxCells {
+		return true
+	}
+	k.full = true
+	k.add(Finding{File: file, Sheet: name, Row: r.Num, Code: "too-many-cells",
+		Message: fmt.Sprintf("The submission has more than %s filled cells across its sheets and files, the most this mailbox reads; the rest (from this row on) was not read.", groupDigits(k.lim.MaxCells)),
+		Fix:     "Send only the data call's sheets and columns, without copies, extra columns or other data, or split the rows over several emails."}, fi, si)
+	return false
+}
+
+// groupDigits writes n with thousands separators: 20,000,000.
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// readError turns a sheet that could not be read to the end into a
+// finding; when the context ended, the check ends instead.
 func (k *checker) readError(fi, si int, file, name string, err error) {
+	if cerr := k.cx.Err(); cerr != nil {
+		k.stop(cerr)
+		return
+	}
 	f := Finding{File: file, Sheet: name, Code: "unreadable-sheet", Message: "The sheet could not be read to the end; it may be damaged.",
 		Fix: "Copy the data into the official template, save it as \"Excel Workbook (.xlsx)\", and send it again."}
 	switch {
@@ -215,7 +268,11 @@ func (s *sheetState) mapHeader(r sheet.Row) {
 	s.present = make([]bool, len(ck.cols))
 	s.sheetCol = make([]int, len(ck.cols))
 	s.cells = make([]*sheet.Cell, len(ck.cols))
-	s.unique = make([]map[string]int, len(ck.cols))
+	s.invalid = make([]bool, len(ck.cols))
+	s.unique = make([]map[uint64]int32, len(ck.cols))
+	s.row = Row{Kind: ck.kind.ID, File: s.file, Sheet: s.name, Keys: ck.keys, Values: make([]string, len(ck.cols))}
+	s.rm = rowMap{ck: ck, vals: s.row.Values}
+	s.act.row = &s.rm
 	maxCol := 0
 	for _, c := range r.Cells {
 		maxCol = max(maxCol, c.Col)
@@ -241,11 +298,10 @@ func (s *sheetState) mapHeader(r sheet.Row) {
 		s.present[i] = true
 		s.sheetCol[i] = c.Col
 		s.colOf[c.Col] = i
-		s.k.colPos[sheetColKey{s.file, s.name, ck.cols[i].col.Key}] = c.Col
 	}
 	for i, cc := range ck.cols {
 		if cc.col.Unique {
-			s.unique[i] = map[string]int{}
+			s.unique[i] = map[uint64]int32{}
 		}
 		if !s.present[i] && cc.required {
 			s.k.add(Finding{File: s.file, Sheet: s.name, Row: r.Num, Column: cc.col.Header, Code: "missing-column",
@@ -255,9 +311,20 @@ func (s *sheetState) mapHeader(r sheet.Row) {
 	}
 }
 
-// row validates one sheet row; it returns false when the sheet holds more
-// data rows than the limits allow (reading stops).
-func (s *sheetState) row(r sheet.Row) bool {
+// place is where a finding about the current row's column i points
+// (i < 0: the whole row).
+func (s *sheetState) place(num, i int) place {
+	p := place{file: s.file, sheet: s.name, fi: s.fi, si: s.si, row: num}
+	if i >= 0 {
+		p.col, p.column = s.sheetCol[i], s.ck.cols[i].col.Header
+	}
+	return p
+}
+
+// rowDone validates one sheet row and hands it to the sink; it returns
+// false when reading stops: the sheet holds more data rows than the
+// limits allow, or the check ended (the sink failed).
+func (s *sheetState) rowDone(r sheet.Row) bool {
 	k, ck := s.k, s.ck
 	clear(s.cells)
 	data := false
@@ -281,92 +348,130 @@ func (s *sheetState) row(r sheet.Row) bool {
 	s.rows++
 	if s.rows > k.lim.MaxRows {
 		k.add(Finding{File: s.file, Sheet: s.name, Row: r.Num, Code: "too-many-rows",
-			Message: fmt.Sprintf("The sheet has more than %d data rows; the rest was not read.", k.lim.MaxRows),
+			Message: fmt.Sprintf("The sheet has more than %s data rows, the most this mailbox reads in one sheet; the rest was not read.", groupDigits(int64(k.lim.MaxRows))),
 			Fix:     "Split the data over several workbooks."}, s.fi, s.si)
 		return false
 	}
 	pii := k.def.PII
-	fields := make(map[string]string, len(ck.cols))
-	var invalid []string
+	s.row.Num = r.Num
+	s.bad = false
+	clear(s.invalid)
+	vals := s.row.Values
 	for i, cc := range ck.cols {
-		v, p := coerce(cc, s.cells[i], s.date1904)
-		fields[cc.col.Key] = v
+		v, p := coerce(cc, s.cells[i], &s.cx)
+		vals[i] = v
 		if p == nil && v == "" && cc.required && s.present[i] {
-			p = &problem{"required", "The cell is empty; a value is required.", "Enter " + describe(cc.col) + "."}
+			p = &problem{"required", "The cell is empty; a value is required.", "Enter " + cc.col.Enter() + "."}
 		}
 		if p == nil && v != "" && cc.col.Reference != "" {
 			p = k.reference(cc.col, v)
 		}
 		if p == nil && v != "" && s.unique[i] != nil {
-			u := strings.ToUpper(v)
-			if first, dup := s.unique[i][u]; dup {
+			h := s.hashUpper(v)
+			if first, dup := s.unique[i][h]; dup {
 				p = &problem{"duplicate", fmt.Sprintf("The value repeats that of row %d; each row needs its own.", first), "Remove the duplicate row or correct the value."}
 			} else {
-				s.unique[i][u] = r.Num
+				s.unique[i][h] = int32(r.Num)
 			}
 		}
 		if p != nil {
-			invalid = append(invalid, cc.col.Key)
+			s.invalid[i], s.bad = true, true
 			msg := p.msg
 			if !pii && s.cells[i] != nil && p.code != "required" {
 				msg = fmt.Sprintf("%q: %s", limitText(trimCell(s.cells[i].Value), 60), msg)
 			}
-			k.add(Finding{File: s.file, Sheet: s.name, Row: r.Num, Col: s.sheetCol[i], Column: cc.col.Header,
-				Code: p.code, Message: msg, Fix: p.fix, Cite: cc.col.Cite}, s.fi, s.si)
+			k.addAt(s.place(r.Num, i), Finding{Code: p.code, Message: msg, Fix: p.fix, Cite: cc.col.Cite})
 		}
 	}
-	s.duplicateKey(fields, invalid, r.Num)
-	s.act.row = fields
+	s.duplicateKey(r.Num)
 	for i, cr := range ck.rules {
-		if touches(cr.cols, invalid) {
+		if s.touches(cr.colIdx) {
 			continue
 		}
-		if s.ruleFails(i, cr, fields) {
+		if s.ruleFails(i, cr) {
 			s.ruleFinding(cr, r.Num)
 		}
 	}
-	ri := len(k.sub.Records)
-	k.sub.Records = append(k.sub.Records, Record{Kind: ck.kind.ID, File: s.file, Sheet: s.name, Row: r.Num, Fields: fields})
-	if invalid != nil {
-		if k.invalid == nil {
-			k.invalid = map[int][]string{}
+	k.crossRow(s)
+	k.sub.RecordCounts[ck.kind.ID]++
+	if k.sink != nil {
+		if err := k.sink(&s.row); err != nil {
+			k.stop(err)
+			return false
 		}
-		k.invalid[ri] = invalid
 	}
 	return true
+}
+
+// touches reports whether one of the columns (by index) is invalid in
+// the current row: rules that read it are not run.
+func (s *sheetState) touches(cols []int) bool {
+	if !s.bad {
+		return false
+	}
+	for _, c := range cols {
+		if s.invalid[c] {
+			return true
+		}
+	}
+	return false
+}
+
+// hashUpper hashes a value upper-cased (unique values and keys compare
+// ignoring case).
+func (s *sheetState) hashUpper(v string) uint64 {
+	s.hashBuf = appendUpper(s.hashBuf[:0], v)
+	return maphash.Bytes(s.k.seed, s.hashBuf)
+}
+
+func appendUpper(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= utf8.RuneSelf {
+			return append(b, strings.ToUpper(v)...)
+		}
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // duplicateKey reports a row whose Key columns (all filled and valid)
 // repeat those of an earlier row of the sheet. A kind whose key is one
 // unique column already has its "duplicate" finding.
-func (s *sheetState) duplicateKey(fields map[string]string, invalid []string, row int) {
-	key := s.ck.kind.Key
-	if len(key) < 2 || touches(key, invalid) {
+func (s *sheetState) duplicateKey(row int) {
+	key := s.ck.keyCols
+	if len(key) < 2 || s.touches(key) {
 		return
 	}
-	var b strings.Builder
+	b := s.hashBuf[:0]
 	for _, c := range key {
-		v := fields[c]
+		v := s.row.Values[c]
 		if v == "" {
 			return
 		}
-		b.WriteString(strings.ToUpper(v))
-		b.WriteByte(0)
+		b = append(appendUpper(b, v), 0)
 	}
+	s.hashBuf = b
+	h := maphash.Bytes(s.k.seed, b)
 	if s.keys == nil {
-		s.keys = map[string]int{}
+		s.keys = map[uint64]int32{}
 	}
-	if first, dup := s.keys[b.String()]; dup {
+	if first, dup := s.keys[h]; dup {
 		var hs []string
 		for _, c := range key {
-			hs = append(hs, strconv.Quote(s.ck.byKey[c].col.Header))
+			hs = append(hs, strconv.Quote(s.ck.cols[c].col.Header))
 		}
 		s.k.add(Finding{File: s.file, Sheet: s.name, Row: row, Code: "duplicate-row",
 			Message: fmt.Sprintf("This row has the same %s as row %d.", strings.Join(hs, ", "), first),
 			Fix:     "Remove the repeated row, or correct it."}, s.fi, s.si)
 		return
 	}
-	s.keys[b.String()] = row
+	s.keys[h] = int32(row)
 }
 
 func (s *sheetState) ruleFinding(cr *compiledRule, row int) {
@@ -377,41 +482,6 @@ func (s *sheetState) ruleFinding(cr *compiledRule, row int) {
 		f.Column = cr.col.col.Header
 	}
 	s.k.add(f, s.fi, s.si)
-}
-
-func touches(cols, invalid []string) bool {
-	for _, c := range cols {
-		for _, i := range invalid {
-			if c == i {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func describe(col *Column) string {
-	var b strings.Builder
-	switch col.Type {
-	case TypeYesNo:
-		b.WriteString("Y or N")
-	case TypeEnum:
-		b.WriteString("one of: " + strings.Join(col.Allowed, "; "))
-	case TypeDate:
-		b.WriteString("a date (YYYY-MM-DD)")
-	case TypeInteger:
-		b.WriteString("a whole number" + rangeText(col))
-	case TypeNumber:
-		b.WriteString("a number" + rangeText(col))
-	case TypeEmail:
-		b.WriteString("an email address")
-	default:
-		b.WriteString("the " + strings.ToLower(col.Header))
-		if col.Description != "" {
-			b.WriteString(" (" + col.Description + ")")
-		}
-	}
-	return b.String()
 }
 
 // reference checks a value against the reference data, when there is any.

@@ -50,60 +50,20 @@ type PriorFunc func(kind string, fn func(Record) error) error
 
 // CheckStream is Check for submissions of any size: every row goes to sink
 // as it is read and none is kept (Submission.Records stays empty;
-// RecordCounts counts them). It returns an error only when ctx ends
-// (ctx.Err()) or the sink fails; every problem of the sender's is a
-// Finding.
+// RecordCounts counts them). Besides the findings it holds only what the
+// rules across rows need (unique and composite keys as hashes, lookup
+// keys and the values a lookup's condition reads, the agency codes and
+// periods seen), so its memory stays flat however many rows come. It
+// returns an error only when ctx ends (ctx.Err(), checked while reading,
+// every few thousand rows and at every read of a file), the sink fails,
+// or c.Prior fails; every problem of the sender's is a Finding.
 func CheckStream(ctx context.Context, def *Definition, files []Input, c Context, sink RowSink) (Submission, error) {
-	if err := ctx.Err(); err != nil {
+	sub, err := check(ctx, def, files, c, sink)
+	if err != nil {
 		return Submission{}, err
 	}
-	sub := Check(def, files, c)
-	keys := map[string][]string{}
-	if def != nil {
-		for _, k := range def.Kinds {
-			for _, col := range k.Columns {
-				keys[k.ID] = append(keys[k.ID], col.Key)
-			}
-		}
-	}
-	for _, r := range sub.Records {
-		if err := ctx.Err(); err != nil {
-			return Submission{}, err
-		}
-		row := &Row{Kind: r.Kind, File: r.File, Sheet: r.Sheet, Num: r.Row, Keys: keys[r.Kind]}
-		for _, k := range row.Keys {
-			row.Values = append(row.Values, r.Fields[k])
-		}
-		if sink != nil {
-			if err := sink(row); err != nil {
-				return Submission{}, err
-			}
-		}
-	}
-	sub.Records = []Record{}
 	return sub, nil
 }
-
-// Differ compares a new version of an agency's records with the previous
-// one as both stream by: Old for each stored record of the kinds the new
-// version sends, New for each row of the new version, then Changes.
-type Differ struct {
-	def      *Definition
-	old, new []Record
-}
-
-// NewDiffer starts a comparison for def.
-func NewDiffer(def *Definition) *Differ { return &Differ{def: def} }
-
-// Old adds a record of the previous version.
-func (d *Differ) Old(r Record) { d.old = append(d.old, r) }
-
-// New adds a row of the new version.
-func (d *Differ) New(r *Row) { d.new = append(d.new, r.Record()) }
-
-// Changes is what the new version changed: the same as Diff over all the
-// records added.
-func (d *Differ) Changes() Changes { return Diff(d.def, d.old, d.new) }
 
 // PriorRecords is a PriorFunc over records already in memory, by kind.
 func PriorRecords(byKind map[string][]Record) PriorFunc {

@@ -1,7 +1,9 @@
 package parser
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -172,6 +174,19 @@ type Record struct {
 type Input struct {
 	Name string // file name as sent (untrusted; already sanitised for display)
 	Data []byte
+	// File, when Data is nil, is where the attachment is read from (a
+	// file on disk): a workbook is then read part by part and never held
+	// in memory whole. Size is its length in bytes.
+	File io.ReaderAt
+	Size int64
+}
+
+// open returns the attachment as a ReaderAt, and its size.
+func (in Input) open() (io.ReaderAt, int64) {
+	if in.Data == nil && in.File != nil {
+		return in.File, in.Size
+	}
+	return bytes.NewReader(in.Data), int64(len(in.Data))
 }
 
 // FileResult says what was made of one attachment.
@@ -255,14 +270,20 @@ func (s *Submission) Counts() map[string]int {
 	return n
 }
 
-// Limits bound what one submission may cost to read.
+// Limits bound what one submission may cost to read. A zero field takes
+// its DefaultLimits value. Each limit hit is a finding that names it and
+// says what to send instead.
 type Limits struct {
 	MaxFileBytes     int64 // compressed attachment size
 	MaxUnzippedBytes int64 // total decompressed size of a workbook
-	MaxRows          int   // data rows per sheet
+	MaxRows          int   // data rows per sheet (empty rows do not count)
 	MaxColumns       int   // columns per row
 	MaxCellBytes     int   // characters per cell
 	MaxSheets        int   // sheets per workbook
+	// MaxCells bounds the non-empty cells of the whole submission, all
+	// sheets of all files (header and unread columns included), counted
+	// as they are read; empty rows and cells count for nothing.
+	MaxCells int64
 }
 
 // DefaultLimits are generous for any real data call and small enough that a
@@ -275,6 +296,9 @@ func DefaultLimits() Limits {
 		MaxColumns:       16_384, // Excel's own column limit
 		MaxCellBytes:     32_767, // Excel's own cell limit
 		MaxSheets:        50,
+		// 5 sheets of 190,000 rows of 12 columns (11.4 M cells) pass;
+		// checking 20 M cells takes a few seconds in flat memory.
+		MaxCells: 20_000_000,
 	}
 }
 

@@ -202,12 +202,12 @@ func (t *templateBuilder) kindSheet(sheet string, k parser.Kind) error {
 		if err := f.SetColWidth(sheet, col, col, w); err != nil {
 			return err
 		}
-		switch c.Type {
-		case "date":
+		switch c.CellFormat() {
+		case parser.FormatDate:
 			if err := f.SetColStyle(sheet, col, t.date); err != nil {
 				return err
 			}
-		case "text", "enum", "yesno", "email", "":
+		case parser.FormatText:
 			if err := f.SetColStyle(sheet, col, t.text); err != nil {
 				return err
 			}
@@ -231,105 +231,60 @@ func (t *templateBuilder) kindSheet(sheet string, k parser.Kind) error {
 	})
 }
 
-// allowed are a column's drop-down values, or nil.
-func allowed(c parser.Column) []string {
-	switch {
-	case len(c.Allowed) > 0 && (c.Type == "enum" || c.Type == "yesno"):
-		return c.Allowed
-	case c.Type == "yesno":
-		return []string{"Y", "N"}
-	}
-	return nil
-}
-
-// excelSerial is the 1900-system serial of a date.
-func excelSerial(y int, m time.Month, d int) int {
-	return int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Sub(time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)).Hours() / 24)
-}
-
+// validation puts the column's data validation (parser.Column.Validation:
+// what each column type allows is defined there, once) on its cells below
+// the header.
 func (t *templateBuilder) validation(sheet, col string, c parser.Column) error {
+	v := c.Validation()
+	if v.Kind == "" {
+		return nil
+	}
 	dv := excelize.NewDataValidation(!c.Required)
 	dv.Sqref = fmt.Sprintf("%s2:%s%d", col, col, lastRow)
-	var errMsg string
-	switch c.Type {
-	case "enum", "yesno":
-		vals := allowed(c)
-		if len(vals) == 0 {
+	var err error
+	switch v.Kind {
+	case parser.ValidationList:
+		if len(v.List) == 0 {
 			return nil
 		}
 		inline := true
-		for _, v := range vals {
-			if strings.ContainsAny(v, `,"`) {
+		for _, x := range v.List {
+			if strings.ContainsAny(x, `,"`) {
 				inline = false
 			}
 		}
-		if !inline || dv.SetDropList(vals) != nil {
-			ref, err := t.list(vals)
+		if !inline || dv.SetDropList(v.List) != nil {
+			ref, err := t.list(v.List)
 			if err != nil {
 				return err
 			}
 			dv.SetSqrefDropList(ref)
 		}
-		errMsg = "Choose one of the values in the list."
-	case "date":
-		// Serial 1 is 1900-01-01 (Excel counts a 29 February 1900 that never
-		// was, so excelSerial is right only from March 1900 on).
-		if err := dv.SetRange(1, excelSerial(2199, 12, 31),
-			excelize.DataValidationTypeDate, excelize.DataValidationOperatorBetween); err != nil {
-			return err
-		}
-		errMsg = "Enter a date, for example 2025-03-24."
-	case "integer", "number":
-		lo, hi := -2147483648.0, 2147483647.0
-		if c.Min != nil {
-			lo = *c.Min
-		}
-		if c.Max != nil {
-			hi = *c.Max
-		}
-		typ := excelize.DataValidationTypeWhole
-		errMsg = "Enter a whole number"
-		if c.Type == "number" {
-			typ = excelize.DataValidationTypeDecimal
-			errMsg = "Enter a number"
-		}
-		if c.Min != nil || c.Max != nil {
-			errMsg += fmt.Sprintf(" from %s to %s", num(lo), num(hi))
-		}
-		errMsg += "."
-		var err error
-		if c.Type == "integer" {
-			err = dv.SetRange(int(lo), int(hi), typ, excelize.DataValidationOperatorBetween)
-		} else {
-			err = dv.SetRange(lo, hi, typ, excelize.DataValidationOperatorBetween)
-		}
-		if err != nil {
-			return err
-		}
+	case parser.ValidationDate:
+		err = dv.SetRange(v.Min, v.Max, excelize.DataValidationTypeDate, excelize.DataValidationOperatorBetween)
+	case parser.ValidationWhole:
+		err = dv.SetRange(int(v.Min), int(v.Max), excelize.DataValidationTypeWhole, excelize.DataValidationOperatorBetween)
+	case parser.ValidationDecimal:
+		err = dv.SetRange(v.Min, v.Max, excelize.DataValidationTypeDecimal, excelize.DataValidationOperatorBetween)
+	case parser.ValidationTextLength:
+		err = dv.SetRange(v.Min, v.Max, excelize.DataValidationTypeTextLength, excelize.DataValidationOperatorBetween)
+	case parser.ValidationAny:
+		// No rule to enforce: only the input message.
 	default:
-		if c.MaxLength <= 0 {
-			if c.Description == "" {
-				return nil
-			}
-			// No rule to enforce: an "any value" validation carries
-			// only the input message.
-			break
-		}
-		if err := dv.SetRange(0, c.MaxLength, excelize.DataValidationTypeTextLength, excelize.DataValidationOperatorBetween); err != nil {
-			return err
-		}
-		errMsg = fmt.Sprintf("Enter at most %d characters.", c.MaxLength)
+		return fmt.Errorf("unknown validation kind %q", v.Kind)
 	}
-	if c.Description != "" {
-		dv.SetInput(truncate(c.Header, 32), truncate(c.Description, maxPrompt))
+	if err != nil {
+		return err
 	}
-	if errMsg != "" {
-		dv.SetError(excelize.DataValidationErrorStyleStop, truncate(c.Header, 32), errMsg)
+	if v.Prompt != "" {
+		dv.SetInput(truncate(c.Header, 32), truncate(v.Prompt, maxPrompt))
+	}
+	if v.Error != "" {
+		dv.SetError(excelize.DataValidationErrorStyleStop, truncate(c.Header, 32), v.Error)
 	}
 	return t.f.AddDataValidation(sheet, dv)
 }
 
-func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 // list writes values into a new column of the hidden Lists sheet and
 // returns the absolute reference of the range, for lists too long (over
@@ -443,7 +398,7 @@ func (t *templateBuilder) instructions(kinds []parser.Kind, names []string) erro
 			if c.Required {
 				req = "Yes"
 			}
-			if err := set(c.Header, c.Description, req, typeText(c), strings.Join(allowed(c), "; "), c.Example); err != nil {
+			if err := set(c.Header, c.Description, req, c.TypeText(), strings.Join(c.Choices(), "; "), c.Example); err != nil {
 				return err
 			}
 			if err := f.SetCellStyle(s, "A"+strconv.Itoa(r-1), "F"+strconv.Itoa(r-1), t.wrap); err != nil {
@@ -465,34 +420,6 @@ func pluralS(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-// typeText describes a column's type for the Instructions sheet.
-func typeText(c parser.Column) string {
-	s := map[string]string{
-		"text": "Text", "enum": "One of the allowed values", "yesno": "Y or N", "date": "Date (YYYY-MM-DD)",
-		"integer": "Whole number", "number": "Number", "email": "Email address", "": "Text",
-	}[c.Type]
-	if s == "" {
-		s = c.Type
-	}
-	if (c.Type == "integer" || c.Type == "number") && (c.Min != nil || c.Max != nil) {
-		switch {
-		case c.Min != nil && c.Max != nil:
-			s += fmt.Sprintf(", %s to %s", num(*c.Min), num(*c.Max))
-		case c.Min != nil:
-			s += ", at least " + num(*c.Min)
-		default:
-			s += ", at most " + num(*c.Max)
-		}
-	}
-	if c.MaxLength > 0 {
-		s += fmt.Sprintf(", at most %d characters", c.MaxLength)
-	}
-	if c.Unique {
-		s += ", unique in the sheet"
-	}
-	return s
 }
 
 // deadlineText says when a call is due.

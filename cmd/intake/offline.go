@@ -55,6 +55,9 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	agency := fs.String("agency", "", "agency code of the sender")
 	refDir := fs.String("reference", "", "reference data directory (agency codes, pay plans)")
 	dir := fs.String("calls", "", "directory of more data-call definitions")
+	lim := parser.DefaultLimits()
+	maxFileMB := fs.Int64("max-file-mb", lim.MaxFileBytes>>20, "largest workbook read, in MiB (the mailbox's limit by default)")
+	maxUnzippedMB := fs.Int64("max-unzipped-mb", lim.MaxUnzippedBytes>>20, "largest workbook read once unpacked, in MiB (the mailbox's limit by default)")
 	annotate := fs.String("annotate", "", "write the annotated copy of the workbook (as a deficiency notice attaches it) to this file")
 	pwFile := fs.String("password-file", "", "file holding the password of encrypted workbooks (its first line; never on the command line)")
 	if err := parseInterspersed(fs, args); err != nil {
@@ -64,6 +67,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
+	lim.MaxFileBytes, lim.MaxUnzippedBytes = *maxFileMB<<20, *maxUnzippedMB<<20
 	calls, err := loadCalls(*dir)
 	if err != nil {
 		return err
@@ -72,13 +76,19 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Files are read through their handles, never whole into memory.
 	var files []parser.Input
 	for _, p := range fs.Args() {
-		data, err := os.ReadFile(p)
+		f, err := os.Open(p)
 		if err != nil {
 			return err
 		}
-		files = append(files, parser.Input{Name: filepath.Base(p), Data: data})
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		files = append(files, parser.Input{Name: filepath.Base(p), File: f, Size: st.Size()})
 	}
 	password := ""
 	if *pwFile != "" {
@@ -86,7 +96,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	dec := parser.DecryptInputs(files, password, parser.DefaultLimits())
+	dec := parser.DecryptInputs(files, password, lim)
 	files = dec.Files
 	if *annotate != "" && dec.Encrypted > 0 {
 		// The copy would hold the agency's data unencrypted.
@@ -103,12 +113,27 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	} else if def == nil {
 		return fmt.Errorf("the workbook matches no data call: name one with --call (see `intake calls`)")
 	}
-	sub := parser.Check(def, files, parser.Context{Now: time.Now(), Agency: *agency, Ref: ref, Limits: parser.DefaultLimits()})
+	// Rows stream through and are only counted: memory stays flat
+	// however large the workbook (see checkMemoryLimit).
+	rows := 0
+	sub, err := parser.CheckStream(ctx, def, files, parser.Context{Now: time.Now(), Agency: *agency, Ref: ref, Limits: lim},
+		func(*parser.Row) error { rows++; return nil })
+	if err != nil {
+		return err
+	}
 	dec.AsReceived(&sub)
 	sub.Findings = append(dec.Findings, sub.Findings...)
 	printCheck(e, def, sub)
+	fmt.Fprintf(e.stdout, "%d data rows checked.\n", rows)
 	if *annotate != "" {
-		data, err := workbook.Annotate(ctx, files[0], sub.Findings, workbook.Options{})
+		// The copy is made from the file's bytes (at most the mailbox's
+		// file size limit), in bounded memory however many rows it has.
+		in := files[0]
+		if in.Data, err = os.ReadFile(fs.Arg(0)); err != nil {
+			return err
+		}
+		in.File = nil
+		data, err := workbook.Annotate(ctx, in, sub.Findings, workbook.Options{})
 		if err != nil {
 			return err
 		}
@@ -135,8 +160,11 @@ func printCheck(e *env, def *parser.Definition, sub parser.Submission) {
 			fmt.Fprintf(e.stdout, "  sheet %q: %s, %d rows\n", s.Name, kind, s.Rows)
 		}
 	}
-	for kind, n := range sub.Counts() {
-		fmt.Fprintf(e.stdout, "Records: %d %s\n", n, kind)
+	counts := sub.Counts()
+	for _, k := range def.Kinds {
+		if n := counts[k.ID]; n > 0 {
+			fmt.Fprintf(e.stdout, "Records: %d %s\n", n, k.ID)
+		}
 	}
 	if len(sub.Findings) == 0 {
 		fmt.Fprintln(e.stdout, "No problems found: the submission would be accepted.")

@@ -2,7 +2,6 @@ package sheet
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -51,18 +50,7 @@ func utf16le(s string) []byte {
 // stream reader's sake. Other errors are the file's fault and are returned
 // as they are. Workbook.Reader tells which reader ran.
 func Open(data []byte, lim Limits) (Workbook, error) {
-	w, err := OpenStream(data, lim)
-	switch {
-	case errors.Is(err, ErrUnsupported):
-		return OpenExcelize(data, lim)
-	case errors.Is(err, ErrNotXLSX) && Sniff(data) == nil:
-		// A zip the stream reader finds no workbook in: excelize has
-		// rules of its own for finding parts, so it has the last word.
-		if x, xerr := OpenExcelize(data, lim); xerr == nil {
-			return x, nil
-		}
-	}
-	return w, err
+	return openAt(bytes.NewReader(data), int64(len(data)), data, lim)
 }
 
 // OpenExcelize opens a workbook with excelize: the fallback reader, and the
@@ -158,6 +146,7 @@ type excelizeRows struct {
 	sheet string
 	rows  *excelize.Rows
 	num   int
+	count int // rows with a value returned
 	row   Row
 	err   error
 }
@@ -165,10 +154,6 @@ type excelizeRows struct {
 func (r *excelizeRows) Next() bool {
 	for r.err == nil && r.rows.Next() {
 		r.num++
-		if lim := r.book.lim.MaxRows; lim > 0 && r.num > lim {
-			r.err = fmt.Errorf("%w: sheet %q has more than %d rows", ErrTooLarge, r.sheet, lim)
-			return false
-		}
 		cols, err := r.rows.Columns(excelize.Options{RawCellValue: true})
 		if err != nil {
 			r.err = fmt.Errorf("excelize: row %d of %q: %w", r.num, r.sheet, err)
@@ -190,6 +175,11 @@ func (r *excelizeRows) Next() bool {
 			row.Cells = append(row.Cells, r.book.cell(r.sheet, i+1, r.num, v))
 		}
 		if len(row.Cells) > 0 {
+			// Rows with a value count, not row numbers (see streamRows).
+			if r.count++; r.book.lim.MaxRows > 0 && r.count > r.book.lim.MaxRows {
+				r.err = fmt.Errorf("%w: sheet %q has more than %d rows", ErrTooLarge, r.sheet, r.book.lim.MaxRows)
+				return false
+			}
 			r.row = row
 			return true
 		}

@@ -89,7 +89,7 @@ type Rows interface {
 type Limits struct {
 	MaxPartBytes  int64 // decompressed bytes of any one part (sheet, shared strings, styles)
 	MaxTotalBytes int64 // decompressed bytes of all parts read
-	MaxRows       int   // rows per sheet
+	MaxRows       int   // rows with a value per sheet (empty rows, however numbered, do not count)
 	MaxColumns    int   // highest column number
 	MaxCellBytes  int   // bytes of one cell value
 	MaxStrings    int   // shared strings

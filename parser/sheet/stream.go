@@ -23,24 +23,7 @@ import (
 // scanner into one []string); worksheets are streamed from the zip by
 // Rows, never held whole in memory.
 func OpenStream(data []byte, lim Limits) (Workbook, error) {
-	if err := Sniff(data); err != nil {
-		return nil, err
-	}
-	zr, err := openZip(data)
-	if err != nil {
-		if errors.Is(err, zip.ErrFormat) {
-			return nil, fmt.Errorf("%w: %v", ErrNotXLSX, err)
-		}
-		return nil, fmt.Errorf("stream: zip: %w", err)
-	}
-	b, err := newStreamBook(data, zr, lim)
-	if err != nil {
-		return nil, err
-	}
-	if err := b.load(); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return openStreamAt(bytes.NewReader(data), int64(len(data)), data, lim)
 }
 
 func newStreamBook(data []byte, zr *zip.Reader, lim Limits) (*streamBook, error) {
@@ -111,7 +94,9 @@ func nonWorksheets(data []byte, lim Limits) map[string]bool {
 }
 
 type streamBook struct {
-	data      []byte
+	data      []byte      // the whole file when the caller holds it; nil when read through ra
+	ra        io.ReaderAt // the file
+	size      int64
 	lim       Limits
 	files     map[string]*zip.File
 	date1904  bool

@@ -36,6 +36,7 @@ type streamRows struct {
 	rooted bool // the root element was read
 	done   bool
 	num    int // number of the last row element read
+	count  int // rows with a value returned
 	last   int // number of the last row returned
 	row    Row
 	err    error
@@ -97,7 +98,11 @@ func (r *streamRows) startFallback() error {
 	r.rc = nil
 	b := r.book
 	if b.fallback == nil {
-		w, err := OpenExcelize(b.data, b.lim)
+		data, err := b.bytes()
+		if err != nil {
+			return err
+		}
+		w, err := OpenExcelize(data, b.lim)
 		if err != nil {
 			return err
 		}
@@ -204,9 +209,6 @@ func (r *streamRows) next() (bool, error) {
 			return false, unsupported("row %d after row %d", num, r.num)
 		}
 		r.num = num
-		if lim := r.book.lim.MaxRows; lim > 0 && num > lim {
-			return false, fmt.Errorf("%w: sheet %q has more than %d rows", ErrTooLarge, r.sheet, lim)
-		}
 		if s.empty {
 			continue
 		}
@@ -215,6 +217,13 @@ func (r *streamRows) next() (bool, error) {
 			return false, err
 		}
 		if ok {
+			// Rows with a value count, not row numbers: a sheet may end
+			// in empty formatted rows down to 1048576 (LibreOffice, Excel
+			// for Mac), which are skipped above and cost no more than
+			// their bytes, bounded by MaxPartBytes.
+			if r.count++; r.book.lim.MaxRows > 0 && r.count > r.book.lim.MaxRows {
+				return false, fmt.Errorf("%w: sheet %q has more than %d rows", ErrTooLarge, r.sheet, r.book.lim.MaxRows)
+			}
 			return true, nil
 		}
 	}
