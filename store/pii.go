@@ -178,3 +178,13 @@ func (s *Store) SenderCert(ctx context.Context, addr string, now time.Time) ([]b
 	}
 	return der, nil
 }
+
+// purgeRaw deletes the raw bytes of messages inside tx.
+func purgeRaw(ctx context.Context, tx *sql.Tx, ids []int64, now time.Time) error {
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET raw = x'', purged_at = ? WHERE id = ?`, ts(now), id); err != nil {
+			return fmt.Errorf("store: purge %d: %w", id, err)
+		}
+	}
+	return nil
+}

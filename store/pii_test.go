@@ -102,3 +102,31 @@ func TestSenderCert(t *testing.T) {
 		t.Error("an expired certificate was given")
 	}
 }
+
+// A completion that waits records the wait and its acknowledgement; one
+// that purges a password mail does so with the decision, in one
+// transaction.
+func TestComplete_waitAndPurge(t *testing.T) {
+	ctx := context.Background()
+	s, _ := newStore(t)
+	a := mustSave(t, s, rawMsg(1, "workbook"))
+	b := mustSave(t, s, rawMsg(2, "password"))
+	_, err := s.Complete(ctx, store.Completion{Message: a, Now: t0,
+		Wait:  &store.PasswordWait{Message: a, Agency: "HS", Sender: "chco@dhs.gov", Receipt: "R-1", Until: t0.Add(time.Hour)},
+		Reply: &store.NewReply{MessageID: "w@opm.gov", Kind: "waiting", From: "bot@opm.gov", To: []string{"chco@dhs.gov"}, Raw: []byte("x")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Message(ctx, a); m.Status != store.StatusReceived {
+		t.Errorf("a waiting message is %s", m.Status)
+	}
+	if err := s.ResolveWait(ctx, a, b, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Complete(ctx, store.Completion{Message: a, Status: store.StatusDeficient, Folder: "Deficient", Now: t0, PurgeRaw: []int64{b}}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Message(ctx, b); len(m.Raw) != 0 {
+		t.Error("the password mail's raw bytes were kept")
+	}
+}
