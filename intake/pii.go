@@ -174,3 +174,102 @@ func (d *Daemon) expireWaits(ctx context.Context, now time.Time) error {
 	}
 	return nil
 }
+
+// passwordMail decides a mail that brings the password of a workbook
+// waiting for it (pairedWait): the wait is resolved with this mail, so the
+// workbook is decided next with the password read from this mail's raw
+// bytes, which go with that decision (Completion.PurgeRaw). The mail itself
+// is ignored (never answered) and filed with the automatic mail. handled
+// is false for any other mail. A mail seen again after a crash, whose
+// wait it already resolved, is recognised as well.
+func (d *Daemon) passwordMail(ctx context.Context, m *store.Message, msg *email.Message, received time.Time) (c store.Completion, handled bool, err error) {
+	w, err := d.o.Store.WaitByPasswordMessage(ctx, m.ID)
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrNotFound):
+		var ok bool
+		if w, ok, err = d.pairedWait(ctx, msg, received); err != nil || !ok {
+			return c, false, err
+		}
+		if err := d.o.Store.ResolveWait(ctx, w.Message, m.ID, d.o.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return c, false, err
+		}
+	default:
+		return c, false, err
+	}
+	c.From, c.Agency = msg.From, w.Agency
+	c.Status, c.Folder = store.StatusIgnored, d.o.Folders.Ignored
+	c.Note = fmt.Sprintf("the password of %s (message %d): used to open its workbook, never kept; this mail's raw bytes are purged once it is decided", w.Receipt, w.Message)
+	return c, true, nil
+}
+
+// encryptedInputs opens the encrypted workbooks among files with the
+// password m may use (workbookPassword). wait is true when a workbook
+// needs a password that has not come and m may wait for one; purge names
+// the password mail whose raw bytes go with m's decision.
+func (d *Daemon) encryptedInputs(ctx context.Context, m *store.Message, agency *Agency, files []parser.Input) (dec parser.Decrypted, wait bool, purge []int64, err error) {
+	password, mayWait, err := d.workbookPassword(ctx, m, agency)
+	if err != nil {
+		return dec, false, nil, err
+	}
+	dec = parser.DecryptInputs(files, password, d.o.Limits)
+	if dec.Encrypted == 0 {
+		return dec, false, nil, nil
+	}
+	if w, err := d.o.Store.WaitOf(ctx, m.ID); err == nil && w.PasswordMessage != 0 {
+		purge = []int64{w.PasswordMessage}
+	}
+	return dec, dec.NeedPassword && mayWait, purge, nil
+}
+
+// waitCompletion is the decision to wait for the password of m's encrypted
+// workbooks: the acknowledgement that gives the receipt and says so.
+func (d *Daemon) waitCompletion(out reply.Outcome, m *store.Message, msg *email.Message, dec parser.Decrypted, received time.Time) (store.Completion, error) {
+	until := received.Add(d.o.PasswordWindow)
+	if now := d.o.Now(); until.Before(now.Add(d.o.PasswordWindow / 2)) {
+		// Mail read long after it arrived (an outage) still gets time.
+		until = now.Add(d.o.PasswordWindow / 2)
+	}
+	var names []string
+	for _, f := range dec.Findings {
+		if f.Code == parser.CodePasswordMissing || f.Code == parser.CodePasswordWrong {
+			names = append(names, f.File)
+		}
+	}
+	mail, err := d.o.Reply.Waiting(reply.WaitingInput{Outcome: out, Files: names, Until: until})
+	if err != nil {
+		return store.Completion{}, err
+	}
+	return store.Completion{
+		Status: store.StatusReceived, From: msg.From, Agency: out.Agency, Call: out.Call.ID,
+		Note: "waiting for the password of its workbook",
+		Wait: &store.PasswordWait{Message: m.ID, Agency: out.Agency, Sender: msg.From, Receipt: out.Receipt, Until: until},
+		Reply: &store.NewReply{MessageID: mail.MessageID, Kind: mail.Kind, From: mail.From, To: mail.To, Raw: mail.Raw},
+	}, nil
+}
+
+// RunWaits ends the password waits whose window closed, every poll
+// interval until ctx ends, and has their mail decided (a notice says no
+// password came).
+func (d *Daemon) RunWaits(ctx context.Context) {
+	t := time.NewTicker(d.o.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ws, err := d.o.Store.ExpiredWaits(ctx, d.o.Now())
+		if err != nil || len(ws) == 0 {
+			continue
+		}
+		if err := d.expireWaits(ctx, d.o.Now()); err != nil {
+			d.log.Error("pii: expire waits", "err", err)
+			continue
+		}
+		if _, err := d.ProcessPending(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("pii: process pending", "err", err)
+		}
+	}
+}
