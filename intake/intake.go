@@ -260,6 +260,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.RunOutbox(ctx)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.RunWaits(ctx) // pii.go: workbooks whose password did not come in time
+	}()
 	if d.o.RawRetention > 0 && !d.o.DryRun {
 		wg.Add(1)
 		go func() {

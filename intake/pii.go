@@ -10,6 +10,7 @@ import (
 
 	"intake/parser"
 	"intake/parser/email"
+	"intake/parser/sheet"
 	"intake/reply"
 	"intake/store"
 )
@@ -272,4 +273,25 @@ func (d *Daemon) RunWaits(ctx context.Context) {
 			d.log.Error("pii: process pending", "err", err)
 		}
 	}
+}
+
+// receivedAt is when the mail server received m (its INTERNALDATE), or
+// when it was fetched if that is earlier or unknown.
+func receivedAt(m *store.Message) time.Time {
+	if m.InternalDate.IsZero() || m.InternalDate.After(m.ReceivedAt) {
+		return m.ReceivedAt
+	}
+	return m.InternalDate
+}
+
+// plainOnly leaves out encrypted workbooks: an annotated copy of one would
+// be mailed back unencrypted.
+func plainOnly(files []parser.Input) []parser.Input {
+	var out []parser.Input
+	for _, f := range files {
+		if !sheet.Encrypted(f.Data) {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -139,6 +139,9 @@ func (s *Store) Complete(ctx context.Context, c Completion) (Completed, error) {
 	if err != nil {
 		return Completed{}, err
 	}
+	if len(c.PurgeRaw) > 0 {
+		s.dropLog(ctx) // pii.go
+	}
 	return done, nil
 }
 

@@ -135,6 +135,7 @@ func (s *Store) ResolveWait(ctx context.Context, message, passwordMail int64, no
 // note on it. Its row, hash and dedupe key stay, so the same mail fetched
 // again is recognised; the freed pages are zeroed (secure_delete).
 func (s *Store) PurgeRawNow(ctx context.Context, id int64, note string, now time.Time) error {
+	defer s.dropLog(ctx)
 	return s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE messages SET raw = x'', purged_at = ?, note = ? WHERE id = ?`, ts(now), note, id)
 		if err != nil {
@@ -187,4 +188,23 @@ func purgeRaw(ctx context.Context, tx *sql.Tx, ids []int64, now time.Time) error
 		}
 	}
 	return nil
+}
+
+// dropLog checkpoints the write-ahead log and truncates it, so bytes just
+// purged (their pages zeroed by secure_delete) do not linger in the log's
+// older frames. Best effort: a reader holding an old snapshot keeps the log
+// until it ends; it is tried a few times.
+func (s *Store) dropLog(ctx context.Context) {
+	for i := 0; i < 5; i++ {
+		var busy, logged, done int
+		err := s.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &done)
+		if err != nil || busy == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

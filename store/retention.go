@@ -115,9 +115,7 @@ func (s *Store) Purge(ctx context.Context, before, now time.Time) (n int, bytes 
 		}
 	}
 	if n > 0 {
-		// Best effort: a reader holding an old snapshot keeps the log's
-		// frames until the next checkpoint, which SQLite runs on its own.
-		conn.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`) //nolint:errcheck // see above
+		s.dropLog(ctx)
 	}
 	return n, bytes, nil
 }

@@ -194,6 +194,9 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	return &Store{db: db, rdb: rdb, path: abs}, nil
 }
 
+// Path is the database file's absolute path.
+func (s *Store) Path() string { return s.path }
+
 // Sync makes every commit so far durable, through an OS crash or a power
 // loss: it fsyncs the write-ahead log, which under synchronous=NORMAL SQLite
 // syncs only at checkpoints (and a checkpoint syncs the database file, so
