@@ -45,7 +45,9 @@ func NewCA(t testing.TB) *CA {
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "intake test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		// From 2020: the daemon's tests run on a clock set in 2025, and
+		// S/MIME certificates are checked at the time mail arrived.
+		NotBefore: smimeEpoch, NotAfter: now.Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
@@ -99,9 +101,12 @@ type Identity struct {
 	CertPEM, KeyPEM []byte // the certificate, and its key (PKCS #8), PEM
 }
 
+// smimeEpoch starts the validity of the CA and of S/MIME certificates.
+var smimeEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // SMIME issues an S/MIME certificate for addr (an RSA key, e-mail
-// protection, the address as an rfc822Name), valid from an hour ago for a
-// day, as an agency's CAC or the mailbox's own certificate is.
+// protection, the address as an rfc822Name), valid from 2020 until a day
+// from now, as an agency's CAC or the mailbox's own certificate is.
 func (c *CA) SMIME(t testing.TB, addr string) *Identity {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -112,7 +117,7 @@ func (c *CA) SMIME(t testing.TB, addr string) *Identity {
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{
 		SerialNumber: serial, Subject: pkix.Name{CommonName: addr},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		NotBefore: smimeEpoch, NotAfter: now.Add(24 * time.Hour),
 		EmailAddresses: []string{addr},
 		KeyUsage:       x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
