@@ -243,8 +243,8 @@ func (d *Daemon) waitCompletion(out reply.Outcome, m *store.Message, msg *email.
 	}
 	return store.Completion{
 		Status: store.StatusReceived, From: msg.From, Agency: out.Agency, Call: out.Call.ID,
-		Note: "waiting for the password of its workbook",
-		Wait: &store.PasswordWait{Message: m.ID, Agency: out.Agency, Sender: msg.From, Receipt: out.Receipt, Until: until},
+		Note:  "waiting for the password of its workbook",
+		Wait:  &store.PasswordWait{Message: m.ID, Agency: out.Agency, Sender: msg.From, Receipt: out.Receipt, Until: until},
 		Reply: &store.NewReply{MessageID: mail.MessageID, Kind: mail.Kind, From: mail.From, To: mail.To, Raw: mail.Raw},
 	}, nil
 }
