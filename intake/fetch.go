@@ -616,7 +616,7 @@ func (d *Daemon) move(c *imapclient.Client, uids []imap.UID, folder string) erro
 
 func (d *Daemon) createFolders(c *imapclient.Client) {
 	f := d.o.Folders
-	for _, name := range []string{f.Accepted, f.Deficient, f.Ignored, f.Bounces, f.Quarantine} {
+	for _, name := range []string{f.Accepted, f.Deficient, f.Ignored, f.Bounces, f.Quarantine, f.Questions} {
 		// An existing folder answers NO [ALREADYEXISTS]; anything else shows up
 		// later as a failed move, with its reason.
 		_ = d.timed(c, func() error { return c.Create(name, nil).Wait() })

@@ -44,11 +44,13 @@ type Agency struct {
 // committed.
 type Folders struct {
 	Accepted, Deficient, Ignored, Bounces, Quarantine string
+	Questions                                         string // questions for staff (no workbook)
 }
 
 // DefaultFolders are used for every folder left empty.
 func DefaultFolders() Folders {
-	return Folders{Accepted: "Accepted", Deficient: "Deficient", Ignored: "Ignored", Bounces: "Bounces", Quarantine: "Quarantine"}
+	return Folders{Accepted: "Accepted", Deficient: "Deficient", Ignored: "Ignored", Bounces: "Bounces", Quarantine: "Quarantine",
+		Questions: "Questions"}
 }
 
 // Options configure a Daemon. Store, Calls and Reply are required; every
@@ -163,7 +165,7 @@ func New(o Options) (*Daemon, error) {
 		def string
 	}{
 		{&o.Folders.Accepted, def.Accepted}, {&o.Folders.Deficient, def.Deficient}, {&o.Folders.Ignored, def.Ignored},
-		{&o.Folders.Bounces, def.Bounces}, {&o.Folders.Quarantine, def.Quarantine},
+		{&o.Folders.Bounces, def.Bounces}, {&o.Folders.Quarantine, def.Quarantine}, {&o.Folders.Questions, def.Questions},
 	} {
 		if *f.dst == "" {
 			*f.dst = f.def

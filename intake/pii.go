@@ -123,6 +123,17 @@ func (d *Daemon) pairedWait(ctx context.Context, msg *email.Message, received ti
 			return w, true, nil
 		}
 	}
+	// Naming no receipt, only a short mail is taken for a password mail
+	// (the password, a greeting, a name): a question sent meanwhile is not.
+	lines := 0
+	for _, l := range strings.Split(msg.Text, "\n") {
+		if strings.TrimSpace(l) != "" {
+			lines++
+		}
+	}
+	if lines > 3 {
+		return store.PasswordWait{}, false, nil
+	}
 	for i := len(ws) - 1; i >= 0; i-- {
 		if !received.After(ws[i].Until) {
 			return ws[i], true, nil
@@ -273,15 +284,6 @@ func (d *Daemon) RunWaits(ctx context.Context) {
 			d.log.Error("pii: process pending", "err", err)
 		}
 	}
-}
-
-// receivedAt is when the mail server received m (its INTERNALDATE), or
-// when it was fetched if that is earlier or unknown.
-func receivedAt(m *store.Message) time.Time {
-	if m.InternalDate.IsZero() || m.InternalDate.After(m.ReceivedAt) {
-		return m.ReceivedAt
-	}
-	return m.InternalDate
 }
 
 // plainOnly leaves out encrypted workbooks: an annotated copy of one would

@@ -229,13 +229,14 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		def = d.o.Calls.All()[0]
 	}
 	c.Call = def.ID
-
-	// On time or late is judged by when the mail server received it, so a
-	// daemon outage over a deadline does not make on-time mail late.
-	received := m.InternalDate
-	if received.IsZero() || received.After(m.ReceivedAt) {
-		received = m.ReceivedAt
+	// A question: no workbook, and no call's keywords or a question asked
+	// (question.go).
+	if len(files) == 0 && len(msg.Unread) == 0 && !msg.Incomplete && !m.Truncated && isQuestion(d.o.Calls, msg) {
+		named, _ := d.o.Calls.Route(parser.RouteInput{Recipients: recipients, Subject: msg.Subject})
+		return d.question(ctx, m, msg, agency, named, c)
 	}
+
+	received := receivedAt(m)
 	// Cross-kind rules may lean on what the agency already sent.
 	prior, err := d.o.Store.AgencyRecords(ctx, def.ID, agency.Code)
 	if err != nil {
@@ -266,7 +267,7 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	case len(files) == 0 && len(unread) == 0:
 		sub.Findings = append([]parser.Finding{{Code: "no-spreadsheet", Severity: parser.SeverityError,
 			Message: "No spreadsheet was attached to your message.",
-			Fix:     fmt.Sprintf("Reply with the completed %q workbook (.xlsx) attached; `intake template` gives the blank template.", def.Title)}}, sub.Findings...)
+			Fix:     fmt.Sprintf("Reply with the completed %q workbook (.xlsx) attached; the blank template is attached to this notice.", def.Title)}}, sub.Findings...)
 	}
 	if sub.Agency == "" {
 		sub.Agency = agency.Code
@@ -321,6 +322,9 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		if out.Annotated, err = d.annotatedCopies(ctx, def, plainOnly(files), sub.Findings, m.ID); err != nil {
 			return c, err
 		}
+		if out.Template, err = blankTemplate(ctx, def, sub.Findings); err != nil {
+			return c, err
+		}
 		mail, err = d.o.Reply.Deficiency(out)
 		if err != nil {
 			return c, err
@@ -331,9 +335,16 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		Accepted: accepted, Late: late, ReceivedAt: received, Files: stored, Result: sub,
 	}
 	c.Note = fmt.Sprintf("%s: %d records, %d findings", receipt, len(sub.Records), len(sub.Findings))
+	if err := d.encryptReply(ctx, def, mail, d.o.Now()); err != nil { // pii.go
+		return c, err
+	}
+	return d.withReply(ctx, c, msg.From, mail)
+}
 
-	// Per-sender rate limit: a sender in a loop with us gets no more.
-	n, err := d.o.Store.RepliesTo(ctx, msg.From, d.o.Now().Add(-d.o.RateWindow))
+// withReply adds mail to c as its reply, unless the per-sender rate limit
+// is reached: a sender in a loop with us gets no more.
+func (d *Daemon) withReply(ctx context.Context, c store.Completion, to string, mail *reply.Mail) (store.Completion, error) {
+	n, err := d.o.Store.RepliesTo(ctx, to, d.o.Now().Add(-d.o.RateWindow))
 	if err != nil {
 		return c, err
 	}
@@ -341,9 +352,6 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		c.Note += "; reply suppressed: rate limit reached for this sender"
 		d.metrics.RepliesSuppressed.Inc()
 		return c, nil
-	}
-	if err := d.encryptReply(ctx, def, mail, d.o.Now()); err != nil {
-		return c, err
 	}
 	c.Reply = &store.NewReply{MessageID: mail.MessageID, Kind: mail.Kind, From: mail.From, To: mail.To, Raw: mail.Raw}
 	return c, nil

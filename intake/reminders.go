@@ -3,10 +3,10 @@ package intake
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
+	"intake/parser"
 	"intake/reply"
 	"intake/store"
 )
@@ -26,7 +26,8 @@ func (d *Daemon) RunReminders(ctx context.Context) {
 }
 
 // QueueReminders queues a reminder to every expected agency that has no
-// accepted submission for a deadline falling within ReminderDays from now.
+// accepted submission (parser.Status: missing or deficient) for a deadline
+// falling within ReminderDays from now.
 // Each (call, agency, deadline) is reminded once, whatever happens to the
 // daemon in between: the store refuses a second.
 func (d *Daemon) QueueReminders(ctx context.Context) (int, error) {
@@ -35,21 +36,25 @@ func (d *Daemon) QueueReminders(ctx context.Context) (int, error) {
 	}
 	now := d.o.Now()
 	queued := 0
+	codes := make([]string, 0, len(d.o.Agencies))
+	for _, a := range d.o.Agencies {
+		codes = append(codes, a.Code)
+	}
 	for _, def := range d.o.Calls.All() {
 		for _, due := range def.Upcoming(now, now.Add(time.Duration(d.o.ReminderDays)*24*time.Hour)) {
 			_, period, _ := def.Due(due.Add(-time.Second))
-			states, err := d.o.Store.CallStatus(ctx, def.ID, period)
+			attempts, err := d.o.Store.Attempts(ctx, def.ID, period)
 			if err != nil {
 				return queued, err
 			}
-			done := map[string]bool{}
-			for _, s := range states {
-				if s.Accepted {
-					done[s.Agency] = true
-				}
+			// Who still owes an answer: parser.Status, as everywhere.
+			ps := parser.Status(def, period, def.Expected(codes), attempts, now)
+			owe := map[string]bool{}
+			for _, a := range ps.Agencies {
+				owe[a.Agency] = a.Outstanding()
 			}
 			for _, a := range d.o.Agencies {
-				if done[a.Code] || (len(def.ExpectedAgencies) > 0 && !slices.Contains(def.ExpectedAgencies, a.Code)) {
+				if !owe[a.Code] {
 					continue
 				}
 				to := a.Contacts

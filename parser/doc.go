@@ -17,6 +17,8 @@
 // rows and Findings as they stream, keeping only what rules across rows
 // need (stream.go: CheckStream); route.go picks the call of a mail;
 // diff.go compares versions; deadline.go answers when a call is due;
+// status.go says where each agency stands (the one computation every
+// status view uses); agency.go matches an agency to what staff type;
 // reference.go reads the agency, pay-plan and .gov domain tables.
 // parsertest builds workbooks for other packages' tests.
 package parser

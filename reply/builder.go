@@ -25,6 +25,7 @@ const (
 	KindAcknowledgement = "acknowledgement"
 	KindDeficiency      = "deficiency"
 	KindReminder        = "reminder"
+	KindQuestion        = "question" // staff will answer a question (no workbook)
 )
 
 // xlsxType is the media type of an .xlsx workbook.
@@ -70,10 +71,14 @@ type Outcome struct {
 	// the caller (package workbook); an acknowledgement attaches it when
 	// the mail does not name every change. nil: none.
 	ChangeList []byte
-	Due        time.Time // zero: no deadline known
-	Late       bool
-	Changes    *parser.Changes // nil for a first version; else what changed since the previous version
-	Now        time.Time       // the reply's Date
+	// Template is the blank official template of Call, made by the caller
+	// (package workbook): a deficiency notice for mail without a workbook,
+	// or with one that is not the call's, attaches it. nil: none.
+	Template []byte
+	Due      time.Time // zero: no deadline known
+	Late     bool
+	Changes  *parser.Changes // nil for a first version; else what changed since the previous version
+	Now      time.Time       // the reply's Date
 }
 
 // Annotated is the annotated copy of one of the agency's workbooks.
@@ -121,7 +126,7 @@ func NewBuilder(o Options) (*Builder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reply: parse html templates: %w", err)
 	}
-	for _, name := range []string{KindAcknowledgement, KindDeficiency, KindReminder, KindWaiting} {
+	for _, name := range []string{KindAcknowledgement, KindDeficiency, KindReminder, KindQuestion, KindWaiting} {
 		if text.Lookup(name) == nil || html.Lookup(name) == nil {
 			return nil, fmt.Errorf("reply: template %q is not defined", name)
 		}

@@ -68,6 +68,11 @@ func (b *Builder) Deficiency(out Outcome) (*Mail, error) {
 			v.Annotated = append(v.Annotated, name)
 		}
 	}
+	if len(out.Template) > 0 {
+		// Blank: no agency data in it, so it goes with a PII call too.
+		v.Template = TemplateName(out.Call)
+		atts = append(atts, attachment{Name: v.Template, Data: out.Template})
+	}
 	v.Groups, v.More = group(out.Submission, rest, maxLines)
 	v.MoreWhere = moreWhere(v.Annotated, v.Withheld)
 	text, html, err := b.render(KindDeficiency, v)
@@ -91,6 +96,15 @@ func findingsFor(fs []parser.Finding, name string) []parser.Finding {
 func isXLSXName(name string) bool {
 	ext := strings.ToLower(path.Ext(name))
 	return ext == ".xlsx"
+}
+
+// TemplateName is the file name of a call's blank template as attached:
+// "<call id> - template.xlsx".
+func TemplateName(def *parser.Definition) string {
+	if def == nil || def.ID == "" {
+		return "template.xlsx"
+	}
+	return def.ID + " - template.xlsx"
 }
 
 // AnnotatedName is the file name of the annotated copy of a workbook:

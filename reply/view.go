@@ -109,6 +109,7 @@ type deficiencyView struct {
 	Annotated     []string // names of the annotated copies attached
 	NoSpreadsheet bool     // the mail carried no spreadsheet: no receipt issued
 	Withheld      bool     // a PII call: workbooks with findings are not sent back
+	Template      string   // file name of the blank official template attached, "" for none
 }
 
 type findingWithFile struct {

@@ -24,6 +24,7 @@ type Completion struct {
 	Submission *NewSubmission // nil when none
 	Reply      *NewReply      // nil when no reply
 	Bounce     *Bounce        // nil unless Status == StatusBounce
+	Question   *NewQuestion   // required with StatusQuestion, nil otherwise
 	Now        time.Time
 	// Wait, when set, does not end the message's processing: the message
 	// waits for its workbook's password (WaitForPassword, with Reply as
@@ -71,7 +72,7 @@ type Completed struct {
 // finalStatus reports whether a message may end its processing in status.
 func finalStatus(status string) bool {
 	switch status {
-	case StatusAccepted, StatusDeficient, StatusRejected, StatusIgnored, StatusBounce, StatusQuarantined:
+	case StatusAccepted, StatusDeficient, StatusRejected, StatusIgnored, StatusBounce, StatusQuarantined, StatusQuestion:
 		return true
 	}
 	return false
@@ -94,6 +95,9 @@ func (s *Store) Complete(ctx context.Context, c Completion) (Completed, error) {
 	if c.Bounce != nil && c.Status != StatusBounce {
 		return Completed{}, fmt.Errorf("store: complete %d: a bounce with status %s", c.Message, c.Status)
 	}
+	if (c.Question != nil) != (c.Status == StatusQuestion) {
+		return Completed{}, fmt.Errorf("store: complete %d: status %s with question %v", c.Message, c.Status, c.Question != nil)
+	}
 	if c.Now.IsZero() {
 		return Completed{}, fmt.Errorf("store: complete %d: zero time", c.Message)
 	}
@@ -112,6 +116,11 @@ func (s *Store) Complete(ctx context.Context, c Completion) (Completed, error) {
 		}
 		if c.Reply != nil {
 			if _, err := insertReply(ctx, tx, *c.Reply, done.SubmissionID, c.Message, c.Now); err != nil {
+				return err
+			}
+		}
+		if c.Question != nil {
+			if err := insertQuestion(ctx, tx, c, c.Now); err != nil {
 				return err
 			}
 		}

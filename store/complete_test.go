@@ -3,10 +3,13 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"intake/parser"
 	"intake/store"
 )
 
@@ -197,43 +200,40 @@ func TestComplete_supersedingVersions(t *testing.T) {
 		t.Errorf("AgencyRecords(DJ) = %v, want an empty map", recs)
 	}
 
-	status, err := s.CallStatus(ctx, call, "")
+	attempts, err := s.Attempts(ctx, call, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(status) != 2 {
-		t.Fatalf("CallStatus = %+v, want one row per period", status)
+	var got []string
+	for _, a := range attempts {
+		got = append(got, fmt.Sprintf("%s %s v%d accepted=%v %v", a.Receipt, a.Agency, a.Version, a.Accepted, a.Kinds))
 	}
-	st := status[0]
-	if st.Agency != "HS" || st.Period != "" || st.Receipt != "R-3" || st.Version != 2 || !st.Accepted ||
-		st.Submissions != 3 || !st.LastAt.Equal(t0.Add(2*time.Hour)) {
-		t.Errorf("CallStatus[0] = %+v", st)
+	if want := []string{"R-1 HS v1 accepted=true [position-report]", "R-2 HS v0 accepted=false [position-report]",
+		"R-3 HS v2 accepted=true [position-report]"}; !slices.Equal(got, want) {
+		t.Errorf("Attempts = %q, want %q", got, want)
 	}
-	if p, _ := s.CallStatus(ctx, call, "2025-W14"); len(p) != 1 || p[0].Receipt != "R-4" {
-		t.Errorf("CallStatus(period) = %+v", p)
+	if a := attempts[2]; a.Sender != "hr@dhs.gov" || !a.ReceivedAt.Equal(t0.Add(2*time.Hour)) || a.Seq <= attempts[1].Seq {
+		t.Errorf("Attempts[2] = %+v", a)
 	}
-	// A deficient resubmission after the current one leaves the agency accepted.
-	mustComplete(t, s, 5, submission("R-5", false, 1), t0.Add(4*time.Hour))
-	status, _ = s.CallStatus(ctx, call, "")
-	if st := status[0]; st.Receipt != "R-3" || !st.Accepted || st.Submissions != 4 {
-		t.Errorf("CallStatus after a deficient resubmission = %+v", st)
+	if p, _ := s.Attempts(ctx, call, "2025-W14"); len(p) != 1 || p[0].Receipt != "R-4" {
+		t.Errorf("Attempts(period) = %+v", p)
+	}
+	if p, err := s.Attempts(ctx, "no-such-call", ""); err != nil || p == nil || len(p) != 0 {
+		t.Errorf("Attempts(unknown call) = %#v, %v; want an empty list", p, err)
 	}
 }
 
-func TestCallStatus_deficientOnly(t *testing.T) {
+// The kinds of an attempt are those of its sheets, an empty one too, as
+// the rows in force (current_kinds) count them.
+func TestAttempts_emptySheetKind(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
-	mustComplete(t, s, 1, submission("R-1", false, 1), t0)
-	late := submission("R-2", false, 1)
-	late.Late = true
-	late.ReceivedAt = t0.Add(time.Hour)
-	mustComplete(t, s, 2, late, t0.Add(time.Hour))
-	st, err := s.CallStatus(ctx, "ses-designation-review", "")
-	if err != nil || len(st) != 1 {
-		t.Fatalf("CallStatus = %+v, %v", st, err)
-	}
-	if st[0].Accepted || st[0].Receipt != "R-2" || !st[0].Late || st[0].Version != 0 || !st[0].LastAt.Equal(t0.Add(time.Hour)) {
-		t.Errorf("CallStatus = %+v, want the latest deficient submission", st[0])
+	sub := submission("R-1", true, 1)
+	sub.Result.Files[0].Sheets = []parser.SheetResult{{Name: "Positions", Kind: "position-report", Rows: 1}, {Name: "Retention", Kind: "retention-request"}}
+	mustComplete(t, s, 1, sub, t0)
+	attempts, err := s.Attempts(ctx, "ses-designation-review", "")
+	if err != nil || len(attempts) != 1 || !slices.Equal(attempts[0].Kinds, []string{"position-report", "retention-request"}) {
+		t.Fatalf("Attempts = %+v, %v", attempts, err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,7 @@ const (
 	StatusIgnored     = "ignored"     // auto-reply, list mail, own message: no reply
 	StatusBounce      = "bounce"      // a bounce of one of our replies, recorded
 	StatusQuarantined = "quarantined" // processing failed too often
+	StatusQuestion    = "question"    // no workbook, a question for staff: a holding reply queued (questions table)
 )
 
 // RawMessage is a message as fetched from the server.
@@ -263,14 +265,11 @@ func requireStatus(ctx context.Context, tx *sql.Tx, id int64, want string) error
 // moved a second time). ErrNotFound for an unknown id.
 func (s *Store) Replay(ctx context.Context, id int64) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		var purged sql.NullString
-		if err := tx.QueryRowContext(ctx, `SELECT purged_at FROM messages WHERE id = ?`, id).Scan(&purged); errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		} else if err != nil {
+		var purged string
+		if err := tx.QueryRowContext(ctx, `SELECT purged_at FROM purged WHERE message = ?`, id).Scan(&purged); err == nil {
+			return fmt.Errorf("store: replay %d: its raw mail was purged on %s (retention)", id, purged[:min(10, len(purged))])
+		} else if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: replay %d: %w", id, err)
-		}
-		if purged.Valid {
-			return fmt.Errorf("store: replay %d: its raw mail was purged on %s (retention)", id, purged.String[:10])
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, attempts = 0, last_error = '' WHERE id = ?`,
 			StatusReceived, id)
@@ -288,22 +287,54 @@ func (s *Store) Replay(ctx context.Context, id int64) error {
 
 // MessageFilter selects messages for Messages. Zero values select all.
 type MessageFilter struct {
-	Status string // "" = any
+	Status string // "" = any; else one of MessageStatuses (ErrBadFilter otherwise)
 	Limit  int    // <= 0 = no limit
+	Offset int    // skip this many of the newest first
 }
 
-// Messages lists messages, newest first, without their raw bytes.
-func (s *Store) Messages(ctx context.Context, f MessageFilter) ([]Message, error) {
-	q := `SELECT ` + messageColumns + ` FROM messages`
-	var args []any
-	if f.Status != "" {
-		q += ` WHERE status = ?`
-		args = append(args, f.Status)
+// MessageStatuses are the statuses a message can have.
+var MessageStatuses = []string{StatusReceived, StatusAccepted, StatusDeficient, StatusRejected, StatusIgnored,
+	StatusBounce, StatusQuarantined, StatusQuestion}
+
+func (f MessageFilter) where() (string, []any, error) {
+	if f.Status == "" {
+		return "", nil, nil
 	}
-	q += ` ORDER BY id DESC`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+	if !slices.Contains(MessageStatuses, f.Status) {
+		return "", nil, fmt.Errorf("%w %q (want one of %s)", ErrBadFilter, f.Status, strings.Join(MessageStatuses, ", "))
+	}
+	return ` WHERE status = ?`, []any{f.Status}, nil
+}
+
+// CountMessages returns how many messages f selects, Limit and Offset
+// aside.
+func (s *Store) CountMessages(ctx context.Context, f MessageFilter) (int, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count messages: %w", err)
+	}
+	return n, nil
+}
+
+// Messages lists messages, newest first, without their raw bytes: Limit of
+// them after Offset. An unknown Status is ErrBadFilter.
+func (s *Store) Messages(ctx context.Context, f MessageFilter) ([]Message, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + messageColumns + ` FROM messages` + where + ` ORDER BY id DESC`
+	switch {
+	case f.Limit > 0:
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, f.Limit, max(f.Offset, 0))
+	case f.Offset > 0:
+		q += ` LIMIT -1 OFFSET ?`
+		args = append(args, f.Offset)
 	}
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -137,14 +137,14 @@ func (s *Store) ResolveWait(ctx context.Context, message, passwordMail int64, no
 func (s *Store) PurgeRawNow(ctx context.Context, id int64, note string, now time.Time) error {
 	defer s.dropLog(ctx)
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE messages SET raw = x'', purged_at = ?, note = ? WHERE id = ?`, ts(now), note, id)
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET note = ? WHERE id = ?`, note, id)
 		if err != nil {
 			return fmt.Errorf("store: purge %d: %w", id, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return nil
+		return purgeRaw(ctx, tx, []int64{id}, now)
 	})
 }
 
@@ -183,7 +183,10 @@ func (s *Store) SenderCert(ctx context.Context, addr string, now time.Time) ([]b
 // purgeRaw deletes the raw bytes of messages inside tx.
 func purgeRaw(ctx context.Context, tx *sql.Tx, ids []int64, now time.Time) error {
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET raw = x'', purged_at = ? WHERE id = ?`, ts(now), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET raw = x'' WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("store: purge %d: %w", id, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO purged (message, purged_at) VALUES (?, ?)`, id, ts(now)); err != nil {
 			return fmt.Errorf("store: purge %d: %w", id, err)
 		}
 	}

@@ -24,7 +24,8 @@ type Purgeable struct {
 // the reply). Accepted and deficient mail is a submission and keeps its raw
 // message and files; quarantined mail waits for staff (intake replay) and
 // is kept too.
-const purgeWhere = `status IN ('rejected', 'ignored', 'bounce') AND purged_at IS NULL AND received_at < ?
+const purgeWhere = `status IN ('rejected', 'ignored', 'bounce') AND received_at < ?
+	AND id NOT IN (SELECT message FROM purged)
 	AND NOT EXISTS (SELECT 1 FROM submissions WHERE submissions.message = messages.id)`
 
 // Purgeable lists the messages Purge would purge for this cutoff (raw mail
@@ -99,9 +100,14 @@ func (s *Store) Purge(ctx context.Context, before, now time.Time) (n int, bytes 
 			if err := rows.Err(); err != nil || len(ids) == 0 {
 				return err
 			}
-			q := `UPDATE messages SET raw = x'', purged_at = ? WHERE id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
-			if _, err := tx.ExecContext(ctx, q, append([]any{ts(now)}, ids...)...); err != nil {
+			q := `UPDATE messages SET raw = x'' WHERE id IN (?` + strings.Repeat(", ?", len(ids)-1) + `)`
+			if _, err := tx.ExecContext(ctx, q, ids...); err != nil {
 				return err
+			}
+			for _, id := range ids {
+				if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO purged (message, purged_at) VALUES (?, ?)`, id, ts(now)); err != nil {
+					return err
+				}
 			}
 			return tx.Commit()
 		}()

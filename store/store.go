@@ -5,7 +5,7 @@
 //
 // It knows SQL and nothing of IMAP or SMTP. There is one Store type with a
 // method per query, grouped by table (message.go, location.go, cursor.go,
-// submission.go, complete.go, outbox.go, audit.go). Every multi-step write is one
+// submission.go, complete.go, outbox.go, audit.go, question.go). Every multi-step write is one
 // transaction, so a reply can never exist without the records it reports.
 //
 // Schema (migrations/*.sql, applied in order by migrate.go and recorded in
@@ -31,6 +31,14 @@
 //	reminders          one row per (call, agency, due): a reminder is queued once
 //	audit              who viewed records, downloaded a file or exported, when and
 //	                   what: append-only and hash-chained (audit.go)
+//	purged             messages whose raw bytes retention (retention.go) or a
+//	                   used password mail (pii.go) purged, and when
+//	password_waits     a mail whose encrypted workbook waits for its password,
+//	                   until when, and the mail that brought it (pii.go)
+//	smime_certs        the certificate of each sender's last verified S/MIME
+//	                   signature, to encrypt replies holding PII to (pii.go)
+//	questions          one per message in status question: agency, subject, text,
+//	                   asked, answered (when, by whom) and staff notes (question.go)
 //
 // Files: the database, its -wal and -shm, and the lock (lock.go) are the
 // daemon's user's only (0600), in a directory made 0700 when the store

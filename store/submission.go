@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,10 +141,22 @@ type SubmissionSummary struct {
 
 // ListFilter selects submissions. Zero values select all.
 type ListFilter struct {
-	Call, Agency, State string
-	Since               time.Time // received at or after
-	Limit               int       // <= 0 = no limit
+	Call, Agency string
+	// State is "current", "superseded", "deficient", or "accepted" (current
+	// or superseded: every version that was accepted); another value is
+	// refused with ErrBadFilter.
+	State    string
+	Agencies []string  // any of these agency codes (beside Agency); empty: any
+	Since    time.Time // received at or after
+	Limit    int       // <= 0 = no limit
+	Offset   int       // skip this many of the newest first
 }
+
+// ErrBadFilter: a filter names a state or status that does not exist.
+var ErrBadFilter = errors.New("store: no such state")
+
+// SubmissionStates are the states ListFilter.State takes.
+var SubmissionStates = []string{stateCurrent, stateSuperseded, stateDeficient, "accepted"}
 
 const summaryColumns = `s.id, s.receipt, s.call, s.agency, s.period, s.sender, m.message_id, s.version, s.state,
 	s.late, s.received_at, s.records, s.errors, s.warnings, s.message`
@@ -165,15 +179,15 @@ func scanSummary(r rowScanner) (SubmissionSummary, error) {
 	return x, err
 }
 
-// Submissions lists submissions, newest first.
-func (s *Store) Submissions(ctx context.Context, f ListFilter) ([]SubmissionSummary, error) {
+// where returns the WHERE clause of f ("" for none) and its arguments.
+func (f ListFilter) where() (string, []any, error) {
 	var (
-		where []string
+		conds []string
 		args  []any
 	)
-	add := func(cond string, arg any) {
-		where = append(where, cond)
-		args = append(args, arg)
+	add := func(cond string, arg ...any) {
+		conds = append(conds, cond)
+		args = append(args, arg...)
 	}
 	if f.Call != "" {
 		add("s.call = ?", f.Call)
@@ -181,27 +195,67 @@ func (s *Store) Submissions(ctx context.Context, f ListFilter) ([]SubmissionSumm
 	if f.Agency != "" {
 		add("s.agency = ?", f.Agency)
 	}
-	if f.State != "" {
+	if len(f.Agencies) > 0 {
+		in := make([]any, len(f.Agencies))
+		for i, a := range f.Agencies {
+			in[i] = a
+		}
+		add("s.agency IN (?"+strings.Repeat(", ?", len(in)-1)+")", in...)
+	}
+	switch f.State {
+	case "":
+	case "accepted":
+		add("s.state IN (?, ?)", stateCurrent, stateSuperseded)
+	case stateCurrent, stateSuperseded, stateDeficient:
 		add("s.state = ?", f.State)
+	default:
+		return "", nil, fmt.Errorf("%w %q (want one of %s)", ErrBadFilter, f.State, strings.Join(SubmissionStates, ", "))
 	}
 	if !f.Since.IsZero() {
 		add("s.received_at >= ?", tsq(f.Since))
 	}
-	q := `SELECT ` + summaryColumns + summaryFrom
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+	if len(conds) == 0 {
+		return "", args, nil
 	}
-	q += ` ORDER BY s.received_at DESC, s.id DESC`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+	return ` WHERE ` + strings.Join(conds, " AND "), args, nil
+}
+
+// CountSubmissions returns how many submissions f selects, Limit and
+// Offset aside.
+func (s *Store) CountSubmissions(ctx context.Context, f ListFilter) (int, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM submissions s`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count submissions: %w", err)
+	}
+	return n, nil
+}
+
+// Submissions lists submissions, newest first: Limit of them after
+// Offset. An unknown State is ErrBadFilter.
+func (s *Store) Submissions(ctx context.Context, f ListFilter) ([]SubmissionSummary, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + summaryColumns + summaryFrom + where + ` ORDER BY s.received_at DESC, s.id DESC`
+	switch {
+	case f.Limit > 0:
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, f.Limit, max(f.Offset, 0))
+	case f.Offset > 0:
+		q += ` LIMIT -1 OFFSET ?`
+		args = append(args, f.Offset)
 	}
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: submissions: %w", err)
 	}
 	defer rows.Close()
-	var out []SubmissionSummary
+	out := []SubmissionSummary{}
 	for rows.Next() {
 		x, err := scanSummary(rows)
 		if err != nil {
@@ -346,67 +400,76 @@ func (s *Store) SubmissionCall(ctx context.Context, receipt string) (string, err
 	return call, nil
 }
 
-// AgencyState is where one agency stands on a call (for one period).
-type AgencyState struct {
-	Agency, Period string
-	Receipt        string    // the current accepted version's, else the latest submission's
-	Sender         string    // of that submission
-	Version        int       // 0 when none is accepted
-	Accepted       bool      // a current accepted version exists
-	Late           bool      // that submission was late
-	LastAt         time.Time // when the latest submission (of any state) was received
-	Submissions    int       // all submissions, of any state
-}
-
-// CallStatus returns, per agency that ever submitted to call (and to
-// period, if period != ""), its latest state: one row per agency and
-// period, ordered by agency and period. The state shown is that of the
-// current accepted version if there is one (a later deficient resubmission
-// does not undo it), else that of the latest submission.
-func (s *Store) CallStatus(ctx context.Context, call, period string) ([]AgencyState, error) {
-	q := `SELECT agency, period, receipt, sender, version, state, late, received_at FROM submissions WHERE call = ?`
-	args := []any{call}
-	if period != "" {
-		q += ` AND period = ?`
-		args = append(args, period)
-	}
-	q += ` ORDER BY agency, period, id`
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+// Attempts returns every submission of call for period ("" for a
+// single-deadline call), deficient ones too, in the order they were
+// decided, as parser.Status takes them. Each one's Kinds are those it
+// spoke for (the kinds of its sheets, as parser.Submission.Kinds).
+func (s *Store) Attempts(ctx context.Context, call, period string) ([]parser.Attempt, error) {
+	// The kinds of its sheets (an empty sheet speaks for its kind too) and
+	// of its records, as insertSubmission gives current_kinds.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT s.id, s.receipt, s.agency, s.period, s.sender, s.version, s.state, s.late,
+		s.received_at, s.file_results,
+		COALESCE((SELECT group_concat(kind, char(10)) FROM (SELECT DISTINCT kind FROM records WHERE submission = s.id)), '')
+		FROM submissions s WHERE s.call = ? AND s.period = ? ORDER BY s.id`, call, period)
 	if err != nil {
-		return nil, fmt.Errorf("store: call status: %w", err)
+		return nil, fmt.Errorf("store: attempts: %w", err)
 	}
 	defer rows.Close()
-	var out []AgencyState
+	out := []parser.Attempt{}
 	for rows.Next() {
 		var (
-			agency, per, receipt, sender, state string
-			version, late                       int
-			received                            sql.NullString
+			a           parser.Attempt
+			state       string
+			late        int
+			received    sql.NullString
+			fileResults []byte
+			kinds       string
 		)
-		if err := rows.Scan(&agency, &per, &receipt, &sender, &version, &state, &late, &received); err != nil {
-			return nil, fmt.Errorf("store: call status: %w", err)
+		if err := rows.Scan(&a.Seq, &a.Receipt, &a.Agency, &a.Period, &a.Sender, &a.Version, &state, &late, &received, &fileResults, &kinds); err != nil {
+			return nil, fmt.Errorf("store: attempts: %w", err)
 		}
-		at, err := parseTS(received)
-		if err != nil {
+		if a.ReceivedAt, err = parseTS(received); err != nil {
 			return nil, err
 		}
-		if n := len(out); n == 0 || out[n-1].Agency != agency || out[n-1].Period != per {
-			out = append(out, AgencyState{Agency: agency, Period: per})
+		a.Accepted, a.Late = state != stateDeficient, late != 0
+		var files []parser.FileResult
+		if err := json.Unmarshal(fileResults, &files); err != nil {
+			return nil, fmt.Errorf("store: attempts: %s: file results: %w", a.Receipt, err)
 		}
-		a := &out[len(out)-1]
-		a.Submissions++
-		if at.After(a.LastAt) {
-			a.LastAt = at
+		counts := map[string]int{}
+		for _, k := range strings.Split(kinds, "\n") {
+			if k != "" {
+				counts[k] = 1
+			}
 		}
-		// Rows come in id order: a later one replaces the shown state unless
-		// a current accepted version is shown already.
-		if state == stateCurrent || !a.Accepted {
-			a.Receipt, a.Sender, a.Version, a.Late = receipt, sender, version, late != 0
-			a.Accepted = state == stateCurrent
-		}
+		a.Kinds = (&parser.Submission{Files: files, RecordCounts: counts}).Kinds()
+		slices.Sort(a.Kinds)
+		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: call status: %w", err)
+		return nil, fmt.Errorf("store: attempts: %w", err)
+	}
+	return out, nil
+}
+
+// AgencyCodes returns the codes of every agency with a submission stored,
+// sorted.
+func (s *Store) AgencyCodes(ctx context.Context) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT agency FROM submissions ORDER BY agency`)
+	if err != nil {
+		return nil, fmt.Errorf("store: agency codes: %w", err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var code string
+		if err := rows.Scan(&code); err != nil {
+			return nil, fmt.Errorf("store: agency codes: %w", err)
+		}
+		out = append(out, code)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: agency codes: %w", err)
 	}
 	return out, nil
 }

@@ -285,7 +285,6 @@ func (t *templateBuilder) validation(sheet, col string, c parser.Column) error {
 	return t.f.AddDataValidation(sheet, dv)
 }
 
-
 // list writes values into a new column of the hidden Lists sheet and
 // returns the absolute reference of the range, for lists too long (over
 // 255 characters) or too odd (commas, quotes) for an inline drop-down.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -36,6 +37,11 @@ type app struct {
 	metrics  *prometheus.Registry
 	lock     *store.Lock                 // held by the commands that decide mail (run, replay)
 	health   func(context.Context) error // more for /healthz (intake run: the daemon's)
+	// With intake run, the daemon's staff actions for the dashboard: decide
+	// a stored message again, wake the outbox. nil under intake serve.
+	replay     func(ctx context.Context, id int64) error
+	wakeOutbox func()
+	now        func() time.Time // the dashboard's clock; nil: the real one (the demo's runs in March 2025)
 }
 
 // newLogger makes the process logger. Cell values never reach it: the
@@ -173,7 +179,7 @@ func (a *app) daemonOptions() (intake.Options, error) {
 			Auth: c.SMTP.Auth, Token: func(context.Context) (string, error) { return smtpToken() }, HELO: c.SMTP.HELO, Timeout: c.SMTP.Timeout,
 		},
 		Folders: intake.Folders{Accepted: c.Folders.Accepted, Deficient: c.Folders.Deficient, Ignored: c.Folders.Ignored,
-			Bounces: c.Folders.Bounces, Quarantine: c.Folders.Quarantine},
+			Bounces: c.Folders.Bounces, Quarantine: c.Folders.Quarantine, Questions: c.Folders.Questions},
 		Auth:            email.AuthPolicy{Mode: email.AuthMode(c.Auth.Mode), TrustedAuthServID: c.Auth.TrustedAuthServID, ReceivedHops: c.Auth.ReceivedHops},
 		MaxAttempts:     c.MaxAttempts,
 		RatePerSender:   c.RatePerSender,
@@ -196,8 +202,8 @@ func (a *app) daemonOptions() (intake.Options, error) {
 // webHandler is the staff dashboard with /metrics beside it; a.health,
 // when set, joins /healthz.
 func (a *app) webHandler() (*web.Server, error) {
-	if len(a.cfg.Web.Users) == 0 {
-		return nil, errors.New("web.users: the dashboard shows agency data and needs at least one user (or $INTAKE_WEB_USER and $INTAKE_WEB_PASSWORD)")
+	if len(a.cfg.Web.Users) == 0 && a.cfg.Web.OIDC == nil {
+		return nil, errors.New("web.users: the dashboard shows agency data and needs at least one user (or $INTAKE_WEB_USER and $INTAKE_WEB_PASSWORD, or web.oidc)")
 	}
 	users, err := a.cfg.Web.webUsers()
 	if err != nil {
@@ -207,9 +213,16 @@ func (a *app) webHandler() (*web.Server, error) {
 	for _, ag := range a.agencies {
 		names[ag.Code] = ag.Name
 	}
+	var oidc *web.OIDC
+	if o := a.cfg.Web.OIDC; o != nil {
+		if oidc, err = o.options(); err != nil {
+			return nil, err
+		}
+	}
 	return web.New(web.Options{
 		Store: a.store, Calls: a.calls, Users: users, Agencies: names, Logger: a.log,
-		BehindTLSProxy: a.cfg.Web.BehindTLSProxy, Health: a.health,
+		BehindTLSProxy: a.cfg.Web.BehindTLSProxy, Health: a.health, OIDC: oidc,
+		Replay: a.replay, WakeOutbox: a.wakeOutbox, Now: a.now,
 		Metrics: promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}),
 	})
 }

@@ -34,9 +34,9 @@ func TestCheck_passwordFile(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"check", xlsx, "--call", "ses-designation-review"}, "no password for it has reached"},
-		{[]string{"check", xlsx, "--call", "ses-designation-review", "--password-file", wrong}, "does not open it"},
-		{[]string{"check", xlsx, "--password-file", wrong}, "does not open it"},
+		{[]string{"check", xlsx, "--call", "ses-designation-review"}, "no password for it"},
+		{[]string{"check", xlsx, "--call", "ses-designation-review", "--password-file", wrong}, "this mailbox has for it"},
+		{[]string{"check", xlsx, "--password-file", wrong}, "this mailbox has for it"},
 	} {
 		out, errOut, err := runCmd(t, c.args...)
 		if err == nil || !strings.Contains(out, c.want) {

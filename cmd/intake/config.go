@@ -85,6 +85,7 @@ type FoldersConfig struct {
 	Ignored    string `yaml:"ignored"`
 	Bounces    string `yaml:"bounces"`
 	Quarantine string `yaml:"quarantine"`
+	Questions  string `yaml:"questions"` // questions from agencies, for staff (default Questions)
 }
 
 // AuthConfig says how senders are authenticated (README, Security). Left
@@ -199,7 +200,9 @@ func (c *Config) resolveSecrets() error {
 		}
 		*s.dst = v
 	}
-	c.Web.fromEnv()                     // webconfig.go
+	if err := c.Web.fromEnv(); err != nil { // webconfig.go
+		return err
+	}
 	return c.resolveWorkbookPasswords() // pii.go
 }
 

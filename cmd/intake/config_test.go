@@ -37,7 +37,7 @@ func writeTestFile(t *testing.T, path, content string) {
 func clearIntakeEnv(t *testing.T) {
 	t.Helper()
 	for _, k := range []string{"INTAKE_IMAP_PASSWORD", "INTAKE_SMTP_PASSWORD", "INTAKE_IMAP_TOKEN", "INTAKE_SMTP_TOKEN",
-		"INTAKE_WEB_USER", "INTAKE_WEB_PASSWORD", "INTAKE_WEB_ROLE", "INTAKE_WEB_GRANTS", "INTAKE_FAILPOINT"} {
+		"INTAKE_WEB_USER", "INTAKE_WEB_PASSWORD", "INTAKE_WEB_ROLE", "INTAKE_WEB_GRANTS", "INTAKE_FAILPOINT", "INTAKE_OIDC_CLIENT_SECRET"} {
 		t.Setenv(k, "")
 	}
 }

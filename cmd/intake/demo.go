@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -145,7 +146,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "\n%s\n\n", strings.TrimSpace(m.Text))
 	}
 	fmt.Fprintln(w, "──── mailbox ───────────────────────────────────────────────────")
-	for _, box := range []string{"INBOX", "Accepted", "Deficient", "Quarantine", "Ignored"} {
+	for _, box := range []string{"INBOX", "Accepted", "Deficient", "Questions", "Quarantine", "Ignored"} {
 		n, err := imapSrv.Count(box)
 		if err != nil {
 			return err
@@ -154,14 +155,17 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "──── intake status ─────────────────────────────────────────────")
-	if err := cmdStatus(ctx, &env{stdout: w, stderr: e.stderr}, []string{"--store", cfg.Store, "--call", def.ID}); err != nil {
+	if err := cmdStatus(ctx, &env{stdout: w, stderr: e.stderr, now: clock}, []string{"--store", cfg.Store, "--call", def.ID}); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "Try: intake list --store %s\n     intake show --store %s %s\n     intake export --store %s --call %s\n\n",
-		cfg.Store, cfg.Store, firstReceipt(ctx, a), cfg.Store, def.ID)
+	// Hints a shell runs as printed: the binary as it can be reached now.
+	self, db := selfCommand(), shellQuote(cfg.Store)
+	fmt.Fprintf(w, "Try: %s status --store %s\n     %s list --store %s\n     %s show --store %s %s\n     %s export --store %s --call %s -o %s\n\n",
+		self, db, self, db, self, db, firstReceipt(ctx, a), self, db, def.ID, shellQuote(filepath.Join(*dir, "export.csv")))
 	if !*serve {
 		return nil
 	}
+	a.replay, a.wakeOutbox, a.now = d.Replay, d.WakeOutbox, clock
 	stopWeb, err := a.serveWeb(ctx, cfg.Web.Listen)
 	if err != nil {
 		return err
@@ -170,6 +174,38 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(w, "Dashboard: http://%s/  (user demo, password demo). Ctrl-C stops the demo.\n", cfg.Web.Listen)
 	<-ctx.Done()
 	return nil
+}
+
+// selfCommand is how a shell reaches this binary: "intake" when that
+// name on PATH is this very file, else its absolute path; a binary `go
+// run` built (gone once it exits) is "go run ./cmd/intake", from the
+// module's root.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "intake"
+	}
+	if real, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = real
+	}
+	if onPath, err := exec.LookPath("intake"); err == nil {
+		if real, err := filepath.EvalSymlinks(onPath); err == nil && real == exe {
+			return "intake"
+		}
+	}
+	if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/intake"
+	}
+	return shellQuote(exe)
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and -_./:=@+,
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func firstReceipt(ctx context.Context, a *app) string {

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"syscall"
+	"time"
 )
 
 // command is one subcommand.
@@ -28,7 +29,9 @@ type command struct {
 type env struct {
 	stdout, stderr io.Writer
 	rawStdout      io.Writer
-	stdin          io.Reader // nil: none (hash-password reads a password from it)
+	stdin          io.Reader        // nil: none (hash-password reads a password from it)
+	now            func() time.Time // nil: time.Now (the demo passes its clock)
+	help           bool             // the arguments ask for the command's help: it goes to stdout
 }
 
 var errUsage = errors.New("usage")
@@ -46,9 +49,11 @@ func commands() map[string]command {
 		"show":     {"show one submission: show RECEIPT", cmdShow},
 		"export":   {"export records with provenance as CSV or XLSX", cmdExport},
 		"replay":   {"process a stored message again: replay MESSAGE-ID", cmdReplay},
+		"question": {"questions from agencies: question list, question answer ID --note TEXT", cmdQuestion},
+		"version":  {"print the version of this intake binary", cmdVersion},
 		"backup":   {"write a consistent copy of the store while the daemon runs: backup FILE", cmdBackup},
 		"purge":    {"purge raw mail that was not a submission past retention_days (--dry-run lists it)", cmdPurge},
-		"audit":    {"audit verify: check the audit log is untouched; audit list: who viewed or exported what", cmdAudit},
+		"audit":    {"audit verify: is the audit log untouched; audit list: who viewed or exported what", cmdAudit},
 
 		"hash-password": {"print the bcrypt hash of a dashboard user's password (for web.users)", cmdHashPassword},
 	}
@@ -81,15 +86,29 @@ func main() {
 	}
 }
 
-// run dispatches a subcommand; tests call it directly.
+// run dispatches a subcommand; tests call it directly. `intake help`,
+// `-h` and `COMMAND -h` print to stdout and succeed; no command, or an
+// unknown one, prints the usage to stderr and is a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		usage(stderr, cmds)
-		if len(args) == 0 {
+		return errUsage
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			if _, ok := cmds[args[1]]; ok {
+				return run(ctx, []string{args[1], "-h"}, stdout, stderr)
+			}
+			fmt.Fprintf(stderr, "intake: unknown command %q\n\n", args[1])
+			usage(stderr, cmds)
 			return errUsage
 		}
+		usage(stdout, cmds)
 		return nil
+	case "-version", "--version":
+		args = []string{"version"}
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
@@ -100,8 +119,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// What the commands print may hold text from mail (headers, bounce
 	// diagnostics, file names, cells): a terminal must show it, not obey
 	// it. export writes its own stdout: an XLSX file is binary.
-	e := &env{stdout: newTermWriter(stdout), stderr: newTermWriter(stderr), rawStdout: stdout, stdin: os.Stdin}
-	return c.run(ctx, e, args[1:])
+	e := &env{stdout: newTermWriter(stdout), stderr: newTermWriter(stderr), rawStdout: stdout, stdin: os.Stdin,
+		help: helpAsked(args[1:])}
+	err := c.run(ctx, e, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the help was asked for, and printed to stdout
+	}
+	return err
+}
+
+// helpAsked reports whether a command's arguments ask for its help (before
+// any "--").
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 func usage(w io.Writer, cmds map[string]command) {
@@ -117,13 +155,52 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 }
 
-// flags makes a subcommand's flag set; its errors go to stderr.
+// flags makes a subcommand's flag set; its errors go to stderr, the help
+// asked for with -h to stdout.
 func flags(e *env, name, args string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	out := e.stderr
+	if e.help {
+		out = e.stdout
+	}
+	fs.SetOutput(out)
 	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: intake %s %s\n", name, args)
+		fmt.Fprintf(out, "usage: intake %s %s\n", name, args)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// cmdVersion prints the module version and the commit it was built from,
+// as the Go toolchain recorded them in the binary.
+func cmdVersion(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "version", "")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, versionString())
+	return nil
+}
+
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "intake (no build information)"
+	}
+	v := "intake " + bi.Main.Version
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = " (modified)"
+			}
+		}
+	}
+	if rev != "" {
+		v += " commit " + rev[:min(len(rev), 12)] + modified
+	}
+	return v + " " + bi.GoVersion
 }

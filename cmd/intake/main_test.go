@@ -38,6 +38,7 @@ func TestDemoAndStaffCommands(t *testing.T) {
 		}
 	}
 	db := filepath.Join(dir, "intake.db")
+	demoHintsRun(t, out)
 
 	out, _, err = runCmd(t, "list", "--store", db)
 	if err != nil || strings.Count(out, "SES-2025-") != 4 {
@@ -157,5 +158,37 @@ agencies: [{code: HS, senders: ["@dhs.gov"]}]
 		if _, err := LoadConfig(write(strings.ReplaceAll(name, " ", "_")+".yaml", body)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// demoHintsRun runs the demo's "Try:" hints as printed: each names this
+// binary as a shell reaches it (issue 17: they named a binary not on PATH).
+func demoHintsRun(t *testing.T, out string) {
+	t.Helper()
+	self := selfCommand()
+	if self != "intake" && self != "go run ./cmd/intake" {
+		if _, err := os.Stat(self); err != nil {
+			t.Errorf("the hints name %q: %v", self, err)
+		}
+	}
+	if self == "go run ./cmd/intake" {
+		if _, err := os.Stat("../../cmd/intake/main.go"); err != nil {
+			t.Errorf("the hints say %q, but the module root has no cmd/intake: %v", self, err)
+		}
+	}
+	n := 0
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(line, "Try:"))
+		rest, ok := strings.CutPrefix(line, self+" ")
+		if !ok {
+			continue
+		}
+		n++
+		if _, errOut, err := runCmd(t, strings.Fields(rest)...); err != nil {
+			t.Errorf("hint %q: %v\n%s", line, err, errOut)
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d hints naming %q, want 4:\n%s", n, self, out)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"intake/parser"
@@ -151,7 +150,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 func printCheck(e *env, def *parser.Definition, sub parser.Submission) {
 	fmt.Fprintf(e.stdout, "Data call: %s (%s)\n", def.Title, def.ID)
 	for _, f := range sub.Files {
-		fmt.Fprintf(e.stdout, "File: %s  %d bytes  sha256 %s\n", f.Name, f.Size, f.SHA256)
+		fmt.Fprintf(e.stdout, "File: %s (%d bytes)\n  sha256 %s\n", fit(f.Name, maxWidth-24), f.Size, f.SHA256)
 		for _, s := range f.Sheets {
 			kind := s.Kind
 			if kind == "" {
@@ -160,26 +159,28 @@ func printCheck(e *env, def *parser.Definition, sub parser.Submission) {
 			fmt.Fprintf(e.stdout, "  sheet %q: %s, %d rows\n", s.Name, kind, s.Rows)
 		}
 	}
-	counts := sub.Counts()
-	for _, k := range def.Kinds {
-		if n := counts[k.ID]; n > 0 {
-			fmt.Fprintf(e.stdout, "Records: %d %s\n", n, k.ID)
-		}
-	}
+	fmt.Fprintf(e.stdout, "Records: %s\n", recordCounts(sub.Counts()))
 	if len(sub.Findings) == 0 {
 		fmt.Fprintln(e.stdout, "No problems found: the submission would be accepted.")
 		return
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tFILE\tSHEET\tCELL\tCOLUMN\tPROBLEM\tFIX")
+	// Each finding in full, wrapped to the terminal's usual width: where,
+	// then what is wrong, then how to fix it.
+	fmt.Fprintf(e.stdout, "\nFindings (%d):\n", len(sub.Findings))
 	for _, f := range sub.Findings {
 		cell := f.Cell()
 		if cell == "" && f.Row > 0 {
 			cell = fmt.Sprintf("row %d", f.Row)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", f.Severity, f.File, f.Sheet, cell, f.Column, oneLine(f.Message), oneLine(f.Fix))
+		wrap(e.stdout, "  ", strings.Join(nonEmpty(f.Severity, oneLine(f.File), oneLine(f.Sheet), cell, oneLine(f.Column)), "  "))
+		wrap(e.stdout, "      ", f.Message)
+		if f.Fix != "" {
+			wrap(e.stdout, "      ", "Fix: "+f.Fix)
+		}
+		if f.Cite != "" {
+			wrap(e.stdout, "      ", "Authority: "+f.Cite)
+		}
 	}
-	tw.Flush()
 }
 
 func countErrors(fs []parser.Finding) int {
@@ -195,29 +196,48 @@ func countErrors(fs []parser.Finding) int {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func cmdCalls(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "calls", "[--calls DIR]")
-	dir := fs.String("calls", "", "directory of more data-call definitions")
-	if err := fs.Parse(args); err != nil {
+	fs := flags(e, "calls", "[--calls DIR] [--config FILE]")
+	dir := fs.String("calls", "", "directory of more data-call definitions (default: the configuration's calls_dir)")
+	config := fs.String("config", "", "configuration file (default intake.yaml when present): its calls_dir")
+	fs.String("store", "", "accepted as by every staff command; the calls are not in the store")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	if *dir == "" {
+		path := *config
+		if _, err := os.Stat("intake.yaml"); path == "" && err == nil {
+			path = "intake.yaml"
+		}
+		if path != "" {
+			cfg, err := LoadConfig(path)
+			if err != nil {
+				return err
+			}
+			*dir = cfg.CallsDir
+		}
 	}
 	calls, err := loadCalls(*dir)
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTITLE\tDEADLINE\tKINDS")
-	for _, d := range calls.All() {
+	// A block per call: its lines fit a terminal, the title in full.
+	for i, d := range calls.All() {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
 		var kinds []string
 		for _, k := range d.Kinds {
 			kinds = append(kinds, k.ID)
 		}
-		deadline := d.Deadline.Date
+		deadline := "due " + d.Deadline.Date
 		if d.Deadline.Weekly != nil {
-			deadline = fmt.Sprintf("weekly, %s, until %s", d.Deadline.Weekly.Weekday, d.Deadline.Weekly.Until)
+			deadline = fmt.Sprintf("due %ss, %s to %s", d.Deadline.Weekly.Weekday, d.Deadline.Weekly.Start, d.Deadline.Weekly.Until)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Title, deadline, strings.Join(kinds, ", "))
+		fmt.Fprintf(e.stdout, "%s  %s\n", d.ID, deadline)
+		wrap(e.stdout, "  ", d.Title)
+		wrap(e.stdout, "  ", "kinds: "+strings.Join(kinds, ", "))
 	}
-	return tw.Flush()
+	return nil
 }
 
 // parseInterspersed parses flags that may come after the positional

@@ -6,15 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"intake/intake"
 	"intake/intake/export"
+	"intake/parser"
 	"intake/store"
 )
 
@@ -26,9 +26,9 @@ func staffFlags(fs *flag.FlagSet) (config, storePath *string) {
 	return
 }
 
-// staffConfig loads the configuration for a staff command; without one
-// (and without intake.yaml) it is the defaults with the given store.
-func staffConfig(config, storePath string) (*Config, error) {
+// loadStaffConfig loads the configuration for a staff command; without
+// one (and without intake.yaml) it is the defaults with the given store.
+func loadStaffConfig(config, storePath string) (*Config, error) {
 	if config == "" {
 		if _, err := os.Stat("intake.yaml"); err == nil {
 			config = "intake.yaml"
@@ -46,6 +46,16 @@ func staffConfig(config, storePath string) (*Config, error) {
 	}
 	if storePath != "" {
 		cfg.Store = storePath
+	}
+	return cfg, nil
+}
+
+// staffConfig is loadStaffConfig for a command that reads the store: it
+// must exist.
+func staffConfig(config, storePath string) (*Config, error) {
+	cfg, err := loadStaffConfig(config, storePath)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(cfg.Store); err != nil {
 		return nil, fmt.Errorf("store %s: %w (name it with --store or --config)", cfg.Store, err)
@@ -65,11 +75,12 @@ func openStaff(ctx context.Context, e *env, config, storePath string) (*app, err
 }
 
 func cmdStatus(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "status", "[--call CALL] [--period P] [--config FILE | --store FILE]")
+	fs := flags(e, "status", "[--call CALL] [--period P] [--agency A] [--config FILE] [--store FILE]")
 	config, storePath := staffFlags(fs)
 	callID := fs.String("call", "", "only this data call")
-	period := fs.String("period", "", "reporting period of a weekly call (default: the current one)")
-	if err := fs.Parse(args); err != nil {
+	period := fs.String("period", "", "reporting period of a weekly call, e.g. 2025-W12 (default: the current and the last one due)")
+	agency := fs.String("agency", "", "only agencies whose code or name contains this (any case)")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	a, err := openStaff(ctx, e, *config, *storePath)
@@ -77,63 +88,118 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	now := time.Now()
+	defs, err := a.callsNamed(*callID)
+	if err != nil {
+		return err
+	}
+	var only []string
+	if *agency != "" {
+		if only, err = a.agencyCodes(ctx, *agency); err != nil {
+			return err
+		}
+	}
+	if *period != "" {
+		for _, def := range defs {
+			if _, ok := def.PeriodDue(*period); !ok || def.Deadline.Weekly == nil {
+				return fmt.Errorf("data call %s has no period %q (a weekly call's periods read like 2025-W12)", def.ID, *period)
+			}
+		}
+	}
+	now := e.clock()
 	msgs, outbox, err := a.store.Counts(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Messages: %s\nReplies:  %s\n\n", counts(msgs), counts(outbox))
-	for _, def := range a.calls.All() {
-		if *callID != "" && def.ID != *callID {
-			continue
-		}
-		due, p, _ := def.Due(now)
+	expected := configuredCodes(a)
+	for _, def := range defs {
+		periods := def.StatusPeriods(now)
 		if *period != "" {
-			p = *period
+			periods = []string{*period}
 		}
-		states, err := a.store.CallStatus(ctx, def.ID, p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s (%s)", def.Title, def.ID)
-		if !due.IsZero() {
-			fmt.Fprintf(e.stdout, ", due %s", due.Format("2 Jan 2006 15:04 MST"))
-		}
-		if p != "" {
-			fmt.Fprintf(e.stdout, ", period %s", p)
-		}
-		fmt.Fprintln(e.stdout)
-		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  AGENCY\tSTATE\tRECEIPT\tVERSION\tTIMELINESS\tLAST\tSUBMISSIONS")
-		seen := map[string]bool{}
-		for _, s := range states {
-			seen[s.Agency] = true
-			state := "deficient"
-			if s.Accepted {
-				state = "accepted"
+		for _, p := range periods {
+			attempts, err := a.store.Attempts(ctx, def.ID, p)
+			if err != nil {
+				return err
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%d\n", s.Agency, state, s.Receipt, s.Version, timeliness(s.Late), s.LastAt.Format(time.DateTime), s.Submissions)
+			printStatus(e.stdout, def, parser.Status(def, p, def.Expected(expected), attempts, now), only)
 		}
-		for _, ag := range expected(a.agencies, def.ExpectedAgencies) {
-			if !seen[ag] {
-				fmt.Fprintf(tw, "  %s\tMISSING\t\t\t%s\t\t0\n", ag, missingTimeliness(due, now))
-			}
-		}
-		tw.Flush()
-		fmt.Fprintln(e.stdout)
 	}
 	return nil
 }
 
-func expected(agencies []intake.Agency, want []string) []string {
-	if len(want) > 0 {
-		return want
+// configuredCodes are the configured agencies' codes, which a call that
+// names none expects answers from.
+func configuredCodes(a *app) []string {
+	codes := make([]string, 0, len(a.agencies))
+	for _, ag := range a.agencies {
+		codes = append(codes, ag.Code)
 	}
-	var out []string
-	for _, a := range agencies {
-		out = append(out, a.Code)
+	return codes
+}
+
+// printStatus prints one period's status: a heading with the counts,
+// then a line per agency (only those in only, when given), each under
+// maxWidth columns.
+func printStatus(w io.Writer, def *parser.Definition, ps parser.PeriodStatus, only []string) {
+	head := fit(def.Title, 60) + " (" + def.ID + ")"
+	if ps.Period != "" {
+		head += ", period " + ps.Period
 	}
-	return out
+	fmt.Fprintln(w, head)
+	if !ps.Due.IsZero() {
+		fmt.Fprintf(w, "Due %s%s\n", ps.Due.Format("2 Jan 2006 15:04 MST"), map[bool]string{true: " (deadline passed)"}[ps.PastDue])
+	}
+	fmt.Fprintf(w, "Expected %d: accepted %d (late %d, newest deficient %d), deficient %d, missing %d\n",
+		ps.Expected, ps.Accepted, ps.Late, ps.DeficientLatest, ps.Deficient, ps.Missing)
+	t := &table{indent: "  ", head: []string{"AGENCY", "STATE", "RECEIPT", "VER", "TIMELINESS", "LAST", "SENT", "NOTE"}, flex: 7}
+	for _, ag := range ps.Agencies {
+		if only != nil && !slices.Contains(only, ag.Agency) {
+			continue
+		}
+		state := ag.State
+		if state == parser.StateMissing {
+			state = "MISSING"
+		}
+		when := ""
+		if !ag.LastAt.IsZero() {
+			when = ag.LastAt.Format("2006-01-02 15:04")
+		}
+		tl := ""
+		switch {
+		case ag.Overdue:
+			tl = "overdue"
+		case ag.Receipt != "":
+			tl = timeliness(ag.Late)
+		}
+		var notes []string
+		if !ag.Expected {
+			notes = append(notes, "not expected")
+		}
+		if ag.DeficientLatest {
+			notes = append(notes, "newest deficient")
+		}
+		for _, at := range ag.Attempts {
+			if at.State == parser.AttemptSupersededPartly {
+				notes = append(notes, fmt.Sprintf("part of v%d in force", at.Version))
+			}
+		}
+		for _, k := range ag.Kinds {
+			if ag.State == parser.StateAccepted && k.State == parser.StateMissing && !k.Optional {
+				notes = append(notes, "lacks "+k.Kind)
+			}
+		}
+		t.add(ag.Agency, state, ag.Receipt, versionText(ag.Version), tl, when, strconv.Itoa(ag.Submissions), strings.Join(notes, "; "))
+	}
+	t.print(w)
+	fmt.Fprintln(w)
+}
+
+func versionText(v int) string {
+	if v == 0 {
+		return ""
+	}
+	return strconv.Itoa(v)
 }
 
 func timeliness(late bool) string {
@@ -143,40 +209,46 @@ func timeliness(late bool) string {
 	return "on time"
 }
 
-func missingTimeliness(due, now time.Time) string {
-	if !due.IsZero() && now.After(due) {
-		return "overdue"
-	}
-	return ""
-}
-
 func counts(m map[string]int) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	s := ""
+	var parts []string
 	for _, k := range keys {
-		s += fmt.Sprintf("%s %d  ", k, m[k])
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
-	if s == "" {
+	if len(parts) == 0 {
 		return "none"
 	}
-	return s
+	return strings.Join(parts, ", ")
 }
 
 func cmdList(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "list", "[--call CALL] [--agency CODE] [--state current|superseded|deficient] [--messages [--status S]]")
+	fs := flags(e, "list", "[--call C] [--agency A] [--state S] [--limit N] [--offset N] | list --messages [--status S]")
 	config, storePath := staffFlags(fs)
 	callID := fs.String("call", "", "only this data call")
-	agency := fs.String("agency", "", "only this agency")
-	state := fs.String("state", "", "only submissions in this state")
+	agency := fs.String("agency", "", "only agencies whose code, name or mail domain contains this (any case), or their initials (DHS)")
+	state := fs.String("state", "", "only submissions in this state: "+strings.Join(store.SubmissionStates, ", "))
 	messages := fs.Bool("messages", false, "list stored mail instead (quarantined, rejected, ignored, bounces ...)")
-	status := fs.String("status", "", "with --messages: only this status")
-	limit := fs.Int("limit", 100, "at most this many")
-	if err := fs.Parse(args); err != nil {
+	status := fs.String("status", "", "with --messages: only this status: "+strings.Join(store.MessageStatuses, ", "))
+	limit := fs.Int("limit", 50, "at most this many (0: all)")
+	offset := fs.Int("offset", 0, "skip this many of the newest first")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	if *limit < 0 || *offset < 0 {
+		return fmt.Errorf("list: --limit and --offset cannot be negative")
+	}
+	if *state != "" && !slices.Contains(store.SubmissionStates, *state) {
+		return fmt.Errorf("list: no state %q (the states are %s)", *state, strings.Join(store.SubmissionStates, ", "))
+	}
+	if *status != "" && !slices.Contains(store.MessageStatuses, *status) {
+		return fmt.Errorf("list: no message status %q (the statuses are %s)", *status, strings.Join(store.MessageStatuses, ", "))
+	}
+	if *messages && (*callID != "" || *agency != "" || *state != "") {
+		return fmt.Errorf("list: --messages takes --status, not --call, --agency or --state")
 	}
 	a, err := openStaff(ctx, e, *config, *storePath)
 	if err != nil {
@@ -184,28 +256,99 @@ func cmdList(ctx context.Context, e *env, args []string) error {
 	}
 	defer a.Close()
 	st := a.store
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	defer tw.Flush()
 	if *messages {
-		ms, err := st.Messages(ctx, store.MessageFilter{Status: *status, Limit: *limit})
+		f := store.MessageFilter{Status: *status, Limit: *limit, Offset: *offset}
+		total, err := st.CountMessages(ctx, f)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(tw, "ID\tRECEIVED\tSTATUS\tFROM\tATTEMPTS\tFOLDER\tNOTE")
-		for _, m := range ms {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.ReceivedAt.Format(time.DateTime), m.Status, oneLine(m.From), m.Attempts, oneLine(m.Folder), oneLine(firstNonEmpty(m.Note, m.LastError)))
+		ms, err := st.Messages(ctx, f)
+		if err != nil {
+			return err
 		}
+		t := &table{head: []string{"ID", "RECEIVED", "STATUS", "FROM", "TRIES", "FOLDER", "NOTE"}, flex: 6}
+		for _, m := range ms {
+			t.add(strconv.FormatInt(m.ID, 10), m.ReceivedAt.Format("2006-01-02 15:04"), m.Status, fit(m.From, 30), strconv.Itoa(m.Attempts),
+				fit(m.Folder, 12), firstNonEmpty(m.Note, m.LastError))
+		}
+		t.print(e.stdout)
+		shown(e.stdout, len(ms), *offset, total)
 		return nil
 	}
-	subs, err := st.Submissions(ctx, store.ListFilter{Call: *callID, Agency: *agency, State: *state, Limit: *limit})
+	if *callID != "" && a.calls.Get(*callID) == nil {
+		return unknownCall(a.calls, *callID)
+	}
+	f := store.ListFilter{Call: *callID, State: *state, Limit: *limit, Offset: *offset}
+	if *agency != "" {
+		if f.Agencies, err = a.agencyCodes(ctx, *agency); err != nil {
+			return err
+		}
+	}
+	total, err := st.CountSubmissions(ctx, f)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(tw, "RECEIPT\tRECEIVED\tCALL\tAGENCY\tSTATE\tVERSION\tRECORDS\tERRORS\tWARNINGS\tTIMELINESS\tSENDER")
-	for _, s := range subs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", s.Receipt, s.ReceivedAt.Format(time.DateTime), s.Call, s.Agency, s.State, s.Version, s.Records, s.Errors, s.Warnings, timeliness(s.Late), oneLine(s.Sender))
+	subs, err := st.Submissions(ctx, f)
+	if err != nil {
+		return err
 	}
+	states, err := attemptStates(ctx, a, subs)
+	if err != nil {
+		return err
+	}
+	t := &table{head: []string{"RECEIPT", "RECEIVED", "AGENCY", "STATE", "VER", "ROWS", "ERRS", "LATE", "SENDER"}, flex: 8}
+	for _, s := range subs {
+		late := ""
+		if s.Late {
+			late = "late"
+		}
+		t.add(s.Receipt, s.ReceivedAt.Format("2006-01-02 15:04"), s.Agency, firstNonEmpty(states[s.Receipt], s.State), versionText(s.Version),
+			strconv.Itoa(s.Records), strconv.Itoa(s.Errors), late, s.Sender)
+	}
+	t.print(e.stdout)
+	shown(e.stdout, len(subs), *offset, total)
 	return nil
+}
+
+// shown says which of how many are listed, and how to see the next ones.
+func shown(w io.Writer, n, offset, total int) {
+	switch {
+	case total == 0:
+		fmt.Fprintln(w, "None.")
+	case n == 0:
+		fmt.Fprintf(w, "None shown: --offset %d is past the %d there are.\n", offset, total)
+	case offset+n < total:
+		fmt.Fprintf(w, "Shown %d-%d of %d; the next: --offset %d.\n", offset+1, offset+n, total, offset+n)
+	default:
+		fmt.Fprintf(w, "Shown %d-%d of %d.\n", offset+1, offset+n, total)
+	}
+}
+
+// attemptStates says what became of each listed submission, by receipt,
+// as parser.Status has it: a superseded version some of whose kinds are
+// still in force is "superseded in part".
+func attemptStates(ctx context.Context, a *app, subs []store.SubmissionSummary) (map[string]string, error) {
+	type key struct{ call, period string }
+	done := map[key]bool{}
+	out := map[string]string{}
+	for _, s := range subs {
+		k := key{s.Call, s.Period}
+		def := a.calls.Get(s.Call)
+		if done[k] || def == nil || s.State != "superseded" {
+			continue
+		}
+		done[k] = true
+		attempts, err := a.store.Attempts(ctx, s.Call, s.Period)
+		if err != nil {
+			return nil, err
+		}
+		for _, ag := range parser.Status(def, s.Period, nil, attempts, time.Time{}).Agencies { // the time only decides overdue
+			for _, at := range ag.Attempts {
+				out[at.Receipt] = at.State
+			}
+		}
+	}
+	return out, nil
 }
 
 func cmdShow(ctx context.Context, e *env, args []string) error {
@@ -231,31 +374,66 @@ func cmdShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	states, err := attemptStates(ctx, a, []store.SubmissionSummary{d.SubmissionSummary})
+	if err != nil {
+		return err
+	}
 	w := e.stdout
 	fmt.Fprintf(w, "Receipt:   %s\nCall:      %s\nAgency:    %s\nSender:    %s\nReceived:  %s (%s)\nState:     %s, version %d\nMessage:   %s\n",
-		d.Receipt, d.Call, d.Agency, oneLine(d.Sender), d.ReceivedAt.Format(time.RFC1123Z), timeliness(d.Late), d.State, d.Version, oneLine(d.MessageID))
+		d.Receipt, d.Call, d.Agency, oneLine(d.Sender), d.ReceivedAt.Format(time.RFC1123Z), timeliness(d.Late),
+		firstNonEmpty(states[d.Receipt], d.State), d.Version, oneLine(d.MessageID))
 	if d.Period != "" {
 		fmt.Fprintf(w, "Period:    %s\n", d.Period)
 	}
 	for _, f := range d.Files {
-		fmt.Fprintf(w, "File:      %s  %d bytes  sha256 %s\n", oneLine(f.Name), f.Size, f.SHA256)
+		fmt.Fprintf(w, "File:      %s (%d bytes)\n           sha256 %s\n", oneLine(f.Name), f.Size, f.SHA256)
 	}
-	fmt.Fprintf(w, "Records:   %d\n", len(d.Records))
+	byKind := map[string]int{}
+	for _, r := range d.Records {
+		byKind[r.Kind]++
+	}
+	fmt.Fprintf(w, "Records:   %s\n", recordCounts(byKind))
 	if len(d.Findings) > 0 {
+		// The full text of each finding, wrapped.
 		fmt.Fprintf(w, "\nFindings (%d):\n", len(d.Findings))
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, f := range d.Findings {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", f.Severity, oneLine(f.Sheet), firstNonEmpty(f.Cell(), rowRef(f.Row)), oneLine(f.Column), oneLine(f.Message))
+			wrap(w, "  ", strings.Join(nonEmpty(f.Severity, oneLine(f.File), oneLine(f.Sheet), firstNonEmpty(f.Cell(), rowRef(f.Row)), oneLine(f.Column)), "  "))
+			wrap(w, "      ", f.Message)
+			if f.Fix != "" {
+				wrap(w, "      ", "Fix: "+f.Fix)
+			}
 		}
-		tw.Flush()
 	}
 	if len(d.Replies) > 0 {
 		fmt.Fprintln(w, "\nReplies:")
 		for _, r := range d.Replies {
-			fmt.Fprintf(w, "  %s  %s  %s  attempts %d  %s\n", r.Kind, r.Status, oneLine(r.MessageID), r.Attempts, oneLine(r.LastError))
+			wrap(w, "  ", fmt.Sprintf("%s  %s  %s  attempts %d  %s", r.Kind, r.Status, oneLine(r.MessageID), r.Attempts, oneLine(r.LastError)))
 		}
 	}
 	return nil
+}
+
+// recordCounts says how many records of each kind: "3 position-report,
+// 1 retention-request", or "none".
+func recordCounts(m map[string]int) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func rowRef(row int) string {
@@ -338,8 +516,8 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdReplay(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "replay", "MESSAGE-ID --config FILE   (the number `intake list --messages` shows)")
-	path := fs.String("config", "intake.yaml", "configuration file")
+	fs := flags(e, "replay", "MESSAGE-ID [--config FILE] [--store FILE]   (the number `intake list --messages` shows)")
+	config, storePath := staffFlags(fs)
 	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
@@ -351,9 +529,14 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("replay: %q is not a message number", fs.Arg(0))
 	}
-	cfg, err := LoadConfig(*path)
+	// The agencies' allowlists decide the mail again: without a
+	// configuration every sender would be refused.
+	cfg, err := loadStaffConfig(*config, *storePath)
 	if err != nil {
 		return err
+	}
+	if len(cfg.Agencies) == 0 {
+		return errors.New("replay: the configuration lists no agencies, so every sender would be refused; name it with --config")
 	}
 	a, d, err := openDaemon(ctx, e, cfg, "replay: intake run is running on %s; stop it first (replay decides the message in this process, and two processes must not decide one store's mail at once)")
 	if err != nil {

@@ -38,6 +38,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	a.health = func(ctx context.Context) error {
 		return errors.Join(d.Health(time.Now()), a.store.CheckWrite(ctx, 2*int64(cfg.MaxMessageMB)<<20))
 	}
+	a.replay, a.wakeOutbox = d.Replay, d.WakeOutbox
 	stopWeb, err := a.serveWeb(ctx, cfg.Web.Listen)
 	if err != nil {
 		return err

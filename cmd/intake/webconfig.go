@@ -22,6 +22,26 @@ type WebConfig struct {
 	// listen on an address other than loopback.
 	BehindTLSProxy bool                  `yaml:"behind_tls_proxy"`
 	Users          map[string]UserConfig `yaml:"users"` // and $INTAKE_WEB_USER, $INTAKE_WEB_PASSWORD, $INTAKE_WEB_ROLE
+	// OIDC signs staff in through OPM's identity provider; the users above
+	// (HTTP Basic) stay for one machine.
+	OIDC *OIDCConfig `yaml:"oidc"`
+}
+
+// OIDCConfig is sign-in through an OpenID Connect provider.
+type OIDCConfig struct {
+	Issuer           string   `yaml:"issuer"`             // e.g. https://login.microsoftonline.com/TENANT/v2.0
+	ClientID         string   `yaml:"client_id"`          //
+	ClientSecret     string   `yaml:"client_secret"`      // or client_secret_file, or $INTAKE_OIDC_CLIENT_SECRET
+	ClientSecretFile string   `yaml:"client_secret_file"` //
+	RedirectURL      string   `yaml:"redirect_url"`       // https://HOST/auth/callback, as registered at the provider
+	Scopes           []string `yaml:"scopes"`             // beside openid; default profile, email
+	RolesClaim       string   `yaml:"roles_claim"`        // default roles
+	// RoleValues maps a value of the roles claim to viewer, analyst or
+	// admin; default: the role names themselves, and intake-viewer,
+	// intake-analyst, intake-admin.
+	RoleValues  map[string]string `yaml:"role_values"`
+	GrantsClaim string            `yaml:"grants_claim"` // default intake_grants: the PII calls granted
+	NameClaim   string            `yaml:"name_claim"`   // default preferred_username, else email
 }
 
 // UserConfig is one dashboard user. The password is never in the file,
@@ -51,13 +71,21 @@ func (u *UserConfig) UnmarshalYAML(n *yaml.Node) error {
 	return n.Decode((*plain)(u))
 }
 
-// webFromEnv adds the user of $INTAKE_WEB_USER and $INTAKE_WEB_PASSWORD
-// (when both are set), with the role $INTAKE_WEB_ROLE (default viewer)
-// and the grants of $INTAKE_WEB_GRANTS (comma-separated).
-func (w *WebConfig) fromEnv() {
+// fromEnv reads the identity provider's client secret (its file, else
+// $INTAKE_OIDC_CLIENT_SECRET), and adds the user of $INTAKE_WEB_USER and
+// $INTAKE_WEB_PASSWORD (when both are set), with the role $INTAKE_WEB_ROLE
+// (default viewer) and the grants of $INTAKE_WEB_GRANTS (comma-separated).
+func (w *WebConfig) fromEnv() error {
+	if o := w.OIDC; o != nil {
+		v, err := secret(o.ClientSecret, o.ClientSecretFile, "INTAKE_OIDC_CLIENT_SECRET")
+		if err != nil {
+			return fmt.Errorf("web.oidc.client_secret_file: %w", err)
+		}
+		o.ClientSecret = v
+	}
 	u, p := os.Getenv("INTAKE_WEB_USER"), os.Getenv("INTAKE_WEB_PASSWORD")
 	if u == "" || p == "" {
-		return
+		return nil
 	}
 	if w.Users == nil {
 		w.Users = map[string]UserConfig{}
@@ -69,6 +97,7 @@ func (w *WebConfig) fromEnv() {
 		}
 	}
 	w.Users[u] = uc
+	return nil
 }
 
 // validate checks the section; each message names the setting.
@@ -79,6 +108,14 @@ func (w *WebConfig) validate() error {
 	}
 	if w.Listen != "" {
 		if err := web.CheckListen(w.Listen, w.TLSCert != "", w.BehindTLSProxy); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o := w.OIDC; o != nil {
+		if o.Issuer == "" || o.ClientID == "" || o.RedirectURL == "" {
+			errs = append(errs, errors.New("web.oidc: issuer, client_id and redirect_url are required"))
+		}
+		if _, err := o.options(); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -112,6 +149,23 @@ func (w *WebConfig) webUsers() (map[string]web.User, error) {
 			}
 		}
 		out[name] = web.User{PasswordHash: h, Role: role, Grants: u.Grants}
+	}
+	return out, nil
+}
+
+// options are the dashboard's OIDC options.
+func (o *OIDCConfig) options() (*web.OIDC, error) {
+	out := &web.OIDC{Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: o.ClientSecret, RedirectURL: o.RedirectURL,
+		Scopes: o.Scopes, RolesClaim: o.RolesClaim, GrantsClaim: o.GrantsClaim, NameClaim: o.NameClaim}
+	if len(o.RoleValues) > 0 {
+		out.RoleValues = map[string]web.Role{}
+		for _, v := range sortedKeys(o.RoleValues) {
+			r, err := web.ParseRole(o.RoleValues[v])
+			if err != nil {
+				return nil, fmt.Errorf("web.oidc.role_values.%s: %w", v, err)
+			}
+			out.RoleValues[v] = r
+		}
 	}
 	return out, nil
 }

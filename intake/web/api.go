@@ -63,7 +63,11 @@ func (s *Server) apiSubmissions(w http.ResponseWriter, r *http.Request) {
 		s.jsonFail(w, r, err)
 		return
 	}
-	s.writeJSON(w, r, http.StatusOK, submissionList{Submissions: v.Submissions, Truncated: v.Truncated})
+	list := submissionList{Submissions: v.Submissions, Truncated: v.Truncated}
+	if list.Submissions == nil {
+		list.Submissions = []submissionRow{} // an empty list, never null
+	}
+	s.writeJSON(w, r, http.StatusOK, list)
 }
 
 // apiSubmission: GET /api/submissions/{receipt}.

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -244,13 +246,22 @@ func (s *signIn) check(ctx context.Context, user, password, client string, now t
 }
 
 // authenticated requires a signed-in user whose role reaches need, then
-// runs next with the principal in the request's context.
+// runs next with the principal (and its CSRF token) in the request's
+// context. A user is signed in by a session (a sign-in through the
+// identity provider) or by HTTP Basic credentials. Without either, a
+// browser asking for a page is sent to the sign-in page when an identity
+// provider is configured; otherwise the answer is 401 asking for Basic
+// credentials.
 func (s *Server) authenticated(need Role, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client := clientKey(r, s.o.BehindTLSProxy)
-		user, pass, ok := r.BasicAuth()
-		var p *principal
-		if ok {
+		var (
+			p    *principal
+			csrf string
+		)
+		if _, sess := s.fromSession(r); sess != nil {
+			p, csrf = sess.p, sess.csrf
+		} else if user, pass, ok := r.BasicAuth(); ok && len(s.signIn.accounts) > 0 {
+			client := clientKey(r, s.o.BehindTLSProxy)
 			var (
 				res  outcome
 				wait time.Duration
@@ -266,10 +277,12 @@ func (s *Server) authenticated(need Role, next http.HandlerFunc) http.Handler {
 			case wrongCredentials:
 				s.log.Warn("web: authentication failed", "client", client, "user", s.knownName(user), "path", r.URL.Path)
 			}
+			if p != nil {
+				csrf = s.sessions.basicCSRF(p.Name)
+			}
 		}
 		if p == nil {
-			w.Header().Set("WWW-Authenticate", `Basic realm="intake", charset="UTF-8"`)
-			http.Error(w, "authentication required", http.StatusUnauthorized)
+			s.signInFirst(w, r)
 			return
 		}
 		// Every authenticated response is data (possibly PII): never cached.
@@ -279,8 +292,24 @@ func (s *Server) authenticated(need Role, next http.HandlerFunc) http.Handler {
 			http.Error(w, fmt.Sprintf("forbidden: this needs the role %s (you are %s)", need, p.Role), http.StatusForbidden)
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+		ctx := withCSRF(context.WithValue(r.Context(), principalKey{}, p), csrf)
+		next(w, r.WithContext(ctx))
 	})
+}
+
+// signInFirst answers a request that is not signed in: a browser's GET of
+// a page goes to the sign-in page when an identity provider is configured;
+// anything else gets 401, with a Basic challenge when there are Basic
+// users.
+func (s *Server) signInFirst(w http.ResponseWriter, r *http.Request) {
+	if s.oidc != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/api/") {
+		http.Redirect(w, r, "/login?"+url.Values{"next": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
+		return
+	}
+	if len(s.signIn.accounts) > 0 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="intake", charset="UTF-8"`)
+	}
+	http.Error(w, "authentication required", http.StatusUnauthorized)
 }
 
 // knownName is user for the log when it names an account; a name typed

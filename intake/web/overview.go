@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"net/http"
-	"slices"
 	"time"
 
 	"intake/parser"
@@ -27,29 +26,49 @@ type callView struct {
 	Periods []periodView `json:"periods"`
 }
 
-// periodView is where every agency stands for one period of a call.
+// periodView is where every agency stands for one period of a call: a
+// parser.Status, for display. Times are whole seconds (RFC 3339 in JSON).
 type periodView struct {
-	Period   string      `json:"period,omitempty"` // "" for a single-deadline call
-	Due      time.Time   `json:"due"`              // zero when no deadline applies
-	PastDue  bool        `json:"past_due"`
-	Expected int         `json:"expected"` // agencies expected to answer
-	Accepted int         `json:"accepted"` // of those, with an accepted submission
-	Agencies []agencyRow `json:"agencies"` // expected agencies and any other that sent something
-	Missing  []agencyRef `json:"missing"`  // expected agencies without an accepted submission
+	Period          string      `json:"period,omitempty"` // "" for a single-deadline call
+	Due             time.Time   `json:"due,omitzero"`     // zero when no deadline applies
+	PastDue         bool        `json:"past_due"`
+	Expected        int         `json:"expected"`         // agencies expected to answer
+	Accepted        int         `json:"accepted"`         // of those, with an accepted version
+	Deficient       int         `json:"deficient"`        // of those, with only deficient submissions
+	MissingCount    int         `json:"missing_count"`    // of those, with nothing sent
+	Late            int         `json:"late"`             // of those accepted, late
+	DeficientLatest int         `json:"deficient_latest"` // of those accepted, whose newest submission is deficient
+	Agencies        []agencyRow `json:"agencies"`         // expected agencies and any other that sent something
+	Missing         []agencyRef `json:"missing"`          // expected agencies that sent nothing
+	Outstanding     []agencyRef `json:"outstanding"`      // expected agencies without an accepted version (missing or deficient)
 }
 
-// agencyRow is one agency's latest state for a period.
+// agencyRow is one agency's standing for a period.
 type agencyRow struct {
-	Code        string    `json:"code"`
-	Name        string    `json:"name,omitempty"`
-	Expected    bool      `json:"expected"`
-	State       string    `json:"state"`             // "accepted", "deficient" or "missing"
-	Receipt     string    `json:"receipt,omitempty"` // the current version's, else the latest submission's
-	Version     int       `json:"version"`           // 0 when none is accepted
-	Late        bool      `json:"late"`              // that submission came after the deadline
-	Overdue     bool      `json:"overdue"`           // nothing accepted and the deadline has passed
-	LastAt      time.Time `json:"last_at,omitzero"`  // latest submission of any state
-	Submissions int       `json:"submissions"`       // submissions of any state
+	Code            string     `json:"code"`
+	Name            string     `json:"name,omitempty"`
+	Expected        bool       `json:"expected"`
+	State           string     `json:"state"`             // "accepted", "deficient" or "missing"
+	Receipt         string     `json:"receipt,omitempty"` // the version in force, else the latest submission's
+	Version         int        `json:"version"`           // 0 when none is accepted
+	Late            bool       `json:"late"`              // that submission came after the deadline
+	Overdue         bool       `json:"overdue"`           // expected, nothing accepted and the deadline has passed
+	DeficientLatest bool       `json:"deficient_latest"`  // a version is in force, the newest submission is deficient
+	Latest          string     `json:"latest,omitempty"`  // receipt of the newest submission of any state
+	LastAt          time.Time  `json:"last_at,omitzero"`  // latest submission of any state
+	Submissions     int        `json:"submissions"`       // submissions of any state
+	Kinds           []kindView `json:"kinds"`             // which rows of each kind are in force
+}
+
+// kindView is which version's rows of one kind are in force.
+type kindView struct {
+	Kind            string `json:"kind"`
+	Optional        bool   `json:"optional"`
+	State           string `json:"state"` // "accepted" or "missing"
+	Receipt         string `json:"receipt,omitempty"`
+	Version         int    `json:"version"`
+	Late            bool   `json:"late"`
+	DeficientLatest bool   `json:"deficient_latest"`
 }
 
 // agencyRef names an agency.
@@ -57,13 +76,6 @@ type agencyRef struct {
 	Code string `json:"code"`
 	Name string `json:"name,omitempty"`
 }
-
-// Agency states shown on the overview.
-const (
-	stateAccepted  = "accepted"
-	stateDeficient = "deficient"
-	stateMissing   = "missing"
-)
 
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	now := s.o.Now()
@@ -80,87 +92,47 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, "overview", v)
 }
 
-// periods returns the periods the overview shows for def at now, with
-// their deadlines: the single deadline; or, for a weekly call, the period
-// now falls in (Due(now)) and the latest period already due, newest first.
-func periods(def *parser.Definition, now time.Time) []periodView {
-	due, period, ok := def.Due(now)
-	if def.Deadline.Weekly == nil {
-		return []periodView{{Due: due}} // ok is false only for an unloaded definition: no deadline shown
-	}
-	var out []periodView
-	if ok {
-		out = append(out, periodView{Period: period, Due: due})
-	}
-	// The latest due instant at or before now: its period is the most
-	// recent one whose deadline has passed.
-	if past := def.Upcoming(now.AddDate(-1, 0, 0), now); len(past) > 0 {
-		last := past[len(past)-1]
-		if d, p, ok := def.Due(last.Add(-time.Second)); ok && p != period {
-			out = append(out, periodView{Period: p, Due: d})
-		}
-	}
-	return out
-}
-
-// expected returns the agency codes def expects answers from, sorted.
-func (s *Server) expected(def *parser.Definition) []string {
-	var codes []string
-	if len(def.ExpectedAgencies) > 0 {
-		codes = append(codes, def.ExpectedAgencies...)
-	} else {
-		for code := range s.o.Agencies {
-			codes = append(codes, code)
-		}
-	}
-	slices.Sort(codes)
-	return slices.Compact(codes)
-}
-
-// callStatus builds the status of one call at now.
+// callStatus builds the status of one call at now: parser.Status for each
+// period parser.Definition.StatusPeriods names.
 func (s *Server) callStatus(ctx context.Context, def *parser.Definition, now time.Time) (callView, error) {
-	c := callView{Call: def.ID, Title: def.Title, Source: def.Source, PII: def.PII, Weekly: def.Deadline.Weekly != nil}
-	expected := s.expected(def)
-	for _, p := range periods(def, now) {
-		states, err := s.o.Store.CallStatus(ctx, def.ID, p.Period)
+	c := callView{Call: def.ID, Title: def.Title, Source: def.Source, PII: def.PII, Weekly: def.Deadline.Weekly != nil, Periods: []periodView{}}
+	codes := make([]string, 0, len(s.o.Agencies))
+	for code := range s.o.Agencies {
+		codes = append(codes, code)
+	}
+	expected := def.Expected(codes)
+	for _, period := range def.StatusPeriods(now) {
+		attempts, err := s.o.Store.Attempts(ctx, def.ID, period)
 		if err != nil {
 			return callView{}, err
 		}
-		p.PastDue = !p.Due.IsZero() && now.After(p.Due)
-		p.Expected = len(expected)
-		byCode := map[string]int{} // agency -> index in p.Agencies
-		for _, code := range expected {
-			byCode[code] = len(p.Agencies)
-			p.Agencies = append(p.Agencies, agencyRow{Code: code, Name: s.o.Agencies[code], Expected: true, State: stateMissing})
-		}
-		for _, st := range states {
-			if st.Period != p.Period {
-				continue // a single-deadline call lists every period; only "" is its own
-			}
-			i, ok := byCode[st.Agency]
-			if !ok {
-				i = len(p.Agencies)
-				byCode[st.Agency] = i
-				p.Agencies = append(p.Agencies, agencyRow{Code: st.Agency, Name: s.o.Agencies[st.Agency]})
-			}
-			a := &p.Agencies[i]
-			a.Receipt, a.Version, a.Late, a.LastAt, a.Submissions = st.Receipt, st.Version, st.Late, st.LastAt, st.Submissions
-			a.State = stateDeficient
-			if st.Accepted {
-				a.State = stateAccepted
-				if a.Expected {
-					p.Accepted++
-				}
-			}
-		}
-		for i := range p.Agencies {
-			a := &p.Agencies[i]
-			if a.Expected && a.State != stateAccepted {
-				a.Overdue = p.PastDue
-				p.Missing = append(p.Missing, agencyRef{Code: a.Code, Name: a.Name})
-			}
-		}
-		c.Periods = append(c.Periods, p)
+		c.Periods = append(c.Periods, s.periodView(parser.Status(def, period, expected, attempts, now)))
 	}
 	return c, nil
+}
+
+// periodView turns a status into its view, with agency names.
+func (s *Server) periodView(ps parser.PeriodStatus) periodView {
+	p := periodView{Period: ps.Period, Due: ps.Due.Truncate(time.Second), PastDue: ps.PastDue,
+		Expected: ps.Expected, Accepted: ps.Accepted, Deficient: ps.Deficient, MissingCount: ps.Missing,
+		Late: ps.Late, DeficientLatest: ps.DeficientLatest,
+		Agencies: []agencyRow{}, Missing: []agencyRef{}, Outstanding: []agencyRef{}}
+	for _, a := range ps.Agencies {
+		row := agencyRow{Code: a.Agency, Name: s.o.Agencies[a.Agency], Expected: a.Expected, State: a.State,
+			Receipt: a.Receipt, Version: a.Version, Late: a.Late, Overdue: a.Overdue, DeficientLatest: a.DeficientLatest,
+			Latest: a.Latest, LastAt: a.LastAt.Truncate(time.Second), Submissions: a.Submissions, Kinds: []kindView{}}
+		for _, k := range a.Kinds {
+			row.Kinds = append(row.Kinds, kindView{Kind: k.Kind, Optional: k.Optional, State: k.State, Receipt: k.Receipt,
+				Version: k.Version, Late: k.Late, DeficientLatest: k.DeficientLatest})
+		}
+		p.Agencies = append(p.Agencies, row)
+		ref := agencyRef{Code: row.Code, Name: row.Name}
+		if a.Outstanding() {
+			p.Outstanding = append(p.Outstanding, ref)
+		}
+		if a.Expected && a.State == parser.StateMissing {
+			p.Missing = append(p.Missing, ref)
+		}
+	}
+	return p
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -16,71 +17,174 @@ import (
 	"intake/store"
 )
 
-// listLimit bounds the submissions and messages a page lists.
-const listLimit = 1000
-
 // recordLimit bounds the records a detail page shows.
 const recordLimit = 500
 
 // submissionRow is one submission in a list (and in the JSON API).
 type submissionRow struct {
-	Receipt    string    `json:"receipt"`
-	Call       string    `json:"call"`
-	Agency     string    `json:"agency"`
-	AgencyName string    `json:"agency_name,omitempty"`
-	Period     string    `json:"period,omitempty"`
-	Sender     string    `json:"sender"`
-	MessageID  string    `json:"message_id"`
-	Version    int       `json:"version"`
-	State      string    `json:"state"` // current, superseded, deficient
-	Late       bool      `json:"late"`
-	ReceivedAt time.Time `json:"received_at"`
-	Records    int       `json:"records"`
-	Errors     int       `json:"errors"`
-	Warnings   int       `json:"warnings"`
+	Receipt    string         `json:"receipt"`
+	Call       string         `json:"call"`
+	Agency     string         `json:"agency"`
+	AgencyName string         `json:"agency_name,omitempty"`
+	Period     string         `json:"period,omitempty"`
+	Sender     string         `json:"sender"`
+	MessageID  string         `json:"message_id"`
+	Version    int            `json:"version"`
+	State      string         `json:"state"` // current, superseded, deficient
+	Late       bool           `json:"late"`
+	ReceivedAt time.Time      `json:"received_at"`
+	Records    int            `json:"records"`
+	Kinds      []kindCount    `json:"kinds"` // records per kind
+	Errors     int            `json:"errors"`
+	Warnings   int            `json:"warnings"`
+	id         int64          // the store's
+	message    int64          // the stored mail's id
+	kinds      map[string]int // filled by addKinds
+}
+
+// kindCount is how many records of one kind.
+type kindCount struct {
+	Kind  string `json:"kind"`
+	Title string `json:"title"`
+	Count int    `json:"count"`
 }
 
 // submissionsView is the list page.
 type submissionsView struct {
 	page
+	List                listState
 	Call, Agency, State string          // the filter
 	Calls               []string        // call ids, for the filter form
 	States              []string        // states, for the filter form
 	Submissions         []submissionRow `json:"submissions"`
-	Truncated           bool            // more than listLimit matched
+	Truncated           bool            // more matched than this page lists
 }
 
-// submissionStates are the states a submission can be in.
-var submissionStates = []string{"current", "superseded", "deficient"}
+// submissionStates are the states a list can be filtered by: a
+// submission's own, accepted (current or superseded), and latest-deficient
+// (the agency's newest attempt for its call and period was not accepted).
+var submissionStates = []string{"current", "superseded", "deficient", "accepted", "latest-deficient"}
+
+// submissionSorts are the columns a submissions list sorts by.
+var submissionSorts = []string{"received", "receipt", "call", "agency", "version", "state", "records", "errors"}
 
 func (s *Server) row(x store.SubmissionSummary) submissionRow {
 	return submissionRow{Receipt: x.Receipt, Call: x.Call, Agency: x.Agency, AgencyName: s.o.Agencies[x.Agency],
 		Period: x.Period, Sender: x.Sender, MessageID: x.MessageID, Version: x.Version, State: x.State, Late: x.Late,
-		ReceivedAt: x.ReceivedAt, Records: x.Records, Errors: x.Errors, Warnings: x.Warnings}
+		ReceivedAt: x.ReceivedAt, Records: x.Records, Errors: x.Errors, Warnings: x.Warnings, Kinds: []kindCount{},
+		id: x.ID, message: x.Message}
 }
 
-// listSubmissions reads the filter from the query and lists.
+// addKinds fills the records per kind of rows, in the kinds' order.
+func (s *Server) addKinds(r *http.Request, rows []submissionRow) error {
+	ids := make([]int64, len(rows))
+	for i, x := range rows {
+		ids[i] = x.id
+	}
+	counts, err := s.o.Store.KindCounts(r.Context(), ids)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		rows[i].Kinds = kindCounts(s.o.Calls.Get(rows[i].Call), counts[rows[i].id])
+	}
+	return nil
+}
+
+// kindCounts orders counts by the call's kinds (unknown kinds last, by
+// name), with their titles.
+func kindCounts(def *parser.Definition, counts map[string]int) []kindCount {
+	out := []kindCount{}
+	seen := map[string]bool{}
+	if def != nil {
+		for _, k := range def.Kinds {
+			if n, ok := counts[k.ID]; ok {
+				out = append(out, kindCount{Kind: k.ID, Title: k.Title, Count: n})
+				seen[k.ID] = true
+			}
+		}
+	}
+	var rest []string
+	for k := range counts {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	for _, k := range rest {
+		out = append(out, kindCount{Kind: k, Title: k, Count: counts[k]})
+	}
+	return out
+}
+
+// agencyCodes are the codes of the agencies whose code is text (any case)
+// or whose name holds it.
+func (s *Server) agencyCodes(text string) []string {
+	codes := []string{}
+	t := strings.ToLower(strings.TrimSpace(text))
+	for code, name := range s.o.Agencies {
+		if strings.EqualFold(code, t) || (len(t) > 1 && strings.Contains(strings.ToLower(name), t)) {
+			codes = append(codes, code)
+		}
+	}
+	slices.Sort(codes)
+	return codes
+}
+
+// recordKeys are the columns identifying rows (position numbers and the
+// like) of the calls whose records the user may see: the list's search
+// looks for its text there.
+func (s *Server) recordKeys(r *http.Request) []string {
+	var keys []string
+	p := signedIn(r)
+	for _, d := range s.o.Calls.All() {
+		if !p.mayRecords(d.ID, d) {
+			continue
+		}
+		for _, k := range d.Kinds {
+			keys = append(keys, k.Key...)
+		}
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// listSubmissions reads the filter, search, order and page from the query
+// and lists.
 func (s *Server) listSubmissions(r *http.Request) (submissionsView, error) {
 	q := r.URL.Query()
 	v := submissionsView{page: s.newPage(r, "Submissions", "submissions"),
-		Call: q.Get("call"), Agency: strings.ToUpper(q.Get("agency")), State: q.Get("state"), States: submissionStates}
+		List: readList(r, "/submissions", submissionSorts, "received", true, "call", "agency", "state"),
+		Call: q.Get("call"), Agency: strings.TrimSpace(q.Get("agency")), State: q.Get("state"), States: submissionStates}
 	for _, d := range s.o.Calls.All() {
 		v.Calls = append(v.Calls, d.ID)
 	}
 	if v.State != "" && !slices.Contains(submissionStates, v.State) {
 		v.State = ""
 	}
-	list, err := s.o.Store.Submissions(r.Context(), store.ListFilter{Call: v.Call, Agency: v.Agency, State: v.State,
-		Limit: listLimit + 1})
+	sq := store.SubmissionQuery{Call: v.Call, State: v.State, Text: v.List.Q, RecordKeys: s.recordKeys(r),
+		Sort: v.List.Sort, Desc: v.List.Desc, Limit: v.List.Per, Offset: v.List.Offset()}
+	if v.State == "latest-deficient" {
+		sq.State, sq.LatestOnly = "deficient", true
+	}
+	if v.Agency != "" {
+		sq.Agencies = s.agencyCodes(v.Agency)
+	}
+	if v.List.Q != "" {
+		sq.AgencyCodes = s.agencyCodes(v.List.Q)
+	}
+	list, total, err := s.o.Store.SearchSubmissions(r.Context(), sq)
 	if err != nil {
 		return v, err
 	}
-	if len(list) > listLimit {
-		list, v.Truncated = list[:listLimit], true
-	}
+	v.List.Total = total
+	v.Truncated = total > v.List.Offset()+len(list)
 	v.Submissions = make([]submissionRow, 0, len(list))
 	for _, x := range list {
 		v.Submissions = append(v.Submissions, s.row(x))
+	}
+	if err := s.addKinds(r, v.Submissions); err != nil {
+		return v, err
 	}
 	return v, nil
 }
@@ -109,7 +213,37 @@ type submissionView struct {
 	// grant for it; records and file downloads are left out.
 	RecordsWithheld bool        `json:"records_withheld,omitempty"`
 	Replies         []replyView `json:"replies"`
+	// Mail is the incoming mail that carried it (left out when the records
+	// are withheld: its text may hold the same personal data).
+	Mail *mailView `json:"mail,omitempty"`
+	// Changes is what this version changed against the one before (none
+	// for a first version or one not accepted; left out when withheld).
+	Changes *changesView `json:"changes,omitempty"`
 }
+
+// changesView compares an accepted version with the one before.
+type changesView struct {
+	Previous string `json:"previous"` // its receipt
+	Added    int    `json:"added"`
+	Removed  int    `json:"removed"`
+	Changed  int    `json:"changed"`
+	// Rows are the first changeLimit changes, removed and changed first.
+	Rows []changeRow `json:"rows"`
+	// Kept are the kinds this version did not send: the previous
+	// versions' rows of them stay in force (superseded in part).
+	Kept []kindCount `json:"kept"`
+}
+
+type changeRow struct {
+	Change string   `json:"change"` // added, removed, changed
+	Kind   string   `json:"kind"`
+	Key    string   `json:"key"`
+	Row    int      `json:"row"`
+	Fields []string `json:"fields"`
+}
+
+// changeLimit bounds the changes a detail page lists.
+const changeLimit = 200
 
 type fileView struct {
 	Name   string `json:"name"`
@@ -152,6 +286,7 @@ type recordView struct {
 }
 
 type replyView struct {
+	ID        int64     `json:"id"`
 	MessageID string    `json:"message_id"`
 	Kind      string    `json:"kind"`
 	To        []string  `json:"to"`
@@ -160,6 +295,76 @@ type replyView struct {
 	Created   time.Time `json:"created"`
 	SentAt    time.Time `json:"sent_at,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	Receipt   string    `json:"receipt,omitempty"`
+	// Mail is the reply as it was (or is to be) sent: subject, text,
+	// attachments.
+	Mail *mailView `json:"mail,omitempty"`
+}
+
+// replyRow is a reply for a page; withMail reads its stored bytes.
+func replyRow(o store.OutboxItem, withMail bool) replyView {
+	v := replyView{ID: o.ID, MessageID: o.MessageID, Kind: o.Kind, To: o.To, Status: o.Status, Attempts: o.Attempts,
+		Created: o.Created, SentAt: o.SentAt, LastError: o.LastError, Receipt: o.Receipt}
+	if v.To == nil {
+		v.To = []string{}
+	}
+	if withMail && len(o.Raw) > 0 {
+		m := readMail(o.Raw, false)
+		v.Mail = &m
+	}
+	return v
+}
+
+// Resendable tells whether staff may send the reply again; Releasable
+// whether it is held (a dry run's) and may go out.
+func (v replyView) Resendable() bool {
+	return v.Status == store.OutboxSent || v.Status == store.OutboxFailed || v.Status == store.OutboxBounced
+}
+
+func (v replyView) Releasable() bool { return v.Status == store.OutboxHeld }
+
+// changes compares an accepted version with the one before it, for the
+// kinds it sent (counts: its records per kind); nil for a first version or
+// one not accepted.
+func (s *Server) changes(r *http.Request, def *parser.Definition, d *store.SubmissionDetail, counts map[string]int) (*changesView, error) {
+	if d.Version < 2 {
+		return nil, nil
+	}
+	prev, old, err := s.o.Store.PreviousVersion(r.Context(), d.Call, d.Agency, d.Period, d.Version, nil)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	kept := map[string]int{}
+	var compared []parser.Record
+	for _, rec := range old {
+		if _, sent := counts[rec.Kind]; sent {
+			compared = append(compared, rec)
+		} else {
+			kept[rec.Kind]++
+		}
+	}
+	c := parser.Diff(def, compared, d.Records)
+	v := &changesView{Previous: prev.Receipt, Added: len(c.Added), Removed: len(c.Removed), Changed: len(c.Changed),
+		Rows: []changeRow{}, Kept: kindCounts(def, kept)}
+	add := func(change string, rows []parser.RowChange) {
+		for _, x := range rows {
+			if len(v.Rows) == changeLimit {
+				return
+			}
+			f := x.Fields
+			if f == nil {
+				f = []string{}
+			}
+			v.Rows = append(v.Rows, changeRow{Change: change, Kind: x.Kind, Key: x.Key, Row: x.Row, Fields: f})
+		}
+	}
+	add("removed", c.Removed)
+	add("changed", c.Changed)
+	add("added", c.Added)
+	return v, nil
 }
 
 // detail builds the detail view of the submission with that receipt. Its
@@ -193,15 +398,28 @@ func (s *Server) detail(r *http.Request) (submissionView, error) {
 			Severity: f.Severity, Message: f.Message, Fix: f.Fix, Cite: f.Cite})
 	}
 	v.RecordsTotal = len(d.Records)
+	counts := map[string]int{}
+	for _, rec := range d.Records {
+		counts[rec.Kind]++
+	}
+	v.Kinds = kindCounts(def, counts)
 	if !v.RecordsWithheld {
 		v.Tables, v.RecordsShown = recordTables(def, d.Records, recordLimit)
-		if err := s.audit(r, store.AuditView, d.Call, d.Receipt, fmt.Sprintf("%d of %d records", v.RecordsShown, v.RecordsTotal)); err != nil {
+		if v.Changes, err = s.changes(r, def, d, counts); err != nil {
+			return submissionView{}, err
+		}
+		m, err := s.o.Store.Message(r.Context(), d.Message)
+		if err != nil {
+			return submissionView{}, err
+		}
+		mv := readMail(m.Raw, m.Truncated)
+		v.Mail = &mv
+		if err := s.audit(r, store.AuditView, d.Call, d.Receipt, fmt.Sprintf("%d of %d records, the mail", v.RecordsShown, v.RecordsTotal)); err != nil {
 			return submissionView{}, err
 		}
 	}
 	for _, o := range d.Replies {
-		v.Replies = append(v.Replies, replyView{MessageID: o.MessageID, Kind: o.Kind, To: o.To, Status: o.Status,
-			Attempts: o.Attempts, Created: o.Created, SentAt: o.SentAt, LastError: o.LastError})
+		v.Replies = append(v.Replies, replyRow(o, true))
 	}
 	return v, nil
 }

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"intake/store"
 )
 
 //go:embed templates/*.html
@@ -18,9 +20,16 @@ var templateFS embed.FS
 //go:embed static/style.css
 var stylesheet []byte
 
+// sortCol is a column header that sorts its list.
+type sortCol struct {
+	L          listState
+	Key, Label string
+}
+
 // viewNames are the pages; each templates/NAME.html defines "content" and
 // is parsed together with templates/layout.html.
-var viewNames = []string{"overview", "submissions", "submission", "messages"}
+var viewNames = []string{"overview", "submissions", "submission", "messages", "message", "replies", "reply", "call",
+	"attention", "login"}
 
 // views holds every page's parsed template. Executing a parsed
 // html/template is safe from many goroutines at once.
@@ -48,6 +57,20 @@ func templateFuncs() template.FuncMap {
 		},
 		"path": url.PathEscape,
 		"join": strings.Join,
+		"rfc3339": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format(time.RFC3339)
+		},
+		// col is a sortable column's header: the list, the sort key, the label.
+		"col": func(l listState, key, label string) sortCol { return sortCol{L: l, Key: key, Label: label} },
+		"plural": func(n int, one, many string) string {
+			if n == 1 {
+				return one
+			}
+			return many
+		},
 	}
 }
 
@@ -81,15 +104,38 @@ func parseViews() (*views, error) {
 // page is what the layout needs; every view embeds it.
 type page struct {
 	Title string
-	Nav   string // "overview", "submissions", "messages": the highlighted link
+	Nav   string // "overview", "attention", "submissions", "messages", "replies": the highlighted link
 	Now   time.Time
-	user  *principal
+	// CSRF is the token every form that changes something carries.
+	CSRF string
+	// Attention counts what needs staff, for the navigation (analysts).
+	Attention store.Attention
+	user      *principal
 }
 
-// newPage is the page of a request by a signed-in user.
-func (s *Server) newPage(r *http.Request, title, nav string) page {
-	return page{Title: title, Nav: nav, Now: s.o.Now(), user: signedIn(r)}
+// AttentionTotal is the number of items in the needs-attention queue.
+func (p page) AttentionTotal() int {
+	a := p.Attention
+	return a.Quarantined + a.Undecided + a.FailedReplies + a.HeldReplies + a.DeficientLatest
 }
+
+// newPage is the page of a request by a signed-in user. For an analyst it
+// counts what needs attention (a failure only leaves the counts out).
+func (s *Server) newPage(r *http.Request, title, nav string) page {
+	p := page{Title: title, Nav: nav, Now: s.o.Now(), user: signedIn(r), CSRF: csrfToken(r)}
+	if p.user.may(RoleAnalyst) {
+		a, err := s.o.Store.Attention(r.Context())
+		if err != nil {
+			s.log.Error("web: attention counts", "err", err)
+		}
+		p.Attention = a
+	}
+	return p
+}
+
+// Admin tells whether the user may act on the mail: the action buttons
+// are shown only then.
+func (p page) Admin() bool { return p.user.may(RoleAdmin) }
 
 // UserName is who is signed in.
 func (p page) UserName() string {
@@ -120,9 +166,10 @@ func (p page) Records(call string, pii bool) bool {
 	return !pii || p.user.grants[call]
 }
 
-// render executes view name with data into a buffer, then writes it, so a
-// failing template never leaves half a page.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any) {
+// render executes view name with data into a buffer, then writes it
+// (with status, default 200), so a failing template never leaves half a
+// page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data any, status ...int) {
 	t := s.views.byName[name]
 	if t == nil {
 		s.fail(w, r, fmt.Errorf("web: no view %q", name))
@@ -134,6 +181,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, dat
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if len(status) > 0 {
+		w.WriteHeader(status[0])
+	}
 	w.Write(buf.Bytes()) //nolint:errcheck // the client went away
 }
 

@@ -1,21 +1,25 @@
 // Package web serves the staff dashboard and JSON API over the store: what
-// arrived for each data call, who is missing or late, each submission with
-// its files, findings, records and replies, the mail that was not a
-// submission, and exports (intake/export).
+// arrived for each data call, who is missing or late (with a chart of it
+// over time against the deadline), what needs attention, each submission
+// with its files, findings, records, incoming mail, replies as sent and
+// changes from the previous version, all stored mail and replies, exports
+// (intake/export), and the staff actions on the mail.
 //
-// Everything but /healthz and /metrics needs a user (HTTP Basic, against
-// password hashes; auth.go), and failed sign-ins are throttled per client
-// and per user name (throttle.go). Each user has a role: a viewer sees
-// where each call stands, an analyst also submissions, records, files and
-// exports (of a call holding personal data only where granted that call),
-// an admin also acts on the mail. Every view of records, file download and
-// export is written to the store's audit log before the data goes out.
-// New refuses to build a server without users. Start serves over TLS, or
-// plain HTTP on loopback or behind a TLS proxy only, with header and idle
-// timeouts (listen.go). Templates are embedded and all parsed by New (it
-// fails fast on a broken one); each page renders a typed view struct into a
-// buffer before anything is written. The JSON API under /api/ returns the
-// same view structs as the pages.
+// Everything but /healthz, /metrics and the sign-in pages needs a user:
+// signed in through an OpenID Connect provider (oidc.go; a session in a
+// cookie, session.go) or with HTTP Basic against password hashes (auth.go),
+// whose failures are throttled per client and per user name
+// (throttle.go). Each user has a role: a viewer sees where each call
+// stands, an analyst also submissions, records, files, mail and exports
+// (of a call holding personal data only where granted that call), an admin
+// also acts on the mail (actions.go: POST, CSRF token, same origin). Every
+// view of records or mail, file download, export and action is written to
+// the store's audit log first. New refuses to build a server without a way
+// to sign in. Start serves over TLS, or plain HTTP on loopback or behind a
+// TLS proxy only, with header and idle timeouts (listen.go). Templates are
+// embedded and all parsed by New (it fails fast on a broken one); each page
+// renders a typed view struct into a buffer before anything is written.
+// Every list searches, sorts and pages the same way (list.go).
 package web
 
 import (
@@ -58,16 +62,29 @@ type Options struct {
 	// (the daemon's last good poll too old, the store unable to write)
 	// makes it answer 503 with the error's text.
 	Health func(ctx context.Context) error
+	// OIDC, when set, signs staff in through an OpenID Connect provider
+	// (sessions in cookies); the Basic users stay for one machine. With
+	// OIDC, Users may be empty.
+	OIDC *OIDC
+	// Replay decides a stored message again (the daemon's Replay); nil:
+	// the dashboard offers no replay (intake serve, where no daemon runs).
+	Replay func(ctx context.Context, id int64) error
+	// WakeOutbox, when set, is called after a reply was released or queued
+	// again, so the daemon's outbox sends it now.
+	WakeOutbox func()
 }
 
 // Server is the dashboard. It implements http.Handler and is safe for
 // concurrent use.
 type Server struct {
-	o      Options
-	log    *slog.Logger
-	views  *views
-	signIn *signIn
-	mux    *http.ServeMux // every route, authenticated ones wrapped
+	o           Options
+	log         *slog.Logger
+	views       *views
+	signIn      *signIn
+	sessions    *sessions
+	oidc        *oidcClient // nil without OIDC
+	crossOrigin *http.CrossOriginProtection
+	mux         *http.ServeMux // every route, authenticated ones wrapped
 }
 
 // New checks the options, parses every template and builds the routes.
@@ -78,7 +95,7 @@ func New(o Options) (*Server, error) {
 	if o.Calls == nil {
 		return nil, errors.New("web: Calls is required")
 	}
-	if len(o.Users) == 0 {
+	if len(o.Users) == 0 && o.OIDC == nil {
 		return nil, errors.New("web: no users configured: the dashboard is never served without authentication")
 	}
 	signIn, err := newSignIn(o.Users, o.Calls, o.Throttle, runtime.GOMAXPROCS(0))
@@ -98,7 +115,13 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{o: o, log: o.Logger, views: v, signIn: signIn, mux: http.NewServeMux()}
+	s := &Server{o: o, log: o.Logger, views: v, signIn: signIn, sessions: newSessions(),
+		crossOrigin: http.NewCrossOriginProtection(), mux: http.NewServeMux()}
+	if o.OIDC != nil {
+		if s.oidc, err = newOIDCClient(*o.OIDC); err != nil {
+			return nil, err
+		}
+	}
 	s.routes()
 	return s, nil
 }
@@ -108,17 +131,36 @@ func (s *Server) routes() {
 	if s.o.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.o.Metrics)
 	}
+	// Signing in and out.
+	s.mux.HandleFunc("GET /login", s.login)
+	if s.oidc != nil {
+		s.mux.HandleFunc("GET /login/oidc", s.oidcStart)
+		s.mux.HandleFunc("GET /auth/callback", s.oidcCallback)
+	}
 	auth := func(need Role, pattern string, h http.HandlerFunc) { s.mux.Handle(pattern, s.authenticated(need, h)) }
+	auth(RoleViewer, "GET /login/basic", s.loginBasic)
+	auth(RoleViewer, "POST /logout", s.logout)
+
 	auth(RoleViewer, "GET /{$}", s.overview)
 	auth(RoleViewer, "GET /static/style.css", s.stylesheet)
+	auth(RoleViewer, "GET /calls/{call}", s.call)
+	auth(RoleViewer, "GET /calls/{call}/chart.svg", s.chartSVG)
 	auth(RoleViewer, "GET /api/calls/{call}/status", s.apiCallStatus)
+	auth(RoleAnalyst, "GET /attention", s.attention)
 	auth(RoleAnalyst, "GET /submissions", s.submissions)
 	auth(RoleAnalyst, "GET /submissions/{receipt}", s.submission)
 	auth(RoleAnalyst, "GET /submissions/{receipt}/files/{sha256}", s.file)
 	auth(RoleAnalyst, "GET /messages", s.messages)
+	auth(RoleAnalyst, "GET /messages/{id}", s.message)
+	auth(RoleAnalyst, "GET /replies", s.replies)
+	auth(RoleAnalyst, "GET /replies/{id}", s.reply)
 	auth(RoleAnalyst, "GET /export", s.export)
 	auth(RoleAnalyst, "GET /api/submissions", s.apiSubmissions)
 	auth(RoleAnalyst, "GET /api/submissions/{receipt}", s.apiSubmission)
+	// The staff actions: POST, admin, CSRF-checked, audited (actions.go).
+	auth(RoleAdmin, "POST /messages/{id}/replay", s.actReplay)
+	auth(RoleAdmin, "POST /replies/{id}/release", s.actRelease)
+	auth(RoleAdmin, "POST /replies/{id}/resend", s.actResend)
 	// Anything else needs authentication too, so an unknown path tells
 	// nothing to a stranger.
 	auth(RoleViewer, "/", http.NotFound)

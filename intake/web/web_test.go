@@ -36,6 +36,7 @@ deadline:
 kinds:
   - id: position-report
     title: Position report
+    key: [position_number]
     columns:
       - key: agency_code
         header: Agency Code
@@ -432,7 +433,7 @@ func TestAPI_callStatus(t *testing.T) {
 	if !p.PastDue || p.Expected != 3 || p.Accepted != 2 || len(p.Missing) != 1 || p.Missing[0].Code != "TR" {
 		t.Errorf("period = %+v", p)
 	}
-	if want := time.Date(2025, 3, 25, 3, 59, 59, 999999999, time.UTC); !p.Due.Equal(want) {
+	if want := time.Date(2025, 3, 25, 3, 59, 59, 0, time.UTC); !p.Due.Equal(want) { // whole seconds (RFC 3339)
 		t.Errorf("due = %v, want %v", p.Due, want)
 	}
 	got := map[string]agencyJSON{}
