@@ -145,6 +145,7 @@ type Daemon struct {
 	log     *slog.Logger
 	metrics *Metrics
 	kick    chan struct{} // wakes the outbox
+	paired  chan struct{} // wakes RunWaits: a workbook's password came (pii.go)
 	// mu serialises processing: the pipeline runs from the fetch loop and
 	// from Replay, never twice at once (versions are read then written).
 	mu       sync.Mutex
@@ -237,7 +238,7 @@ func New(o Options) (*Daemon, error) {
 		agencies[i] = a
 	}
 	o.Agencies = agencies
-	d := &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1)}
+	d := &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1), paired: make(chan struct{}, 1)}
 	d.warnAuth()
 	return d, nil
 }

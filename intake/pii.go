@@ -206,6 +206,12 @@ func (d *Daemon) passwordMail(ctx context.Context, m *store.Message, msg *email.
 		if err := d.o.Store.ResolveWait(ctx, w.Message, m.ID, d.o.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return c, false, err
 		}
+		// The workbook is decided once this mail's decision is committed,
+		// without waiting for the next round of the mailbox.
+		select {
+		case d.paired <- struct{}{}:
+		default:
+		}
 	default:
 		return c, false, err
 	}
@@ -262,7 +268,8 @@ func (d *Daemon) waitCompletion(out reply.Outcome, m *store.Message, msg *email.
 
 // RunWaits ends the password waits whose window closed, every poll
 // interval until ctx ends, and has their mail decided (a notice says no
-// password came).
+// password came); and has a workbook decided as soon as its password
+// mail was (passwordMail wakes it).
 func (d *Daemon) RunWaits(ctx context.Context) {
 	t := time.NewTicker(d.o.PollInterval)
 	defer t.Stop()
@@ -270,19 +277,21 @@ func (d *Daemon) RunWaits(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-d.paired:
 		case <-t.C:
-		}
-		ws, err := d.o.Store.ExpiredWaits(ctx, d.o.Now())
-		if err != nil || len(ws) == 0 {
-			continue
-		}
-		if err := d.expireWaits(ctx, d.o.Now()); err != nil {
-			d.log.Error("pii: expire waits", "err", err)
-			continue
+			ws, err := d.o.Store.ExpiredWaits(ctx, d.o.Now())
+			if err != nil || len(ws) == 0 {
+				continue
+			}
+			if err := d.expireWaits(ctx, d.o.Now()); err != nil {
+				d.log.Error("pii: expire waits", "err", err)
+				continue
+			}
 		}
 		if _, err := d.ProcessPending(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("pii: process pending", "err", err)
 		}
+		d.kickOutbox()
 	}
 }
 
