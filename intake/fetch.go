@@ -107,6 +107,10 @@ func (d *Daemon) session(ctx context.Context) error {
 		case <-newMail:
 		default:
 		}
+		select {
+		case <-d.decided:
+		default:
+		}
 		if err := d.Step(ctx, c, sel); err != nil {
 			return err
 		}
@@ -116,31 +120,41 @@ func (d *Daemon) session(ctx context.Context) error {
 	}
 }
 
-// Step is one round of the fetch loop: fetch and store new mail, process
-// everything pending, file what was decided, wake the outbox.
+// Step is one round of the fetch loop: fetch and store new mail, handing
+// it to the workers as each batch is stored (and any mail still pending,
+// such as a message whose last attempt failed), file what was decided,
+// wake the outbox. It does not wait for mail to be decided: a worker that
+// decides one wakes the loop for the next round, which files it.
 func (d *Daemon) Step(ctx context.Context, c *imapclient.Client, sel *imap.SelectData) error {
 	if err := d.fetchNew(ctx, c, sel); err != nil {
 		return err
 	}
-	if _, err := d.ProcessPending(ctx); err != nil {
+	if _, err := d.schedule(ctx); err != nil {
 		return err
 	}
-	if err := d.file(ctx, c, sel.UIDValidity); err != nil {
-		return err
+	// Filing is a round trip to the server and an fsync: while a backlog
+	// is being decided it is done for many messages at once.
+	if d.pool.fileDue(time.Now()) {
+		if err := d.file(ctx, c, sel.UIDValidity); err != nil {
+			return err
+		}
 	}
 	d.markPolled(d.o.Now())
 	d.kickOutbox()
 	return nil
 }
 
-// waitForMail returns when the server reports new mail, after the poll
-// interval, or with an error when the connection or ctx ends.
+// waitForMail returns when the server reports new mail, when mail was
+// decided (to file it), after the poll interval, or with an error when the
+// connection or ctx ends.
 func (d *Daemon) waitForMail(ctx context.Context, c *imapclient.Client, newMail <-chan struct{}) error {
 	timer := time.NewTimer(d.o.PollInterval)
 	defer timer.Stop()
 	if d.o.IMAP.DisableIdle || !c.Caps().Has(imap.CapIdle) {
 		select {
 		case <-timer.C:
+			return nil
+		case <-d.decided:
 			return nil
 		case <-c.Closed():
 			return errors.New("imap: connection closed")
@@ -154,6 +168,7 @@ func (d *Daemon) waitForMail(ctx context.Context, c *imapclient.Client, newMail 
 	}
 	select {
 	case <-newMail:
+	case <-d.decided:
 	case <-timer.C:
 	case <-c.Closed():
 		return errors.New("imap: connection closed while idling")
@@ -246,6 +261,11 @@ func (d *Daemon) fetchNew(ctx context.Context, c *imapclient.Client, sel *imap.S
 	if budget <= 0 {
 		budget = defaultBatchBytes
 	}
+	if len(uids) > 0 {
+		// Large mail is not started while small mail may still be coming.
+		d.pool.setFetching(true)
+		defer d.pool.setFetching(false)
+	}
 	for len(uids) > 0 {
 		chunk := uids[:min(len(uids), metaChunk)]
 		uids = uids[len(chunk):]
@@ -261,6 +281,10 @@ func (d *Daemon) fetchNew(ctx context.Context, c *imapclient.Client, sel *imap.S
 			}
 			cur.LastUID = uint32(batch[len(batch)-1].UID)
 			if err := d.o.Store.SetCursor(ctx, box, cur); err != nil {
+				return err
+			}
+			// The workers start on this batch while the next is fetched.
+			if _, err := d.schedule(ctx); err != nil {
 				return err
 			}
 		}

@@ -208,13 +208,13 @@ type message struct {
 
 // bytes is the mail as the mailbox has it: raw, with what the receiving
 // server adds on top (receivedBy).
-func (m message) bytes(t *testing.T) []byte {
+func (m message) bytes(t testing.TB) []byte {
 	t.Helper()
 	return receivedBy(m.from, m.dmarc, m.raw(t))
 }
 
 // raw is the mail as the agency's client sends it.
-func (m message) raw(t *testing.T) []byte {
+func (m message) raw(t testing.TB) []byte {
 	t.Helper()
 	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := msg.From(m.from); err != nil {

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -86,10 +87,21 @@ type Options struct {
 	// (default: the system's resolver).
 	Resolver Resolver
 
-	MaxAttempts   int           // processing attempts before quarantine (default 3)
-	RatePerSender int           // replies per sender per RateWindow (default 20)
-	RateWindow    time.Duration // default 1 hour
-	MaxSendTries  int           // SMTP attempts before a reply is given up (default 12)
+	MaxAttempts int // processing attempts before quarantine (default 3)
+	// Workers decide mail side by side (default: the number of CPUs, at
+	// least 2). The mail of one agency is decided in arrival order, one
+	// at a time; see workers.go.
+	Workers int
+	// LargeMessageBytes: messages at least this large take at most
+	// Workers-1 workers at once, so small mail always has one (default 1 MiB).
+	LargeMessageBytes int64
+	// MaxProcessTime bounds the deciding of one message (reading, checking,
+	// annotating, storing); past it the message is quarantined with the
+	// reason, for staff (default 5 min).
+	MaxProcessTime time.Duration
+	RatePerSender  int           // replies per sender per RateWindow (default 20)
+	RateWindow     time.Duration // default 1 hour
+	MaxSendTries   int           // SMTP attempts before a reply is given up (default 12)
 	// ReminderDays: remind agencies without an accepted submission this many
 	// days before each deadline; 0 turns reminders off.
 	ReminderDays int
@@ -141,16 +153,24 @@ func (d *Daemon) failpoint(point string, message int64) {
 
 // Daemon is the running clerk. Build it with New; Run runs it.
 type Daemon struct {
-	o       Options
-	log     *slog.Logger
-	metrics *Metrics
-	kick    chan struct{} // wakes the outbox
-	paired  chan struct{} // wakes RunWaits: a workbook's password came (pii.go)
-	// mu serialises processing: the pipeline runs from the fetch loop and
-	// from Replay, never twice at once (versions are read then written).
-	mu       sync.Mutex
-	lastPoll atomic.Int64 // Unix ns of the last good fetch round (Health); the start before one
+	o        Options
+	log      *slog.Logger
+	metrics  *Metrics
+	kick     chan struct{} // wakes the outbox
+	paired   chan struct{} // wakes RunWaits: a workbook's password came (pii.go)
+	lastPoll atomic.Int64  // Unix ns of the last good fetch round (Health); the start before one
+	decided  chan struct{} // wakes the fetch loop: decided mail is to be filed
+	// pool holds the mail waiting to be decided; its workers decide the
+	// mail of one agency one at a time (versions are read then written).
+	pool *pool
+	// deciding counts decisions under way, those given up on at their
+	// deadline or at a stop too (until they end on their own).
+	deciding sync.WaitGroup
 }
+
+// stopGrace is how long Run waits, once its context ends, for decisions
+// given up on to end on their own: the whole stop stays well within 5 s.
+const stopGrace = 2 * time.Second
 
 // New checks the options and fills in defaults.
 func New(o Options) (*Daemon, error) {
@@ -186,6 +206,15 @@ func New(o Options) (*Daemon, error) {
 	}
 	if o.MaxSendTries <= 0 {
 		o.MaxSendTries = 12
+	}
+	if o.Workers <= 0 {
+		o.Workers = max(2, runtime.NumCPU())
+	}
+	if o.LargeMessageBytes <= 0 {
+		o.LargeMessageBytes = 1 << 20
+	}
+	if o.MaxProcessTime <= 0 {
+		o.MaxProcessTime = 5 * time.Minute
 	}
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 40 << 20
@@ -238,13 +267,17 @@ func New(o Options) (*Daemon, error) {
 		agencies[i] = a
 	}
 	o.Agencies = agencies
-	d := &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1), paired: make(chan struct{}, 1)}
+	d := &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1), decided: make(chan struct{}, 1), paired: make(chan struct{}, 1),
+		pool: newPool()}
 	d.warnAuth()
 	return d, nil
 }
 
-// Run fetches, processes, files and sends until ctx ends. It reconnects to
-// the mail servers with backoff and returns nil on a clean stop.
+// Run fetches, decides, files and sends until ctx ends: the fetch loop
+// stores mail and hands it to Workers workers, which decide it side by
+// side; the outbox sends each reply as soon as it is committed. It
+// reconnects to the mail servers with backoff and returns nil on a clean
+// stop, within a few seconds of ctx ending whatever it was doing.
 //
 // A dry run sends nothing, then or later: the replies it decides on are
 // stored held (store.HoldReplies), so a normal run on the same store never
@@ -282,12 +315,29 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.RunReminders(ctx)
 		}()
 	}
-	// Mail stored before a crash is processed before anything new arrives.
-	if _, err := d.ProcessPending(ctx); err != nil && ctx.Err() == nil {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.runWorkers(ctx, d.o.Workers)
+	}()
+	// Mail stored before a crash is queued before anything new arrives.
+	if _, err := d.schedule(ctx); err != nil && ctx.Err() == nil {
 		d.log.Error("process pending", "err", err)
 	}
 	d.RunFetcher(ctx)
 	wg.Wait()
+	// Decisions given up on at the stop end on their own (each step
+	// checks the context); wait a little so they release what they hold.
+	done := make(chan struct{})
+	go func() {
+		d.deciding.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(stopGrace):
+		d.log.Warn("intake: stopped with a decision still winding down")
+	}
 	return nil
 }
 

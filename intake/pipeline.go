@@ -5,9 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,34 +18,29 @@ import (
 	"intake/workbook"
 )
 
-// ProcessPending processes every stored message not yet decided, oldest
-// first. One bad message never blocks the rest: it is retried on the next
-// round and quarantined after MaxAttempts.
+// ProcessPending decides every stored message not yet decided and waits
+// for them: with Run's workers when Run is running, else with workers of
+// its own. One bad message never blocks the rest: it is retried on the next
+// round and quarantined after MaxAttempts. It returns how many were
+// processed, and the first store failure.
 func (d *Daemon) ProcessPending(ctx context.Context) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	ids, err := d.o.Store.Pending(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, id := range ids {
-		if ctx.Err() != nil {
-			return n, ctx.Err()
+	var n int
+	err := d.withWorkers(ctx, func() error {
+		jobs, err := d.schedule(ctx)
+		if err != nil {
+			return err
 		}
-		if err := d.processOne(ctx, id); err != nil {
-			// A store failure: the next round tries again.
-			return n, err
-		}
-		n++
-	}
-	return n, nil
+		n, err = wait(ctx, jobs)
+		return err
+	})
+	return n, err
 }
 
 // Replay processes one message again: a quarantined message after a fix,
 // or a rejected one after its sender was added to the allowlist. A message
 // already answered with a receipt is refused. Its mailbox copy stays where
-// it was filed.
+// it was filed. It is decided in its sender's turn, after the sender's
+// mail already waiting.
 func (d *Daemon) Replay(ctx context.Context, id int64) error {
 	m, err := d.o.Store.Message(ctx, id)
 	if err != nil {
@@ -59,16 +54,28 @@ func (d *Daemon) Replay(ctx context.Context, id int64) error {
 	if err := d.o.Store.Replay(ctx, id); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.processOne(ctx, id)
+	return d.withWorkers(ctx, func() error {
+		jobs, err := d.schedule(ctx)
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if j.id == id {
+				_, err := wait(ctx, []*job{j})
+				return err
+			}
+		}
+		return nil // decided already by a worker of Run
+	})
 }
 
 // processOne counts an attempt (committed first, so a message that kills
-// the daemon is recognised on restart), decides the message and commits
-// the decision. Errors returned are the store's; processing failures are
+// the daemon is recognised on restart), decides the message within
+// MaxProcessTime and commits the decision. It reports whether the message
+// was decided (its outcome committed, or quarantined). Errors returned are
+// the store's, or ctx's when the daemon stops; processing failures are
 // recorded against the message.
-func (d *Daemon) processOne(ctx context.Context, id int64) error {
+func (d *Daemon) processOne(ctx context.Context, id int64) (decided bool, err error) {
 	if d.o.DryRun {
 		// Whatever path got here (the fetcher, pending mail, a replay),
 		// a dry run's replies are held, never sent.
@@ -77,34 +84,53 @@ func (d *Daemon) processOne(ctx context.Context, id int64) error {
 	now := d.o.Now()
 	attempts, err := d.o.Store.BeginAttempt(ctx, id, now)
 	if err != nil {
-		return err
+		return false, err
 	}
 	m, err := d.o.Store.Message(ctx, id)
 	if err != nil {
-		return err
+		return false, err
 	}
 	log := d.log.With("message", id)
 	if attempts > d.o.MaxAttempts {
 		reason := fmt.Sprintf("gave up after %d attempts: %s", attempts-1, m.LastError)
 		log.Error("pipeline: quarantined", "reason", reason)
 		d.metrics.Quarantined.Inc()
-		return d.o.Store.FailAttempt(ctx, id, reason, d.o.Folders.Quarantine, now)
+		return true, d.o.Store.FailAttempt(ctx, id, reason, d.o.Folders.Quarantine, now)
 	}
+	log.Debug("pipeline: deciding", "attempt", attempts, "bytes", len(m.Raw))
 	start := time.Now()
-	c, err := d.decide(ctx, m)
+	// The mail's own deadline: reading, checking, annotating and storing
+	// all stop when it passes, as when the daemon stops.
+	mctx, cancel := context.WithTimeoutCause(ctx, d.o.MaxProcessTime, errDeadline)
+	defer cancel()
+	c, err := d.decideBounded(mctx, m)
+	if c.Submission != nil {
+		defer c.Submission.Spool.Close()
+	}
 	if err == nil {
 		c.Message, c.Now = id, now
-		_, err = d.o.Store.Complete(ctx, c)
+		_, err = d.o.Store.Complete(mctx, c)
 		if err == nil {
 			d.failpoint(PointCompleted, id)
 			d.metrics.Processed.WithLabelValues(c.Status).Inc()
 			d.metrics.ProcessSeconds.Observe(time.Since(start).Seconds())
 			log.Info("pipeline: decided", "status", c.Status, "folder", c.Folder, "call", c.Call, "agency", c.Agency, "note", c.Note, "reply", c.Reply != nil)
-			return nil
+			return true, nil
 		}
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return false, ctx.Err()
+	}
+	if errors.Is(context.Cause(mctx), errDeadline) {
+		// Past its deadline: quarantined at once with the reason, for
+		// staff; the rest of the mail goes on. Not tried again: it would
+		// take as long the next time.
+		reason := fmt.Sprintf("not decided within max_process_time (%s, stopped after %s): quarantined for staff; "+
+			"answer the agency, or raise max_process_time and replay it", d.o.MaxProcessTime, time.Since(start).Round(time.Millisecond))
+		log.Error("pipeline: quarantined", "reason", reason)
+		d.metrics.Quarantined.Inc()
+		d.metrics.Failures.Inc()
+		return true, d.o.Store.FailAttempt(ctx, id, reason, d.o.Folders.Quarantine, now)
 	}
 	quarantine := ""
 	if attempts >= d.o.MaxAttempts {
@@ -113,7 +139,36 @@ func (d *Daemon) processOne(ctx context.Context, id int64) error {
 	}
 	d.metrics.Failures.Inc()
 	log.Error("pipeline: attempt failed", "attempt", attempts, "err", err, "quarantined", quarantine != "")
-	return d.o.Store.FailAttempt(ctx, id, err.Error(), quarantine, now)
+	return quarantine != "", d.o.Store.FailAttempt(ctx, id, err.Error(), quarantine, now)
+}
+
+// decideBounded is decide, given up on when ctx ends even where a step
+// does not look at ctx yet: it returns at once with ctx's error, and the
+// abandoned decision ends on its own (its spool closed then), counted in
+// d.deciding so a stop can wait for it a little.
+func (d *Daemon) decideBounded(ctx context.Context, m *store.Message) (store.Completion, error) {
+	type result struct {
+		c   store.Completion
+		err error
+	}
+	ch := make(chan result, 1)
+	d.deciding.Add(1)
+	go func() {
+		defer d.deciding.Done()
+		c, err := d.decide(ctx, m)
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.c.Submission != nil {
+				_ = r.c.Submission.Spool.Close()
+			}
+		}()
+		return store.Completion{}, context.Cause(ctx)
+	}
 }
 
 // decide works out what a message is and what to answer. It returns an
@@ -237,12 +292,24 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	}
 
 	received := receivedAt(m)
-	// Cross-kind rules may lean on what the agency already sent.
-	prior, err := d.o.Store.AgencyRecords(ctx, def.ID, agency.Code)
+	// The records go to a spool on disk as they are read, and from there
+	// into the store's transaction: none is held in memory. Cross-kind
+	// rules may lean on what the agency already sent, streamed from the
+	// store.
+	spool, err := d.o.Store.NewSpool()
 	if err != nil {
 		return c, err
 	}
-	sub := parser.Check(def, dec.Files, parser.Context{Now: received, Agency: agency.Code, Prior: parser.PriorRecords(prior), Ref: d.o.Ref, Limits: d.o.Limits})
+	defer func() { // unless handed on with the decision (a panic too)
+		if c.Submission == nil || c.Submission.Spool != spool {
+			_ = spool.Close()
+		}
+	}()
+	sub, err := parser.CheckStream(ctx, def, dec.Files, parser.Context{Now: received, Agency: agency.Code,
+		Prior: d.o.Store.AgencyPrior(ctx, def.ID, agency.Code), Ref: d.o.Ref, Limits: d.o.Limits}, spool.Add)
+	if err != nil {
+		return c, err
+	}
 	for _, f := range sub.Files {
 		if f.Reader == "" {
 			continue
@@ -292,24 +359,13 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	}
 	var mail *reply.Mail
 	if accepted {
-		cur, err := d.o.Store.Current(ctx, def.ID, agency.Code, period)
-		if err != nil {
+		if out.Version, out.Changes, err = d.changes(ctx, def, agency.Code, period, &sub, spool); err != nil {
 			return c, err
 		}
-		out.Version = 1
-		if cur != nil {
-			// Compare only the kinds this version sends: the others stay
-			// in force from the version that sent them.
-			kinds := sub.Kinds()
-			old := slices.DeleteFunc(slices.Clone(cur.Records), func(r parser.Record) bool { return !slices.Contains(kinds, r.Kind) })
-			out.Version = cur.Version + 1
-			changes := parser.Diff(def, old, sub.Records)
-			out.Changes = &changes
-			if !changes.Empty() {
-				// The whole list, for when the mail names only part of it.
-				if out.ChangeList, err = workbook.Changes(ctx, def, changes); err != nil {
-					return c, err
-				}
+		if out.Changes != nil && !out.Changes.Empty() {
+			// The whole list, for when the mail names only part of it.
+			if out.ChangeList, err = workbook.Changes(ctx, def, *out.Changes); err != nil {
+				return c, err
 			}
 		}
 		c.Status, c.Folder = store.StatusAccepted, d.o.Folders.Accepted
@@ -332,9 +388,9 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	}
 	c.Submission = &store.NewSubmission{
 		Receipt: receipt, Call: def.ID, Agency: agency.Code, Period: period, Sender: msg.From,
-		Accepted: accepted, Late: late, ReceivedAt: received, Files: stored, Result: sub,
+		Accepted: accepted, Late: late, ReceivedAt: received, Files: stored, Result: sub, Spool: spool,
 	}
-	c.Note = fmt.Sprintf("%s: %d records, %d findings", receipt, len(sub.Records), len(sub.Findings))
+	c.Note = fmt.Sprintf("%s: %d records, %d findings", receipt, spool.Len(), len(sub.Findings))
 	if err := d.encryptReply(ctx, def, mail, d.o.Now()); err != nil { // pii.go
 		return c, err
 	}
@@ -355,6 +411,34 @@ func (d *Daemon) withReply(ctx context.Context, c store.Completion, to string, m
 	}
 	c.Reply = &store.NewReply{MessageID: mail.MessageID, Kind: mail.Kind, From: mail.From, To: mail.To, Raw: mail.Raw}
 	return c, nil
+}
+
+// changes gives the version an accepted submission becomes and, from the
+// second version on, what it changed: the stored records of the kinds it
+// sends and its own rows (read back from the spool) stream through a
+// parser.Differ, none held here.
+func (d *Daemon) changes(ctx context.Context, def *parser.Definition, agency, period string, sub *parser.Submission, spool *store.Spool) (int, *parser.Changes, error) {
+	cur, err := d.o.Store.CurrentVersion(ctx, def.ID, agency, period)
+	if err != nil || cur == 0 {
+		return 1, nil, err
+	}
+	// Compare only the kinds this version sends: the others stay in force
+	// from the version that sent them.
+	diff := parser.NewDiffer(def)
+	if err := d.o.Store.CurrentRecords(ctx, def.ID, agency, period, sub.Kinds(), func(r parser.Record) error {
+		diff.Old(r)
+		return nil
+	}); err != nil {
+		return 0, nil, err
+	}
+	if err := spool.Rows(ctx, func(r *parser.Row) error {
+		diff.New(r)
+		return nil
+	}); err != nil {
+		return 0, nil, err
+	}
+	changes := diff.Changes()
+	return cur + 1, &changes, nil
 }
 
 // agencyOf returns the agency whose allowlist holds addr (an exact address

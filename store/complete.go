@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -47,6 +48,10 @@ type NewSubmission struct {
 	ReceivedAt time.Time
 	Files      []File            // attachment bytes as received
 	Result     parser.Submission // records, findings, file results
+	// Spool holds the records of a checked submission (parser.CheckStream
+	// hands each row to Spool.Add); Complete stores them, after any in
+	// Result.Records. The caller closes it once Complete returns.
+	Spool *Spool
 }
 
 // File is an attachment as received.
@@ -199,7 +204,7 @@ func insertSubmission(ctx context.Context, tx *sql.Tx, message int64, sub *NewSu
 		 records, errors, warnings, file_results)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sub.Receipt, message, sub.Call, sub.Agency, sub.Period, sub.Sender, version, state, boolInt(sub.Late),
-		ts(received), ts(now), len(sub.Result.Records), errs, warns, string(fileResults))
+		ts(received), ts(now), len(sub.Result.Records)+sub.Spool.Len(), errs, warns, string(fileResults))
 	if err != nil {
 		return fail(err)
 	}
@@ -226,8 +231,17 @@ func insertSubmission(ctx context.Context, tx *sql.Tx, message int64, sub *NewSu
 		}
 	}
 
-	if err := insertRecords(ctx, tx, id, fileIDs, sub.Result.Records); err != nil {
+	if err := insertRecords(ctx, tx, id, fileIDs, sliceRecords(sub.Result.Records)); err != nil {
 		return fail(err)
+	}
+	if sub.Spool != nil {
+		sr, err := sub.Spool.reader()
+		if err != nil {
+			return fail(err)
+		}
+		if err := insertRecords(ctx, tx, id, fileIDs, sr.next); err != nil {
+			return fail(err)
+		}
 	}
 	if sub.Accepted {
 		// The kinds this version contains are now its own; the others stay
@@ -273,60 +287,103 @@ const recordBatch = 128
 
 const recordInsert = `INSERT INTO records (submission, file, kind, file_name, sheet, row, fields) VALUES `
 
-// insertRecords stores records with prepared multi-row statements (one for
-// full batches, one for the rest); the fields of a batch are encoded into
-// one reused buffer.
-func insertRecords(ctx context.Context, tx *sql.Tx, submission int64, fileIDs map[string]int64, records []parser.Record) error {
-	if len(records) == 0 {
-		return nil
+// sliceRecords reads records held in memory, their fields encoded as
+// they are stored.
+func sliceRecords(records []parser.Record) func() (*spooledRecord, error) {
+	var (
+		rec  spooledRecord
+		keys []string
+		i    int
+	)
+	return func() (*spooledRecord, error) {
+		if i == len(records) {
+			return nil, io.EOF
+		}
+		r := &records[i]
+		i++
+		rec.kind, rec.file, rec.sheet, rec.row = r.Kind, r.File, r.Sheet, r.Row
+		rec.fields, keys = appendFields(rec.fields[:0], r.Fields, keys)
+		return &rec, nil
 	}
+}
+
+// insertRecords stores the records next gives (until io.EOF) with
+// prepared multi-row statements (one for full batches, one for the rest);
+// the fields of a batch are gathered into one reused buffer. Only one batch
+// is in memory at a time, and ctx is checked between batches.
+func insertRecords(ctx context.Context, tx *sql.Tx, submission int64, fileIDs map[string]int64, next func() (*spooledRecord, error)) error {
 	values := func(n int) string {
 		return recordInsert + "(?, ?, ?, ?, ?, ?, ?)" + strings.Repeat(", (?, ?, ?, ?, ?, ?, ?)", n-1)
 	}
-	var full *sql.Stmt
-	if len(records) >= recordBatch {
-		var err error
-		if full, err = tx.PrepareContext(ctx, values(recordBatch)); err != nil {
-			return err
-		}
-		defer full.Close()
-	}
 	var (
-		buf  []byte
-		keys []string
-		ends []int
-		args = make([]any, 0, 7*recordBatch)
+		full  *sql.Stmt
+		buf   []byte
+		ends  []int
+		batch []spooledRecord
+		args  = make([]any, 0, 7*recordBatch)
+		first = 1
 	)
-	for first := 0; first < len(records); first += recordBatch {
-		batch := records[first:min(first+recordBatch, len(records))]
-		buf, ends, args = buf[:0], ends[:0], args[:0]
-		for i := range batch {
-			buf, keys = appendFields(buf, batch[i].Fields, keys)
-			ends = append(ends, len(buf))
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		// One string for the batch; each record's fields are a substring
 		// of it (no copy per record).
 		all, start := string(buf), 0
+		args = args[:0]
 		for i := range batch {
 			r := &batch[i]
 			var file any
-			if fid, ok := fileIDs[r.File]; ok {
+			if fid, ok := fileIDs[r.file]; ok {
 				file = fid
 			}
-			args = append(args, submission, file, r.Kind, r.File, r.Sheet, r.Row, all[start:ends[i]])
+			args = append(args, submission, file, r.kind, r.file, r.sheet, r.row, all[start:ends[i]])
 			start = ends[i]
 		}
 		var err error
 		if len(batch) == recordBatch {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, values(recordBatch)); err != nil {
+					return err
+				}
+			}
 			_, err = full.ExecContext(ctx, args...)
 		} else {
 			_, err = tx.ExecContext(ctx, values(len(batch)), args...)
 		}
 		if err != nil {
-			return fmt.Errorf("records %d-%d: %w", first+1, first+len(batch), err)
+			return fmt.Errorf("records %d-%d: %w", first, first+len(batch)-1, err)
+		}
+		first += len(batch)
+		buf, ends, batch = buf[:0], ends[:0], batch[:0]
+		return nil
+	}
+	for {
+		r, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		buf = append(buf, r.fields...)
+		ends = append(ends, len(buf))
+		batch = append(batch, spooledRecord{kind: r.kind, file: r.file, sheet: r.sheet, row: r.row})
+		if len(batch) == recordBatch {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	return flush()
 }
 
 // recordBounce records b on the outbox row it reports on, and returns the

@@ -202,6 +202,20 @@ func (s *Store) Pending(ctx context.Context) ([]int64, error) {
 	return ids, nil
 }
 
+// MessageHead returns the first n bytes of a stored message (its header,
+// for a scheduler that needs the sender before the whole message is read)
+// and the size of the whole; ErrNotFound for an unknown id.
+func (s *Store) MessageHead(ctx context.Context, id int64, n int) (head []byte, size int64, err error) {
+	err = s.rdb.QueryRowContext(ctx, `SELECT substr(raw, 1, ?), length(raw) FROM messages WHERE id = ?`, n, id).Scan(&head, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: message %d head: %w", id, err)
+	}
+	return head, size, nil
+}
+
 // BeginAttempt counts an attempt before processing and commits it, so a
 // message that crashes the daemon is seen on restart. It returns the number
 // of attempts including this one; ErrNotFound for an unknown id.
@@ -407,7 +421,7 @@ func (s *Store) EarlierCopy(ctx context.Context, id int64, messageID, from strin
 	}
 	want := slices.Clone(fileSHA256)
 	slices.Sort(want)
-	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.folder, s.id FROM messages m JOIN submissions s ON s.message = m.id
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id, m.folder, s.id FROM messages m JOIN submissions s ON s.message = m.id
 		WHERE m.message_id = ? AND m.from_addr = ? AND m.id <> ? AND m.status IN (?, ?) ORDER BY m.id`,
 		messageID, from, id, StatusAccepted, StatusDeficient)
 	if err != nil {
@@ -432,7 +446,7 @@ func (s *Store) EarlierCopy(ctx context.Context, id int64, messageID, from strin
 	}
 	for _, c := range cs {
 		var got []string
-		frows, err := s.db.QueryContext(ctx, `SELECT sha256 FROM files WHERE submission = ? ORDER BY sha256`, c.sub)
+		frows, err := s.rdb.QueryContext(ctx, `SELECT sha256 FROM files WHERE submission = ? ORDER BY sha256`, c.sub)
 		if err != nil {
 			return 0, "", fmt.Errorf("store: earlier copy: files: %w", err)
 		}

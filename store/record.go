@@ -91,10 +91,18 @@ func appendJSONString(b []byte, s string) []byte {
 // decodeFields reads a record's stored fields.
 func decodeFields(data []byte) (map[string]string, error) {
 	fields := map[string]string{}
-	if err := json.Unmarshal(data, &fields); err != nil {
-		return nil, fmt.Errorf("store: record fields: %w", err)
+	if err := decodeFieldsInto(data, fields); err != nil {
+		return nil, err
 	}
 	return fields, nil
+}
+
+// decodeFieldsInto reads a record's stored fields into fields.
+func decodeFieldsInto(data []byte, fields map[string]string) error {
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return fmt.Errorf("store: record fields: %w", err)
+	}
+	return nil
 }
 
 // scanRecord reads kind, file_name, sheet, row, fields.

@@ -7,6 +7,8 @@
 // method per query, grouped by table (message.go, location.go, cursor.go,
 // submission.go, complete.go, outbox.go, audit.go, question.go). Every multi-step write is one
 // transaction, so a reply can never exist without the records it reports.
+// A submission's records wait on disk in a Spool (spool.go) while it is
+// checked, and go from there into that transaction.
 //
 // Schema (migrations/*.sql, applied in order by migrate.go and recorded in
 // schema_migrations):
@@ -122,6 +124,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	// One connection writes. Several deciders commit side by side, and one
+	// of them may hold the write lock for seconds (a large submission's
+	// records go in one transaction): with one connection the others wait
+	// their turn here, for as long as their context allows, instead of in
+	// SQLite's busy handler, which gives up after the busy timeout with
+	// "database is locked".
+	db.SetMaxOpenConns(1)
 	if err := migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, err

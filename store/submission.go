@@ -55,22 +55,106 @@ func (s *Store) Current(ctx context.Context, call, agency, period string) (*Curr
 // currentRecords are the rows in force for (call, agency, period): of each
 // kind, those of the accepted version that last sent that kind.
 func currentRecords(ctx context.Context, tx *sql.Tx, call, agency, period string) ([]parser.Record, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT r.kind, r.file_name, r.sheet, r.row, r.fields
+	var out []parser.Record
+	err := eachRecord(ctx, tx, func(r parser.Record) error { out = append(out, r); return nil },
+		`SELECT r.kind, r.file_name, r.sheet, r.row, r.fields
 		FROM current_kinds c JOIN records r ON r.submission = c.submission AND r.kind = c.kind
 		WHERE c.call = ? AND c.agency = ? AND c.period = ? ORDER BY r.id`, call, agency, period)
 	if err != nil {
 		return nil, fmt.Errorf("store: current records: %w", err)
 	}
+	return out, nil
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// eachRecord runs a query of kind, file_name, sheet, row, fields and hands
+// each record to fn as it is read: none is kept. An error from fn stops it
+// and is returned as is.
+func eachRecord(ctx context.Context, q querier, fn func(parser.Record) error, query string, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
 	defer rows.Close()
-	var out []parser.Record
 	for rows.Next() {
 		r, err := scanRecord(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: current records: %w", err)
+			return err
 		}
-		out = append(out, r)
+		if err := fn(r); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
+}
+
+// CurrentVersion returns the version number of the current accepted
+// version for (call, agency, period), 0 when there is none.
+func (s *Store) CurrentVersion(ctx context.Context, call, agency, period string) (int, error) {
+	var v int
+	err := s.rdb.QueryRowContext(ctx, `SELECT version FROM submissions
+		WHERE call = ? AND agency = ? AND period = ? AND state = ?`, call, agency, period, stateCurrent).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: current version: %w", err)
+	}
+	return v, nil
+}
+
+// CurrentRecords hands fn, one at a time and in stored order, the records
+// in force for (call, agency, period) of the given kinds (for the version
+// diff, parser.Differ.Old): none is held in memory here. An error from fn
+// stops it and is returned as is.
+func (s *Store) CurrentRecords(ctx context.Context, call, agency, period string, kinds []string, fn func(parser.Record) error) error {
+	if len(kinds) == 0 {
+		return nil
+	}
+	args := []any{call, agency, period}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	var fnErr error
+	err := eachRecord(ctx, s.rdb, func(r parser.Record) error {
+		if fnErr = fn(r); fnErr != nil {
+			return fnErr
+		}
+		return nil
+	}, `SELECT r.kind, r.file_name, r.sheet, r.row, r.fields
+		FROM current_kinds c JOIN records r ON r.submission = c.submission AND r.kind = c.kind
+		WHERE c.call = ? AND c.agency = ? AND c.period = ? AND c.kind IN (?`+strings.Repeat(", ?", len(kinds)-1)+`)
+		ORDER BY r.id`, args...)
+	if err != nil && fnErr == nil {
+		return fmt.Errorf("store: current records: %w", err)
+	}
+	return err
+}
+
+// AgencyPrior is a parser.PriorFunc over the agency's current accepted
+// records of a call across all periods: it streams one kind's records
+// from the store each time it is called, holding none.
+func (s *Store) AgencyPrior(ctx context.Context, call, agency string) parser.PriorFunc {
+	return func(kind string, fn func(parser.Record) error) error {
+		var fnErr error
+		err := eachRecord(ctx, s.rdb, func(r parser.Record) error {
+			if fnErr = fn(r); fnErr != nil {
+				return fnErr
+			}
+			return nil
+		}, `SELECT r.kind, r.file_name, r.sheet, r.row, r.fields
+			FROM current_kinds c JOIN records r ON r.submission = c.submission AND r.kind = c.kind
+			WHERE c.call = ? AND c.agency = ? AND c.kind = ?
+			ORDER BY c.period, r.id`, call, agency, kind)
+		if err != nil && fnErr == nil {
+			return fmt.Errorf("store: agency records: %w", err)
+		}
+		return err
+	}
 }
 
 func submissionRecords(ctx context.Context, tx *sql.Tx, submission int64) ([]parser.Record, error) {

@@ -182,6 +182,8 @@ func (a *app) daemonOptions() (intake.Options, error) {
 			Bounces: c.Folders.Bounces, Quarantine: c.Folders.Quarantine, Questions: c.Folders.Questions},
 		Auth:            email.AuthPolicy{Mode: email.AuthMode(c.Auth.Mode), TrustedAuthServID: c.Auth.TrustedAuthServID, ReceivedHops: c.Auth.ReceivedHops},
 		MaxAttempts:     c.MaxAttempts,
+		Workers:         c.Workers,
+		MaxProcessTime:  c.MaxProcessTime,
 		RatePerSender:   c.RatePerSender,
 		RateWindow:      c.RateWindow,
 		ReminderDays:    c.ReminderDays,

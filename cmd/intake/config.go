@@ -33,11 +33,15 @@ type Config struct {
 
 	Agencies []AgencyConfig `yaml:"agencies"`
 
-	MaxAttempts   int           `yaml:"max_attempts"`    // processing attempts before quarantine
-	MaxMessageMB  int           `yaml:"max_message_mb"`  // larger mail is answered unread
-	RatePerSender int           `yaml:"rate_per_sender"` // replies per sender per rate_window
-	RateWindow    time.Duration `yaml:"rate_window"`     //
-	ReminderDays  int           `yaml:"reminder_days"`   // 0: no reminders
+	MaxAttempts int `yaml:"max_attempts"` // processing attempts before quarantine
+	Workers     int `yaml:"workers"`      // mail decided side by side (0: the number of CPUs, at least 2)
+	// MaxProcessTime bounds the deciding of one mail; past it the mail is
+	// quarantined with the reason (0: 5 minutes).
+	MaxProcessTime time.Duration `yaml:"max_process_time"`
+	MaxMessageMB   int           `yaml:"max_message_mb"`  // larger mail is answered unread
+	RatePerSender  int           `yaml:"rate_per_sender"` // replies per sender per rate_window
+	RateWindow     time.Duration `yaml:"rate_window"`     //
+	ReminderDays   int           `yaml:"reminder_days"`   // 0: no reminders
 	// RetentionDays: raw mail that was not a submission (refused, ignored,
 	// bounces) is purged after this many days (default 90; -1 keeps it).
 	RetentionDays int           `yaml:"retention_days"`
@@ -261,6 +265,12 @@ func (c *Config) Validate() error {
 	oneOf("log.format", c.Log.Format, "text", "json")
 	if c.SMTP.Auth != "" {
 		oneOf("smtp.auth", c.SMTP.Auth, "plain", "xoauth2")
+	}
+	if c.Workers < 0 {
+		bad("workers: %d is negative (0 means the number of CPUs)", c.Workers)
+	}
+	if c.MaxProcessTime < 0 {
+		bad("max_process_time: %s is negative (0 means 5m)", c.MaxProcessTime)
 	}
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {
 		bad("retry_min and retry_max: need 0 < retry_min <= retry_max (got %s, %s)", c.RetryMin, c.RetryMax)

@@ -462,11 +462,19 @@ func runCrashScenario(t *testing.T, bin string, box crashMailbox, failpoint stri
 	if len(msgs) != len(mails.subs) || byStatus[store.StatusAccepted] != 2 || byStatus[store.StatusDeficient] != 1 {
 		t.Errorf("stored messages by status %v (%d in all), want 2 accepted and 1 deficient", byStatus, len(msgs))
 	}
-	// No kill falls inside a decision, so each message was processed
-	// exactly once, however often the daemon started.
+	// No kill of the deciding flow falls inside a decision, so each
+	// message was processed exactly once, however often the daemon
+	// started. The outbox sends a reply as soon as its mail is decided,
+	// while workers decide the rest: a kill at "sent" may fall inside
+	// another message's decision, which the restart then tries again
+	// (and decides once: one submission per mail, checked above).
+	maxAttempts := 1
+	if strings.HasPrefix(failpoint, intake.PointSent) {
+		maxAttempts = 2
+	}
 	for _, m := range msgs {
-		if m.Attempts != 1 {
-			t.Errorf("message %d (%s) was processed %d times, want once", m.ID, m.MessageID, m.Attempts)
+		if m.Attempts < 1 || m.Attempts > maxAttempts {
+			t.Errorf("message %d (%s) was processed %d times, want once (at most %d with this kill)", m.ID, m.MessageID, m.Attempts, maxAttempts)
 		}
 	}
 	// Every move recorded: nothing left for a later start to move again.

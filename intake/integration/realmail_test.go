@@ -72,48 +72,60 @@ type realVariant struct {
 // (the imap port), trusting the test's CA.
 func startInProcess(mode string) func(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store {
 	return func(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store {
-		ctx := context.Background()
-		imapOpts := intake.IMAPOptions{Addr: dc.imapAddr, TLS: mode, Username: bot, Password: mailPass, Timeout: 10 * time.Second}
-		if mode == "tls" {
-			imapOpts.Addr = dc.imapsAddr
-		}
-		if mode != "none" {
-			imapOpts.TLSConfig = &tls.Config{ServerName: "127.0.0.1", RootCAs: dc.roots, MinVersion: tls.VersionTLS12}
-		}
-		st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		defs, err := parser.Builtin()
-		if err != nil {
-			t.Fatal(err)
-		}
-		calls, err := parser.NewRegistry(defs...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rb, err := reply.NewBuilder(reply.Options{From: botAddr, FromName: "OPM Data Call Intake"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		host, port := splitHostPort(t, pf.smtpAddr)
-		d, err := intake.New(intake.Options{
-			Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
-			Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
-			IMAP:         imapOpts,
-			SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
-			Auth:         email.AuthPolicy{TrustedAuthServID: receivingID, ReceivedHops: receivedHops},
-			PollInterval: 500 * time.Millisecond,
-			Backoff:      func(int) time.Duration { return 100 * time.Millisecond },
-			Logger:       slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		d, st := newInProcess(t, dc, pf, bot, mode, nil)
 		runUntilCleanup(t, d)
 		return st
 	}
+}
+
+// newInProcess makes a daemon in the test process for the bot's mailbox on
+// dc (see startInProcess), replying through pf; modify, if not nil,
+// changes its options first.
+func newInProcess(t *testing.T, dc *dovecot, pf *postfix, bot, mode string, modify func(*intake.Options)) (*intake.Daemon, *store.Store) {
+	ctx := context.Background()
+	imapOpts := intake.IMAPOptions{Addr: dc.imapAddr, TLS: mode, Username: bot, Password: mailPass, Timeout: 10 * time.Second}
+	if mode == "tls" {
+		imapOpts.Addr = dc.imapsAddr
+	}
+	if mode != "none" {
+		imapOpts.TLSConfig = &tls.Config{ServerName: "127.0.0.1", RootCAs: dc.roots, MinVersion: tls.VersionTLS12}
+	}
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	defs, err := parser.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, err := parser.NewRegistry(defs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := reply.NewBuilder(reply.Options{From: botAddr, FromName: "OPM Data Call Intake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := splitHostPort(t, pf.smtpAddr)
+	o := intake.Options{
+		Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
+		Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
+		IMAP:         imapOpts,
+		SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
+		Auth:         email.AuthPolicy{TrustedAuthServID: receivingID, ReceivedHops: receivedHops},
+		PollInterval: 500 * time.Millisecond,
+		Backoff:      func(int) time.Duration { return 100 * time.Millisecond },
+		Logger:       slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if modify != nil {
+		modify(&o)
+	}
+	d, err := intake.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, st
 }
 
 // startBinary runs `intake run` from a YAML configuration, as an operator
