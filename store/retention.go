@@ -69,20 +69,10 @@ const purgeBatch = 200
 // with SQLite's secure_delete) and the write-ahead log is checkpointed
 // afterwards, so the purged mail does not linger in the file's free pages.
 func (s *Store) Purge(ctx context.Context, before, now time.Time) (n int, bytes int64, err error) {
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return 0, 0, fmt.Errorf("store: purge: %w", err)
-	}
-	defer conn.Close()
 	for {
 		var ids []any
 		var size int64
-		err := func() error {
-			tx, err := conn.BeginTx(ctx, nil)
-			if err != nil {
-				return err
-			}
-			defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+		err := s.write(ctx, func(tx *sql.Tx) error {
 			rows, err := tx.QueryContext(ctx, `SELECT id, length(raw) FROM messages WHERE `+purgeWhere+` ORDER BY id LIMIT ?`, tsq(before), purgeBatch)
 			if err != nil {
 				return err
@@ -109,8 +99,8 @@ func (s *Store) Purge(ctx context.Context, before, now time.Time) (n int, bytes 
 					return err
 				}
 			}
-			return tx.Commit()
-		}()
+			return nil
+		})
 		if err != nil {
 			return n, bytes, fmt.Errorf("store: purge: %w", err)
 		}
