@@ -311,6 +311,8 @@ func coerceText(cc *compiledColumn, c *sheet.Cell, v string, x *cellContext) (st
 		if d, ok := x.serialDate(v); ok {
 			v = d
 		}
+	} else if c.Type == sheet.Number || c.Type == sheet.Bool {
+		v = c.Text() // as the spreadsheet shows it: 340 under "0000" is 0340 (issue 15)
 	}
 	if col.Reference != "" {
 		v = strings.ToUpper(v)

@@ -22,6 +22,7 @@ const (
 	AuditRelease = "release" // a held reply released to be sent
 	AuditResend  = "resend"  // a reply sent, failed or bounced queued again
 	AuditAnswer  = "answer"  // a question marked answered
+	AuditNote    = "note"    // a staff note added to a question
 	AuditMail    = "mail"    // an incoming mail's text shown
 )
 
@@ -69,7 +70,9 @@ type SubmissionQuery struct {
 	Call     string
 	Periods  []string // any of these periods; nil: any period
 	Agencies []string // any of these agency codes (exact); nil: any agency, empty: none
-	State    string   // current, superseded, deficient, or accepted (current or superseded)
+	// State is current, superseded, deficient, or accepted (current or
+	// superseded); another is refused with ErrBadFilter.
+	State string
 	// LatestOnly keeps only each (call, agency, period)'s latest
 	// submission; with State "deficient", the agencies whose newest
 	// attempt failed.
@@ -96,8 +99,12 @@ var submissionSorts = map[string]string{
 }
 
 // SearchSubmissions returns a page of the submissions q selects, and how
-// many it selects in all, from one snapshot.
+// many it selects in all, from one snapshot. An unknown State is
+// ErrBadFilter.
 func (s *Store) SearchSubmissions(ctx context.Context, q SubmissionQuery) ([]SubmissionSummary, int, error) {
+	if q.State != "" && !slices.Contains(SubmissionStates, q.State) {
+		return nil, 0, fmt.Errorf("%w %q (want one of %s)", ErrBadFilter, q.State, strings.Join(SubmissionStates, ", "))
+	}
 	var (
 		where []string
 		args  []any
@@ -184,6 +191,16 @@ func (s *Store) SearchSubmissions(ctx context.Context, q SubmissionQuery) ([]Sub
 	return out, total, nil
 }
 
+// knownStatuses refuses, with ErrBadFilter, a status not in known.
+func knownStatuses(statuses, known []string) error {
+	for _, st := range statuses {
+		if !slices.Contains(known, st) {
+			return fmt.Errorf("%w %q (want one of %s)", ErrBadFilter, st, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
 func anys(ss []string) []any {
 	out := make([]any, len(ss))
 	for i, v := range ss {
@@ -195,7 +212,7 @@ func anys(ss []string) []any {
 // MessageQuery selects, orders and pages stored messages. Zero fields
 // select all.
 type MessageQuery struct {
-	Statuses []string // any of these; nil: any status
+	Statuses []string // any of these (MessageStatuses; another is ErrBadFilter); nil: any status
 	// Text is searched for, anywhere and in any case, in the sender, the
 	// Message-ID, the note, the agency, the receipt and the last error.
 	Text string
@@ -209,8 +226,12 @@ type MessageQuery struct {
 var messageSorts = map[string]string{"received": "id", "from": "from_addr", "status": "status", "attempts": "attempts"}
 
 // SearchMessages returns a page of the messages q selects (without their
-// raw bytes), and how many it selects in all, from one snapshot.
+// raw bytes), and how many it selects in all, from one snapshot. An
+// unknown status is ErrBadFilter.
 func (s *Store) SearchMessages(ctx context.Context, q MessageQuery) ([]Message, int, error) {
+	if err := knownStatuses(q.Statuses, MessageStatuses); err != nil {
+		return nil, 0, err
+	}
 	var (
 		where []string
 		args  []any
@@ -268,7 +289,7 @@ func (s *Store) SearchMessages(ctx context.Context, q MessageQuery) ([]Message, 
 
 // ReplyQuery selects, orders and pages the outbox. Zero fields select all.
 type ReplyQuery struct {
-	Statuses []string // any of these; nil: any status
+	Statuses []string // any of these (OutboxStatuses; another is ErrBadFilter); nil: any status
 	Answers  int64    // only replies to this stored message; 0: any
 	// Text is searched for, anywhere and in any case, in the recipients,
 	// the Message-ID, the kind, the receipt and the last error.
@@ -288,8 +309,12 @@ const outboxListColumns = `o.id, o.message_id, o.kind, o.from_addr, o.recipients
 	o.next_attempt_at, o.last_error, COALESCE(s.receipt, ''), o.created_at, o.sent_at`
 
 // SearchReplies returns a page of the replies q selects, without their raw
-// bytes, and how many it selects in all, from one snapshot.
+// bytes, and how many it selects in all, from one snapshot. An unknown
+// status is ErrBadFilter.
 func (s *Store) SearchReplies(ctx context.Context, q ReplyQuery) ([]OutboxItem, int, error) {
+	if err := knownStatuses(q.Statuses, OutboxStatuses); err != nil {
+		return nil, 0, err
+	}
 	var (
 		where []string
 		args  []any
@@ -396,14 +421,16 @@ func (s *Store) requeue(ctx context.Context, id int64, now time.Time, from ...st
 
 // Attention counts what staff should look at: mail quarantined (failed too
 // often, forged or unknown senders are rejected, not counted), mail not yet
-// decided, replies that failed or bounced, replies held, and agencies whose
-// latest submission (per call and period) was not accepted.
+// decided, replies that failed or bounced, replies held, agencies whose
+// latest submission (per call and period) was not accepted, and questions
+// not yet answered.
 type Attention struct {
 	Quarantined     int `json:"quarantined"`
 	Undecided       int `json:"undecided"`
 	FailedReplies   int `json:"failed_replies"`
 	HeldReplies     int `json:"held_replies"`
 	DeficientLatest int `json:"deficient_latest"`
+	Questions       int `json:"questions"`
 }
 
 // Attention returns the counts, from one snapshot.
@@ -416,9 +443,10 @@ func (s *Store) Attention(ctx context.Context) (Attention, error) {
 			(SELECT COUNT(*) FROM outbox WHERE status IN (?, ?)),
 			(SELECT COUNT(*) FROM outbox WHERE status = ?),
 			(SELECT COUNT(*) FROM submissions s WHERE s.state = ? AND s.id =
-				(SELECT MAX(l.id) FROM submissions l WHERE l.call = s.call AND l.agency = s.agency AND l.period = s.period))`,
+				(SELECT MAX(l.id) FROM submissions l WHERE l.call = s.call AND l.agency = s.agency AND l.period = s.period)),
+			(SELECT COUNT(*) FROM questions WHERE answered_at IS NULL)`,
 			StatusQuarantined, StatusReceived, OutboxFailed, OutboxBounced, OutboxHeld, stateDeficient).
-			Scan(&a.Quarantined, &a.Undecided, &a.FailedReplies, &a.HeldReplies, &a.DeficientLatest)
+			Scan(&a.Quarantined, &a.Undecided, &a.FailedReplies, &a.HeldReplies, &a.DeficientLatest, &a.Questions)
 	})
 	if err != nil {
 		return Attention{}, fmt.Errorf("store: attention: %w", err)

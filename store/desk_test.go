@@ -250,3 +250,31 @@ func TestPreviousVersion_andKinds(t *testing.T) {
 		t.Errorf("kind counts %v", counts)
 	}
 }
+
+// A search naming a state or status that does not exist is refused, not
+// answered with nothing (issue 17: an unknown state gave an empty list).
+func TestSearch_badFilter(t *testing.T) {
+	s := deskStore(t)
+	ctx := context.Background()
+	if _, _, err := s.SearchSubmissions(ctx, store.SubmissionQuery{State: "acepted"}); !errors.Is(err, store.ErrBadFilter) {
+		t.Errorf("submissions of state acepted: %v, want ErrBadFilter", err)
+	}
+	if _, _, err := s.SearchMessages(ctx, store.MessageQuery{Statuses: []string{store.StatusQuarantined, "lost"}}); !errors.Is(err, store.ErrBadFilter) {
+		t.Errorf("messages of status lost: %v, want ErrBadFilter", err)
+	}
+	if _, _, err := s.SearchReplies(ctx, store.ReplyQuery{Statuses: []string{"problem"}}); !errors.Is(err, store.ErrBadFilter) {
+		t.Errorf("replies of status problem: %v, want ErrBadFilter", err)
+	}
+	// Every state and status the store names is taken.
+	for _, st := range store.SubmissionStates {
+		if _, _, err := s.SearchSubmissions(ctx, store.SubmissionQuery{State: st}); err != nil {
+			t.Errorf("state %s: %v", st, err)
+		}
+	}
+	if _, _, err := s.SearchMessages(ctx, store.MessageQuery{Statuses: store.MessageStatuses}); err != nil {
+		t.Error(err)
+	}
+	if _, _, err := s.SearchReplies(ctx, store.ReplyQuery{Statuses: store.OutboxStatuses}); err != nil {
+		t.Error(err)
+	}
+}

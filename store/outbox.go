@@ -20,6 +20,9 @@ const (
 	OutboxHeld    = "held"    // kept, never sent (queued during a dry run); LastError says why
 )
 
+// OutboxStatuses are the statuses a reply can have.
+var OutboxStatuses = []string{OutboxQueued, OutboxSent, OutboxFailed, OutboxBounced, OutboxHeld}
+
 type holdKey struct{}
 
 // HoldReplies returns a context under which every reply the store queues

@@ -54,8 +54,11 @@ func insertQuestion(ctx context.Context, tx *sql.Tx, c Completion, now time.Time
 type QuestionFilter struct {
 	Open     bool     // only those not answered
 	Agencies []string // any of these agency codes; empty: any
-	Limit    int      // <= 0 = no limit
-	Offset   int
+	// Text is searched for, anywhere and in any case, in the sender, the
+	// agency code, the subject, the text and the notes.
+	Text   string
+	Limit  int // <= 0 = no limit
+	Offset int
 }
 
 func (f QuestionFilter) where() (string, []any) {
@@ -71,6 +74,14 @@ func (f QuestionFilter) where() (string, []any) {
 		for _, a := range f.Agencies {
 			args = append(args, a)
 		}
+	}
+	if t := strings.TrimSpace(f.Text); t != "" {
+		var or []string
+		for _, c := range []string{"sender", "agency", "subject", "text", "notes"} {
+			or = append(or, c+` LIKE ? ESCAPE '\'`)
+			args = append(args, likeEscape(t))
+		}
+		conds = append(conds, "("+strings.Join(or, " OR ")+")")
 	}
 	if len(conds) == 0 {
 		return "", nil

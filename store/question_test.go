@@ -66,6 +66,16 @@ func TestQuestions_queue(t *testing.T) {
 	if n, _ := s.CountQuestions(ctx, store.QuestionFilter{Open: true}); n != 2 {
 		t.Errorf("open = %d, want 2", n)
 	}
+	if a, err := s.Attention(ctx); err != nil || a.Questions != 2 {
+		t.Errorf("attention counts %d open questions (%v), want 2", a.Questions, err)
+	}
+	// Searched in subject, text, sender and notes, with LIKE's own
+	// characters taken literally.
+	for text, want := range map[string]int{"ACTING": 1, "phone": 1, "vacant positions": 3, "dhs.gov": 3, "100%": 0, "_": 0} {
+		if n, err := s.CountQuestions(ctx, store.QuestionFilter{Text: text}); err != nil || n != want {
+			t.Errorf("search %q: %d questions (%v), want %d", text, n, err, want)
+		}
+	}
 	all, _ := s.Questions(ctx, store.QuestionFilter{Agencies: []string{"HS", "DJ"}})
 	if len(all) != 3 || all[2].Message != second {
 		t.Errorf("all = %+v, want the answered one last", all)

@@ -108,7 +108,7 @@ agencies:
 var wantStates = map[string]string{"HS": "accepted", "DJ": "accepted", "TR": "deficient", "ED": "missing"}
 
 // TestStatus_allAgree: `intake status`, the dashboard's overview, its JSON
-// API and the reminders read one store and agree on where each agency
+// API, the call page's chart and the reminders read one store and agree on where each agency
 // stands (issue 17: they used to give three answers).
 func TestStatus_allAgree(t *testing.T) {
 	f := newStatusFixture(t)
@@ -192,6 +192,34 @@ func TestStatus_allAgree(t *testing.T) {
 	}
 	if !strings.Contains(page, "Missing (1)") {
 		t.Errorf("the overview page does not list one missing agency")
+	}
+	// The overview shows what intake status shows: the outstanding
+	// agencies (the reminders' list), the counts, HS's newest attempt
+	// deficient, and DJ's retention requests still in force from v1.
+	for _, want := range []string{"Outstanding (2):", `<span class="mono">ED</span> Department of Education`,
+		`<strong>4</strong> expected`, `<strong class="accepted">2</strong> accepted (1 newest deficient)`,
+		`<strong class="deficient">1</strong> deficient`, `<strong class="missing">1</strong> missing`,
+		`accepted <span class="flag deficient">newest deficient: SES-2025-000005</span>`,
+		`<span class="flag">retention-request of v1 in force</span>`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the overview page lacks %q", want)
+		}
+	}
+
+	// 5. the call page's chart: its last point (now) counts the agencies
+	// as the others list them.
+	svg := get("/calls/ses-designation-review/chart.svg").Body.String()
+	counts := map[string]int{}
+	for _, st := range wantStates {
+		counts[st]++
+	}
+	for st, n := range counts {
+		if want := fmt.Sprintf(">%s (%d)</text>", st, n); !strings.Contains(svg, want) {
+			t.Errorf("the chart's legend lacks %q:\n%s", want, svg)
+		}
+	}
+	if want := fmt.Sprintf("%d accepted, %d deficient, %d missing.", counts["accepted"], counts["deficient"], counts["missing"]); !strings.Contains(svg, want) {
+		t.Errorf("the chart's description lacks %q:\n%s", want, svg)
 	}
 
 	// 4. the reminders go to exactly the agencies without an accepted answer.

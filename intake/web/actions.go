@@ -23,6 +23,8 @@ var doneNotices = map[string]string{
 	"replayed": "The mail was decided again; its reply, if any, is queued.",
 	"released": "The reply was released and is queued to be sent.",
 	"resent":   "The reply is queued to be sent again.",
+	"noted":    "Your note was added.",
+	"answered": "The question is marked answered.",
 }
 
 func doneNotice(r *http.Request) string { return doneNotices[r.URL.Query().Get("done")] }

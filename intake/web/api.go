@@ -25,10 +25,15 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
-// jsonFail answers err as JSON: 404 for ErrNotFound, else 500 (logged).
+// jsonFail answers err as JSON: 404 for ErrNotFound, 400 for
+// ErrBadFilter, else 500 (logged).
 func (s *Server) jsonFail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		s.writeJSON(w, r, http.StatusNotFound, apiError{"not found"})
+		return
+	}
+	if errors.Is(err, store.ErrBadFilter) {
+		s.writeJSON(w, r, http.StatusBadRequest, apiError{badFilterText(err)})
 		return
 	}
 	s.log.Error("web: request failed", "path", r.URL.Path, "err", err)
@@ -53,17 +58,20 @@ func (s *Server) apiCallStatus(w http.ResponseWriter, r *http.Request) {
 // submissionList is the JSON of /api/submissions.
 type submissionList struct {
 	Submissions []submissionRow `json:"submissions"`
+	Total       int             `json:"total"`     // how many matched, across all pages
+	Offset      int             `json:"offset"`    // how many matching ones come before these
 	Truncated   bool            `json:"truncated"` // more matched than listed
 }
 
-// apiSubmissions: GET /api/submissions?call=&agency=&state=.
+// apiSubmissions: GET /api/submissions?call=&agency=&state=&q=&sort=&dir=&page=&per=;
+// an unknown call, state or agency is refused (400).
 func (s *Server) apiSubmissions(w http.ResponseWriter, r *http.Request) {
 	v, err := s.listSubmissions(r)
 	if err != nil {
 		s.jsonFail(w, r, err)
 		return
 	}
-	list := submissionList{Submissions: v.Submissions, Truncated: v.Truncated}
+	list := submissionList{Submissions: v.Submissions, Total: v.List.Total, Offset: v.List.Offset(), Truncated: v.Truncated}
 	if list.Submissions == nil {
 		list.Submissions = []submissionRow{} // an empty list, never null
 	}

@@ -20,6 +20,7 @@ type attentionView struct {
 	FailedReplies   replyPart
 	HeldReplies     replyPart
 	DeficientLatest []submissionRow
+	Questions       []questionRow // open, oldest first
 }
 
 // mailPart and replyPart are parts of the queue, with the status filter of
@@ -72,6 +73,14 @@ func (s *Server) attention(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, x := range subs {
 		v.DeficientLatest = append(v.DeficientLatest, s.row(x))
+	}
+	qs, err := s.o.Store.Questions(ctx, store.QuestionFilter{Open: true, Limit: attentionLimit})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, q := range qs {
+		v.Questions = append(v.Questions, s.questionRowOf(r, q))
 	}
 	s.render(w, r, "attention", v)
 }

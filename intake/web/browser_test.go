@@ -126,6 +126,8 @@ func TestBrowser_mainPages(t *testing.T) {
 			records: []parser.Record{pos(a, fmt.Sprintf("P-%03d", i), "a rather long note about this position, to wrap")}})
 	}
 	heldID := f.held()
+	qID := f.question("HS", "", "SES review: vacant positions?",
+		"Does the SES review include vacant positions? We have three that have been vacant since January.", now.Add(-time.Hour))
 	ts := httptest.NewServer(f.srv)
 	t.Cleanup(ts.Close)
 	auth := "Basic " + base64.StdEncoding.EncodeToString([]byte(admin+":"+adminPass))
@@ -150,6 +152,8 @@ func TestBrowser_mainPages(t *testing.T) {
 		{"submission", "/submissions/TST-1", []string{"Submission TST-1", "The mail as received", "Position report"}},
 		{"messages", "/messages", []string{"Mail", "hr@agency.gov"}},
 		{"reply", fmt.Sprintf("/replies/%d", heldID), []string{"held", "Release: send this reply", "held text"}},
+		{"question", fmt.Sprintf("/questions/%d", qID), []string{"Question", "SES review: vacant positions?",
+			"Does the SES review include vacant positions?", "Department of Homeland Security", "Mark answered"}},
 	}
 	for _, width := range []int64{1280, 420} {
 		for _, p := range pages {
@@ -211,6 +215,31 @@ func TestBrowser_mainPages(t *testing.T) {
 		}
 		if !strings.Contains(done, "released") || r.Status != store.OutboxQueued {
 			t.Errorf("after the click: %q, reply %s", done, r.Status)
+		}
+	})
+
+	// A question answered through its page's form, with a note typed in.
+	t.Run("answer", func(t *testing.T) {
+		err := chromedp.Do(ctx,
+			chromedp.EmulateViewport(420, 900),
+			chromedp.Navigate(fmt.Sprintf("%s/questions/%d", ts.URL, qID)),
+			chromedp.SendKeys(chromedp.CSS("#answer-note"), "Answered by phone: vacant positions are included."),
+			chromedp.Click(chromedp.CSS(`form[action$="/answer"] button`)),
+			chromedp.WaitVisible(chromedp.CSS(".done")),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := f.st.Question(context.Background(), qID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text, "marked answered") || !strings.Contains(text, admin+": Answered by phone") || q.Open() || q.AnsweredBy != admin {
+			t.Errorf("after the click: question %+v, page:\n%s", q, text)
 		}
 	})
 

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"intake/parser"
-	"intake/store"
 )
 
 // callPage is one data call on deadline day: the chart of where the
@@ -82,8 +81,9 @@ func (s *Server) callPage(r *http.Request, def *parser.Definition) (callPage, er
 	period := v.Period.Period
 
 	// The chart: from a fortnight before the deadline (a week for a weekly
-	// call), or the first submission if earlier, to now.
-	subs, _, err := s.o.Store.SearchSubmissions(r.Context(), store.SubmissionQuery{Call: def.ID, Periods: []string{period}, Sort: "received"})
+	// call), or the first submission if earlier, to now, from the
+	// attempts Status is given.
+	attempts, err := s.o.Store.Attempts(r.Context(), def.ID, period)
 	if err != nil {
 		return callPage{}, err
 	}
@@ -97,8 +97,10 @@ func (s *Server) callPage(r *http.Request, def *parser.Definition) (callPage, er
 		start = due.Add(-lead)
 	}
 	start = start.UTC()
-	if len(subs) > 0 && subs[0].ReceivedAt.Before(start) {
-		start = subs[0].ReceivedAt
+	for _, a := range attempts {
+		if a.ReceivedAt.Before(start) {
+			start = a.ReceivedAt
+		}
 	}
 	end := now
 	if end.Before(start) {
@@ -115,7 +117,7 @@ func (s *Server) callPage(r *http.Request, def *parser.Definition) (callPage, er
 	if l, err := time.LoadLocation(z); err == nil {
 		loc = l
 	}
-	v.Chart = renderChart("chart-"+def.ID, chartSeries(expected, subs, start, end), due, len(expected), loc)
+	v.Chart = renderChart("chart-"+def.ID, chartSeries(def, period, expected, attempts, start, end), due, len(expected), loc)
 
 	totals, err := s.o.Store.KindTotals(r.Context(), def.ID)
 	if err != nil {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"html"
 	"html/template"
@@ -8,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"intake/store"
+	"intake/parser"
 )
 
 // The deadline-day chart: for one call and period, how many of the
@@ -24,53 +25,79 @@ type chartPoint struct {
 	Accepted, Deficient, Missing int
 }
 
-// chartSeries replays subs (received in any order) over the expected
-// agencies: a point at start, one at each submission of an expected
-// agency up to end, and one at end. An agency counts as accepted from its
-// first accepted submission on, as deficient while it has sent only
-// deficient ones, as missing before it sent anything.
-func chartSeries(expected []string, subs []store.SubmissionSummary, start, end time.Time) []chartPoint {
-	state := map[string]int{} // 0 missing, 1 deficient, 2 accepted
+// chartSeries is where the expected agencies stood over time: a point at
+// start, one at each attempt of an expected agency received up to end that
+// changed its state, and one at end. The state is parser.Status's (the one
+// status computation) on the attempts received by then: at each attempt
+// its agency's Status is worked out again from that agency's attempts
+// received so far. Status of one agency depends on that agency's attempts
+// alone, so this is Status of the whole call cut off at that instant,
+// without working out every other agency again (which would make a call
+// of n attempts cost n squared).
+func chartSeries(def *parser.Definition, period string, expected []string, attempts []parser.Attempt, start, end time.Time) []chartPoint {
 	exp := map[string]bool{}
 	for _, a := range expected {
 		exp[a] = true
 	}
-	subs = slices.Clone(subs)
-	slices.SortStableFunc(subs, func(a, b store.SubmissionSummary) int { return a.ReceivedAt.Compare(b.ReceivedAt) })
-	point := func(at time.Time) chartPoint {
-		p := chartPoint{At: at}
-		for _, a := range expected {
-			switch state[a] {
-			case 2:
-				p.Accepted++
-			case 1:
-				p.Deficient++
-			default:
-				p.Missing++
-			}
+	var mine []parser.Attempt
+	for _, a := range attempts {
+		if exp[a.Agency] && a.Period == period {
+			mine = append(mine, a)
 		}
-		return p
 	}
-	var out []chartPoint
+	// Received order; attempts received at the same instant in the order
+	// they were decided.
+	slices.SortStableFunc(mine, func(a, b parser.Attempt) int {
+		if c := a.ReceivedAt.Compare(b.ReceivedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
+	state := map[string]string{}          // agency -> its state; absent: missing
+	sent := map[string][]parser.Attempt{} // agency -> its attempts received so far
+	cur := chartPoint{Missing: len(exp)}
+	count := func(st string, d int) {
+		switch st {
+		case parser.StateAccepted:
+			cur.Accepted += d
+		case parser.StateDeficient:
+			cur.Deficient += d
+		default:
+			cur.Missing += d
+		}
+	}
+	// receive applies one attempt and reports whether its agency's state
+	// changed.
+	receive := func(a parser.Attempt) bool {
+		sent[a.Agency] = append(sent[a.Agency], a)
+		st := parser.Status(def, period, []string{a.Agency}, sent[a.Agency], a.ReceivedAt).Agencies[0].State
+		before, ok := state[a.Agency]
+		if !ok {
+			before = parser.StateMissing
+		}
+		if st == before {
+			return false
+		}
+		count(before, -1)
+		count(st, +1)
+		state[a.Agency] = st
+		return true
+	}
 	i := 0
-	for ; i < len(subs) && subs[i].ReceivedAt.Before(start); i++ {
-		apply(state, exp, subs[i])
+	for ; i < len(mine) && mine[i].ReceivedAt.Before(start); i++ {
+		receive(mine[i])
 	}
-	out = append(out, point(start))
-	for ; i < len(subs) && !subs[i].ReceivedAt.After(end); i++ {
-		if !exp[subs[i].Agency] {
+	cur.At = start
+	out := []chartPoint{cur}
+	for ; i < len(mine) && !mine[i].ReceivedAt.After(end); i++ {
+		if !receive(mine[i]) {
 			continue
 		}
-		before := state[subs[i].Agency]
-		apply(state, exp, subs[i])
-		if state[subs[i].Agency] == before {
-			continue
-		}
-		p := point(subs[i].ReceivedAt)
-		if n := len(out); out[n-1].At.Equal(p.At) {
-			out[n-1] = p
+		cur.At = mine[i].ReceivedAt
+		if n := len(out); out[n-1].At.Equal(cur.At) {
+			out[n-1] = cur
 		} else {
-			out = append(out, p)
+			out = append(out, cur)
 		}
 	}
 	if last := out[len(out)-1]; end.After(last.At) {
@@ -78,17 +105,6 @@ func chartSeries(expected []string, subs []store.SubmissionSummary, start, end t
 		out = append(out, last)
 	}
 	return out
-}
-
-func apply(state map[string]int, exp map[string]bool, x store.SubmissionSummary) {
-	if !exp[x.Agency] {
-		return
-	}
-	if x.State != "deficient" {
-		state[x.Agency] = 2
-	} else if state[x.Agency] == 0 {
-		state[x.Agency] = 1
-	}
 }
 
 // chartView is a rendered chart with what it shows in words.

@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 // messageStatuses are the statuses a stored mail can be in, as the mail
 // list filters them.
 var messageStatuses = []string{store.StatusReceived, store.StatusQuarantined, store.StatusRejected, store.StatusIgnored,
-	store.StatusBounce, store.StatusAccepted, store.StatusDeficient}
+	store.StatusBounce, store.StatusAccepted, store.StatusDeficient, store.StatusQuestion}
 
 // messageSorts are the columns the mail list sorts by.
 var messageSorts = []string{"received", "from", "status", "attempts"}
@@ -60,10 +59,8 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	v := messagesView{page: s.newPage(r, "Mail", "messages"), Statuses: messageStatuses, Status: r.URL.Query().Get("status"),
 		List: readList(r, "/messages", messageSorts, "received", true, "status")}
 	q := store.MessageQuery{Text: v.List.Q, Sort: v.List.Sort, Desc: v.List.Desc, Limit: v.List.Per, Offset: v.List.Offset()}
-	if slices.Contains(messageStatuses, v.Status) {
-		q.Statuses = []string{v.Status}
-	} else {
-		v.Status = ""
+	if v.Status != "" {
+		q.Statuses = []string{v.Status} // the store refuses an unknown one (400)
 	}
 	ms, total, err := s.o.Store.SearchMessages(r.Context(), q)
 	if err != nil {

@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"intake/parser"
@@ -58,6 +60,23 @@ type agencyRow struct {
 	LastAt          time.Time  `json:"last_at,omitzero"`  // latest submission of any state
 	Submissions     int        `json:"submissions"`       // submissions of any state
 	Kinds           []kindView `json:"kinds"`             // which rows of each kind are in force
+}
+
+// Partial names the kinds whose rows in force come from an earlier
+// version than the agency's newest accepted one (that version was
+// superseded only in part), e.g. "retention-request of v1 in force"; ""
+// when none.
+func (a agencyRow) Partial() string {
+	var parts []string
+	for _, k := range a.Kinds {
+		if k.State == parser.StateAccepted && k.Receipt != a.Receipt {
+			parts = append(parts, fmt.Sprintf("%s of v%d", k.Kind, k.Version))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, ", ") + " in force"
 }
 
 // kindView is which version's rows of one kind are in force.

@@ -32,10 +32,8 @@ func (s *Server) replies(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case v.Status == "problem":
 		q.Statuses = []string{store.OutboxFailed, store.OutboxBounced}
-	case slices.Contains(replyStatuses, v.Status):
-		q.Statuses = []string{v.Status}
-	default:
-		v.Status = ""
+	case v.Status != "":
+		q.Statuses = []string{v.Status} // the store refuses an unknown one (400)
 	}
 	list, total, err := s.o.Store.SearchReplies(r.Context(), q)
 	if err != nil {

@@ -159,8 +159,13 @@ func (s *Server) listSubmissions(r *http.Request) (submissionsView, error) {
 	for _, d := range s.o.Calls.All() {
 		v.Calls = append(v.Calls, d.ID)
 	}
+	// A filter naming nothing that exists is refused (400), not answered
+	// with an empty list that looks like "nothing arrived".
 	if v.State != "" && !slices.Contains(submissionStates, v.State) {
-		v.State = ""
+		return v, badFilter("no such state %q (want one of %s)", v.State, strings.Join(submissionStates, ", "))
+	}
+	if v.Call != "" && s.o.Calls.Get(v.Call) == nil {
+		return v, badFilter("no data call %q (want one of %s)", v.Call, strings.Join(v.Calls, ", "))
 	}
 	sq := store.SubmissionQuery{Call: v.Call, State: v.State, Text: v.List.Q, RecordKeys: s.recordKeys(r),
 		Sort: v.List.Sort, Desc: v.List.Desc, Limit: v.List.Per, Offset: v.List.Offset()}
@@ -168,7 +173,9 @@ func (s *Server) listSubmissions(r *http.Request) (submissionsView, error) {
 		sq.State, sq.LatestOnly = "deficient", true
 	}
 	if v.Agency != "" {
-		sq.Agencies = s.agencyCodes(v.Agency)
+		if sq.Agencies = s.agencyCodes(v.Agency); len(sq.Agencies) == 0 {
+			return v, badFilter("no agency %q: give an agency's code or part of its name", v.Agency)
+		}
 	}
 	if v.List.Q != "" {
 		sq.AgencyCodes = s.agencyCodes(v.List.Q)

@@ -29,7 +29,7 @@ type sortCol struct {
 // viewNames are the pages; each templates/NAME.html defines "content" and
 // is parsed together with templates/layout.html.
 var viewNames = []string{"overview", "submissions", "submission", "messages", "message", "replies", "reply", "call",
-	"attention", "login"}
+	"attention", "login", "questions", "question"}
 
 // views holds every page's parsed template. Executing a parsed
 // html/template is safe from many goroutines at once.
@@ -104,7 +104,7 @@ func parseViews() (*views, error) {
 // page is what the layout needs; every view embeds it.
 type page struct {
 	Title string
-	Nav   string // "overview", "attention", "submissions", "messages", "replies": the highlighted link
+	Nav   string // "overview", "attention", "submissions", "questions", "messages", "replies": the highlighted link
 	Now   time.Time
 	// CSRF is the token every form that changes something carries.
 	CSRF string
@@ -116,7 +116,7 @@ type page struct {
 // AttentionTotal is the number of items in the needs-attention queue.
 func (p page) AttentionTotal() int {
 	a := p.Attention
-	return a.Quarantined + a.Undecided + a.FailedReplies + a.HeldReplies + a.DeficientLatest
+	return a.Quarantined + a.Undecided + a.FailedReplies + a.HeldReplies + a.DeficientLatest + a.Questions
 }
 
 // newPage is the page of a request by a signed-in user. For an analyst it

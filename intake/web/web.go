@@ -2,8 +2,8 @@
 // arrived for each data call, who is missing or late (with a chart of it
 // over time against the deadline), what needs attention, each submission
 // with its files, findings, records, incoming mail, replies as sent and
-// changes from the previous version, all stored mail and replies, exports
-// (intake/export), and the staff actions on the mail.
+// changes from the previous version, agencies' questions, all stored mail
+// and replies, exports (intake/export), and the staff actions on the mail.
 //
 // Everything but /healthz, /metrics and the sign-in pages needs a user:
 // signed in through an OpenID Connect provider (oidc.go; a session in a
@@ -12,7 +12,9 @@
 // (throttle.go). Each user has a role: a viewer sees where each call
 // stands, an analyst also submissions, records, files, mail and exports
 // (of a call holding personal data only where granted that call), an admin
-// also acts on the mail (actions.go: POST, CSRF token, same origin). Every
+// also acts on the mail (actions.go: POST, CSRF token, same origin);
+// analysts read agencies' questions, add notes and mark them answered
+// (questions.go, checked and audited the same way). Every
 // view of records or mail, file download, export and action is written to
 // the store's audit log first. New refuses to build a server without a way
 // to sign in. Start serves over TLS, or plain HTTP on loopback or behind a
@@ -25,10 +27,12 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
+	"strings"
 	"time"
 
 	"intake/parser"
@@ -154,6 +158,8 @@ func (s *Server) routes() {
 	auth(RoleAnalyst, "GET /messages/{id}", s.message)
 	auth(RoleAnalyst, "GET /replies", s.replies)
 	auth(RoleAnalyst, "GET /replies/{id}", s.reply)
+	auth(RoleAnalyst, "GET /questions", s.questions)
+	auth(RoleAnalyst, "GET /questions/{id}", s.question)
 	auth(RoleAnalyst, "GET /export", s.export)
 	auth(RoleAnalyst, "GET /api/submissions", s.apiSubmissions)
 	auth(RoleAnalyst, "GET /api/submissions/{receipt}", s.apiSubmission)
@@ -161,6 +167,10 @@ func (s *Server) routes() {
 	auth(RoleAdmin, "POST /messages/{id}/replay", s.actReplay)
 	auth(RoleAdmin, "POST /replies/{id}/release", s.actRelease)
 	auth(RoleAdmin, "POST /replies/{id}/resend", s.actResend)
+	// Questions are answered by analysts (questions.go), with the same
+	// checks and audit.
+	auth(RoleAnalyst, "POST /questions/{id}/note", s.actNote)
+	auth(RoleAnalyst, "POST /questions/{id}/answer", s.actAnswer)
 	// Anything else needs authentication too, so an unknown path tells
 	// nothing to a stranger.
 	auth(RoleViewer, "/", http.NotFound)
@@ -217,6 +227,22 @@ func (s *Server) audit(r *http.Request, action, call, object, detail string) err
 	return err
 }
 
+// filterError is a filter of a list's query naming what does not exist (a
+// call, a state, an agency): the request is answered 400 with its text.
+// It is a store.ErrBadFilter, as the store's own refusals are.
+type filterError struct{ text string }
+
+func (e filterError) Error() string { return e.text }
+func (e filterError) Unwrap() error { return store.ErrBadFilter }
+
+func badFilter(format string, a ...any) error { return filterError{fmt.Sprintf(format, a...)} }
+
+// badFilterText is what a refused filter is told: the error without the
+// store's prefix.
+func badFilterText(err error) string {
+	return "bad request: " + strings.TrimPrefix(err.Error(), "store: ")
+}
+
 // forbidden answers a request for the records of a call holding personal
 // data that the user is not granted.
 func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, call string) {
@@ -226,11 +252,16 @@ func (s *Server) forbidden(w http.ResponseWriter, r *http.Request, call string) 
 }
 
 // fail answers a request that could not be served: 404 for a store
-// ErrNotFound, else 500 with a generic text (the error is logged, not
-// shown).
+// ErrNotFound, 400 for a filter naming what does not exist
+// (store.ErrBadFilter, its text shown), else 500 with a generic text (the
+// error is logged, not shown).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, store.ErrNotFound) {
 		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	if errors.Is(err, store.ErrBadFilter) {
+		http.Error(w, badFilterText(err), http.StatusBadRequest)
 		return
 	}
 	s.log.Error("web: request failed", "path", r.URL.Path, "err", err)

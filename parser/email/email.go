@@ -123,6 +123,7 @@ type Message struct {
 	fromFields int         // From fields in the header
 	authors    []string    // every address they name, lower-cased
 	report     string      // report-type of a top-level multipart/report
+	mdn        bool        // a message/disposition-notification part (a read receipt, RFC 8098)
 	dsn        [][]byte    // bodies of message/delivery-status parts
 	embedded   []embedded  // headers of message/rfc822 and text/rfc822-headers parts
 	textAll    bytesBudget // text of non-attachment text parts, for bounce heuristics
@@ -198,6 +199,18 @@ func splitHeader(raw []byte) (hdr, body []byte, problems []string) {
 	start := 0
 	if bytes.HasPrefix(raw, []byte("\xef\xbb\xbf")) { // a UTF-8 byte order mark
 		start = 3
+	}
+	// Lines of nothing but spaces before the first field (iPhone mail
+	// seen so, issue 15): Python's email package reads the header after
+	// them, as a defect; so do we.
+	for start < len(raw) {
+		line := firstLine(raw[start:])
+		nl := bytes.IndexByte(raw[start:], '\n')
+		if len(line) == 0 || len(bytes.Trim(line, " \t")) != 0 || nl < 0 {
+			break
+		}
+		problems = append(problems, "a line of spaces before the header")
+		start += nl + 1
 	}
 	// White space before the first field (seen from broken clients).
 	if i := start + len(raw[start:]) - len(bytes.TrimLeft(raw[start:], " \t")); i > start && isFieldLine(firstLine(raw[i:])) {

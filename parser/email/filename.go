@@ -1,10 +1,16 @@
 package email
 
 import (
+	"bytes"
+	"io"
 	"path"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/charset"
 )
 
 // maxFilenameBytes bounds a sanitised file name.
@@ -96,4 +102,158 @@ func (a Attachment) Spreadsheet() bool {
 		}
 	}
 	return spreadsheetType(strings.ToLower(a.ContentType))
+}
+
+// extendedFilename returns the file name of a part from the RFC 2231
+// extended parameters of Content-Disposition (filename*, filename*0*,
+// filename*1*, ...) or Content-Type (name*...), decoded from the charset
+// the first piece names (RFC 2231 section 4: percent-encoded octets of
+// that charset, continued over numbered pieces). "" when there are none,
+// or the charset is unknown. Go's mime package, which go-message uses,
+// decodes UTF-8 and US-ASCII only: it drops a name in ISO-8859-1 (issue
+// 15), and of a continued one its first piece.
+func extendedFilename(h message.Header) string {
+	for _, f := range []struct{ field, param string }{{"Content-Disposition", "filename"}, {"Content-Type", "name"}} {
+		if v := h.Get(f.field); strings.Contains(v, "*") {
+			if name, ok := extendedParam(v, f.param); ok {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+// extendedParam decodes the extended parameter param of a header value.
+func extendedParam(value, param string) (string, bool) {
+	type piece struct {
+		text     string
+		extended bool
+	}
+	pieces := map[int]piece{}
+	single, haveSingle := "", false
+	for _, p := range splitParams(value) {
+		attr, val, ok := strings.Cut(p, "=")
+		if !ok {
+			continue
+		}
+		attr = strings.ToLower(strings.TrimSpace(attr))
+		val = unquote(strings.TrimSpace(val))
+		rest, ok := strings.CutPrefix(attr, param+"*")
+		if !ok {
+			continue
+		}
+		if rest == "" {
+			single, haveSingle = val, true
+			continue
+		}
+		ext := strings.HasSuffix(rest, "*")
+		n, err := strconv.Atoi(strings.TrimSuffix(rest, "*"))
+		if err != nil || n < 0 || n > 100 {
+			continue
+		}
+		pieces[n] = piece{val, ext}
+	}
+	var raw []byte
+	cs := ""
+	switch {
+	case haveSingle:
+		cs, raw = charsetPrefix(single)
+		raw = percentDecode(raw)
+	case len(pieces) > 0:
+		for n := 0; ; n++ {
+			p, ok := pieces[n]
+			if !ok {
+				break
+			}
+			text := []byte(p.text)
+			if p.extended {
+				if n == 0 {
+					cs, text = charsetPrefix(p.text)
+				}
+				text = percentDecode(text)
+			}
+			raw = append(raw, text...)
+		}
+	default:
+		return "", false
+	}
+	if len(raw) == 0 {
+		return "", false
+	}
+	cs = strings.ToLower(strings.TrimSpace(cs))
+	if cs == "" || cs == "utf-8" || cs == "us-ascii" {
+		return toUTF8(string(raw)), true
+	}
+	r, err := charset.Reader(cs, bytes.NewReader(raw))
+	if err != nil {
+		return "", false
+	}
+	out, err := io.ReadAll(io.LimitReader(r, 4<<10))
+	if err != nil {
+		return "", false
+	}
+	return string(out), true
+}
+
+// charsetPrefix splits charset'language'text (RFC 2231 section 4).
+func charsetPrefix(v string) (string, []byte) {
+	parts := strings.SplitN(v, "'", 3)
+	if len(parts) != 3 {
+		return "", []byte(v)
+	}
+	return parts[0], []byte(parts[2])
+}
+
+// percentDecode decodes %XX escapes, leaving a malformed one as it is.
+func percentDecode(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '%' && i+2 < len(b) {
+			if v, err := strconv.ParseUint(string(b[i+1:i+3]), 16, 8); err == nil {
+				out = append(out, byte(v))
+				i += 2
+				continue
+			}
+		}
+		out = append(out, b[i])
+	}
+	return out
+}
+
+// splitParams splits a header value at the semicolons outside quotes,
+// leaving out the value before the first (the media type or disposition).
+func splitParams(v string) []string {
+	var out []string
+	start, quoted := 0, false
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++
+		case '"':
+			quoted = !quoted
+		case ';':
+			if !quoted {
+				out = append(out, v[start:i])
+				start = i + 1
+			}
+		}
+	}
+	out = append(out, v[start:])
+	return out[1:]
+}
+
+// unquote removes the quotes of a quoted-string and its backslash escapes.
+func unquote(v string) string {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return v
+	}
+	v = v[1 : len(v)-1]
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }

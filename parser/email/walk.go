@@ -55,6 +55,13 @@ func (w *walker) entity(e *message.Entity, depth int, attached bool) {
 		if !attached { // a report inside forwarded mail is not about this mail
 			w.m.dsn = append(w.m.dsn, data)
 		}
+	case mediaType == "message/disposition-notification" || mediaType == "message/global-disposition-notification":
+		// A read receipt (RFC 8098), wherever it sits in this mail's own
+		// structure; one inside forwarded mail is not about this mail.
+		if !attached {
+			w.m.mdn = true
+		}
+		w.leaf(e, mediaType, attached)
 	case mediaType == "text/rfc822-headers" || mediaType == "message/global-headers":
 		data, _, err := readLimited(e.Body, maxReportBytes)
 		if err != nil {
@@ -190,7 +197,10 @@ func (w *walker) leaf(e *message.Entity, mediaType string, attached bool) {
 	disp, _, _ := e.Header.ContentDisposition()
 	disp = strings.ToLower(disp)
 	ah := mail.AttachmentHeader{Header: e.Header}
-	name, _ := ah.Filename()
+	name := extendedFilename(e.Header)
+	if name == "" {
+		name, _ = ah.Filename()
+	}
 	if name == "" {
 		name = rawFilename(e.Header)
 	}

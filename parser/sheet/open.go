@@ -59,6 +59,10 @@ func OpenExcelize(data []byte, lim Limits) (Workbook, error) {
 	if err := Sniff(data); err != nil {
 		return nil, err
 	}
+	data, err := utf8Package(data, lim)
+	if err != nil {
+		return nil, err
+	}
 	if err := CheckModelSize(data, lim); err != nil {
 		return nil, err
 	}
@@ -81,10 +85,13 @@ func OpenExcelize(data []byte, lim Limits) (Workbook, error) {
 		f.Close()
 		return nil, fmt.Errorf("excelize: workbook properties: %w", err)
 	}
-	w := &excelizeBook{f: f, lim: lim, date1904: props.Date1904 != nil && *props.Date1904, dateStyle: map[int]bool{}}
+	date1904 := props.Date1904 != nil && *props.Date1904
+	w := &excelizeBook{f: f, lim: lim, date1904: date1904, dateStyle: map[int]bool{},
+		numFmts: map[int]*numFmt{}, fmt: &formatter{date1904: date1904}}
 	// excelize lists chart, dialog and macro sheets with the worksheets;
 	// Sheets leaves them out (they hold no cells to read).
-	others := nonWorksheets(data, lim)
+	others, fmts := packageInfo(data, lim)
+	w.styleFmts = fmts
 	for _, name := range f.GetSheetList() {
 		if !others[name] {
 			w.sheets = append(w.sheets, name)
@@ -102,7 +109,10 @@ type excelizeBook struct {
 	lim       Limits
 	date1904  bool
 	sheets    []string
-	dateStyle map[int]bool // style index -> its number format is a date
+	dateStyle map[int]bool    // style index -> its number format is a date
+	numFmts   map[int]*numFmt // style index -> its number format; nil for General
+	styleFmts []*numFmt       // the same, as the stream reader reads the styles; nil when it cannot
+	fmt       *formatter
 }
 
 func (w *excelizeBook) Sheets() []string { return w.sheets }
@@ -130,14 +140,27 @@ func (w *excelizeBook) isDateStyle(idx int) bool {
 		return d
 	}
 	d := false
+	var nf *numFmt
 	if st, err := w.f.GetStyle(idx); err == nil && st != nil {
 		custom := ""
 		if st.CustomNumFmt != nil {
 			custom = *st.CustomNumFmt
 		}
 		d = IsDateFormat(st.NumFmt, custom)
+		nf = &numFmt{id: st.NumFmt, code: custom, book: w.fmt}
+		if nf.general() {
+			nf = nil
+		}
 	}
-	w.dateStyle[idx] = d
+	if w.styleFmts != nil {
+		// excelize shows a cell with its style's custom code even where
+		// the id is a built-in one, which GetStyle does not tell.
+		nf = nil
+		if idx >= 0 && idx < len(w.styleFmts) {
+			nf = w.styleFmts[idx]
+		}
+	}
+	w.dateStyle[idx], w.numFmts[idx] = d, nf
 	return d
 }
 
@@ -204,11 +227,16 @@ func (w *excelizeBook) cell(sheet string, col, row int, v string) Cell {
 		// streaming reader does (excelize's raw value is the ISO text).
 		if serial, ok := isoSerial(v, w.date1904); ok {
 			c.Type, c.Value, c.Date = Number, serial, true
+			if idx, err := w.f.GetCellStyle(sheet, ref); err == nil {
+				w.isDateStyle(idx)
+				c.numFmt = w.numFmts[idx]
+			}
 		}
 	case excelize.CellTypeUnset, excelize.CellTypeNumber:
 		c.Type = Number
 		if idx, err := w.f.GetCellStyle(sheet, ref); err == nil {
 			c.Date = w.isDateStyle(idx)
+			c.numFmt = w.numFmts[idx]
 		}
 	}
 	return c

@@ -77,6 +77,20 @@ func openStreamAt(r io.ReaderAt, size int64, data []byte, lim Limits) (Workbook,
 		}
 		return nil, fmt.Errorf("stream: zip: %w", err)
 	}
+	if len(wideParts(zr)) > 0 {
+		// UTF-16 parts (rare): the package is read whole and its parts
+		// turned into UTF-8 (utf8Package) before it is read as any other.
+		d := data
+		if d == nil {
+			if d, err = readAll(r, size); err != nil {
+				return nil, err
+			}
+		}
+		if d, err = utf8Package(d, lim); err != nil {
+			return nil, err
+		}
+		return openStreamAt(bytes.NewReader(d), int64(len(d)), d, lim)
+	}
 	b, err := newStreamBook(data, zr, lim)
 	if err != nil {
 		return nil, err

@@ -42,6 +42,8 @@ type Cell struct {
 	Type  Type   //
 	Value string // raw value: the string itself, or the number as written in the file
 	Date  bool   // a Number whose number format is a date or time format
+
+	numFmt *numFmt // a Number's number format (Format, Text); nil for General
 }
 
 // Time converts a date cell's serial to a time (UTC wall clock), honouring

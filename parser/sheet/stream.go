@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -75,22 +76,28 @@ func openZip(data []byte) (*zip.Reader, error) {
 	return zr, err
 }
 
-// nonWorksheets returns the names of the chart, dialog and macro sheets
-// of a workbook, which excelize lists with the worksheets; nil when the
-// structure cannot be read.
-func nonWorksheets(data []byte, lim Limits) map[string]bool {
+// packageInfo reads, as the stream reader does, what the excelize adapter
+// takes from it: the names of the chart, dialog and macro sheets, which
+// excelize lists with the worksheets, and the number format of each cell
+// style, so both readers show cells alike. Either is nil when the part
+// cannot be read.
+func packageInfo(data []byte, lim Limits) (others map[string]bool, fmts []*numFmt) {
 	zr, err := openZip(data)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	b, err := newStreamBook(data, zr, lim)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	if _, _, err := b.loadStructure(); err != nil {
-		return nil
+	stylesPath, _, err := b.loadStructure()
+	if err != nil {
+		return nil, nil
 	}
-	return b.others
+	if (stylesPath == "" || stylesPath == "xl/styles.xml") && b.loadStyles() == nil {
+		fmts = b.numFmts
+	}
+	return b.others, fmts
 }
 
 type streamBook struct {
@@ -105,6 +112,7 @@ type streamBook struct {
 	others    map[string]bool   // chart, dialog and macro sheets, left out
 	sst       []string          // shared strings
 	dateStyle []bool            // cellXfs index -> number format is a date
+	numFmts   []*numFmt         // cellXfs index -> number format; nil for General
 	buf       []byte            // scanner buffer, reused by every Rows
 	open      *streamRows       // the Rows open now, if any
 	fallback  *excelizeBook     // opened when a sheet needs excelize midway
@@ -169,8 +177,9 @@ type xWorkbook struct {
 type xStyles struct {
 	XMLName xml.Name
 	NumFmts []struct {
-		ID   string `xml:"numFmtId,attr"`
-		Code string `xml:"formatCode,attr"`
+		ID     string `xml:"numFmtId,attr"`
+		Code   string `xml:"formatCode,attr"`
+		Code16 string `xml:"formatCode16,attr"` // preferred by excelize where present
 	} `xml:"numFmts>numFmt"`
 	Xfs []struct {
 		NumFmtID *string `xml:"numFmtId,attr"`
@@ -431,14 +440,21 @@ func (b *streamBook) loadStyles() error {
 		return unsupported("styles root element %v", st.XMLName)
 	}
 	custom := map[int]string{}
+	shown := map[int]string{} // formatCode16 where present (excelize shows cells with it)
 	for _, f := range st.NumFmts {
 		id, err := strconv.Atoi(f.ID)
 		if err != nil {
 			return unsupported("numFmtId=%q", f.ID)
 		}
-		custom[id] = f.Code
+		custom[id], shown[id] = f.Code, f.Code
+		if f.Code16 != "" {
+			shown[id] = f.Code16
+		}
 	}
 	b.dateStyle = make([]bool, len(st.Xfs))
+	b.numFmts = make([]*numFmt, len(st.Xfs))
+	shared := &formatter{date1904: b.date1904}
+	byID := map[int]*numFmt{}
 	for i, xf := range st.Xfs {
 		if xf.NumFmtID == nil {
 			continue
@@ -452,6 +468,24 @@ func (b *streamBook) loadStyles() error {
 		} else {
 			b.dateStyle[i] = IsDateFormat(id, custom[id])
 		}
+		// A cell is shown with the custom code of its id where the
+		// styles define one, even for a built-in id (as excelize does).
+		nf := byID[id]
+		if nf == nil {
+			nf = &numFmt{id: id, code: shown[id], book: shared}
+			byID[id] = nf
+		}
+		if !nf.general() {
+			b.numFmts[i] = nf
+		}
+	}
+	return nil
+}
+
+// cellFormat returns the number format of a cell style.
+func (b *streamBook) cellFormat(style int) *numFmt {
+	if style < len(b.numFmts) {
+		return b.numFmts[style]
 	}
 	return nil
 }
@@ -585,20 +619,28 @@ func readRichText(s *scanner, dst []byte) ([]byte, error) {
 }
 
 // appendBstr appends text with the ST_Xstring escapes (_xHHHH_, ECMA-376
-// 22.9.2.19) decoded exactly as excelize's bstrUnmarshal does: _x005F_
-// is '_', a surrogate code drops out.
+// 22.9.2.19) decoded as excelize's bstrUnmarshal does (_x005F_ is '_'),
+// but for characters beyond the Basic Multilingual Plane: the escape
+// names UTF-16 code units, so such a character is a pair of escapes
+// (_xD801__xDC05_ is U+10405), which excelize drops and which is decoded
+// here (issue 15). A surrogate code without its partner drops out.
 func appendBstr(dst, s []byte) []byte {
 	if bytes.Index(s, []byte("_x")) < 0 {
 		return append(dst, s...)
 	}
 	for i := 0; i < len(s); {
-		if s[i] == '_' && i+7 <= len(s) && s[i+1] == 'x' && s[i+6] == '_' && isHex4(s[i+2:i+6]) {
-			v, _ := strconv.ParseUint(string(s[i+2:i+6]), 16, 32)
-			r := rune(v)
+		if r, ok := bstrEscape(s[i:]); ok {
 			switch {
 			case r == 0x5F:
 				dst = append(dst, '_')
-			case r >= 0xD800 && r <= 0xDFFF:
+			case utf16.IsSurrogate(r):
+				if low, ok := bstrEscape(s[i+7:]); ok && r < 0xDC00 {
+					if pair := utf16.DecodeRune(r, low); pair != utf8.RuneError {
+						dst = utf8.AppendRune(dst, pair)
+						i += 14
+						continue
+					}
+				}
 			default:
 				dst = utf8.AppendRune(dst, r)
 			}
@@ -609,6 +651,15 @@ func appendBstr(dst, s []byte) []byte {
 		i++
 	}
 	return dst
+}
+
+// bstrEscape decodes the _xHHHH_ escape s starts with.
+func bstrEscape(s []byte) (rune, bool) {
+	if len(s) < 7 || s[0] != '_' || s[1] != 'x' || s[6] != '_' || !isHex4(s[2:6]) {
+		return 0, false
+	}
+	v, _ := strconv.ParseUint(string(s[2:6]), 16, 32)
+	return rune(v), true
 }
 
 func isHex4(b []byte) bool {

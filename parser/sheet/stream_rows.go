@@ -311,9 +311,11 @@ func (r *streamRows) readRow() (bool, error) {
 		switch typ {
 		case "", "n":
 			c.Date = style < len(b.dateStyle) && b.dateStyle[style]
+			c.numFmt = b.cellFormat(style)
 		case "d":
 			if serial, ok := isoSerial(string(v), b.date1904); ok {
 				v, c.Date = []byte(serial), true
+				c.numFmt = b.cellFormat(style)
 			} else {
 				c.Type = String
 			}
