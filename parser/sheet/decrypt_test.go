@@ -211,3 +211,17 @@ func TestDecrypt_filledReportEncryptedByExcelize(t *testing.T) {
 		t.Errorf("wrong password: %v", err)
 	}
 }
+
+// BenchmarkDecrypt: opening a filled report encrypted as Excel does (agile,
+// AES-256, SHA-512, 100,000 password-hashing rounds): the cost of one
+// password try.
+func BenchmarkDecrypt(b *testing.B) {
+	enc := parsertest.Encrypt(b, parsertest.SESWorkbook(b, parsertest.GoodPositions(), parsertest.GoodRetentions()), "bench-password")
+	lim := sheet.DefaultLimits()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := sheet.Decrypt(enc, "bench-password", lim); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
