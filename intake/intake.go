@@ -35,6 +35,10 @@ type Agency struct {
 	Name     string   // e.g. "Department of Homeland Security"
 	Senders  []string // allowed sender addresses, or "@domain" for a whole domain
 	Contacts []string // where reminders go; default: the exact addresses among Senders
+	// WorkbookPassword opens the agency's encrypted workbooks when set (a
+	// secret: never logged, stored or echoed). Without it, a password
+	// comes in a second mail (pii.go).
+	WorkbookPassword string
 }
 
 // Folders are the mailboxes mail is filed into after its outcome is
@@ -74,6 +78,15 @@ type Options struct {
 	// Auth says how senders are authenticated; the zero value verifies
 	// DKIM and DMARC alignment itself (see email.AuthPolicy).
 	Auth email.AuthPolicy
+	// SMIME holds the trust anchors (a verified S/MIME signature of the
+	// From address authenticates the sender) and the mailbox's certificate
+	// and key (mail encrypted to it is decrypted; replies holding personal
+	// data are encrypted to the agency's certificate when one is known).
+	// Its Now is set per message.
+	SMIME email.SMIMEKeys
+	// PasswordWindow: how long an encrypted workbook without a password
+	// waits for the password mail (default 24 hours).
+	PasswordWindow time.Duration
 	// Resolver looks up DKIM keys and DMARC records for Auth mode verify
 	// (default: the system's resolver).
 	Resolver Resolver
@@ -96,6 +109,10 @@ type Options struct {
 	// ReminderDays: remind agencies without an accepted submission this many
 	// days before each deadline; 0 turns reminders off.
 	ReminderDays int
+	// RawRetention: the raw bytes of mail that was not a submission
+	// (refused, ignored, bounces) are purged once older (retention.go);
+	// 0 keeps them.
+	RawRetention time.Duration
 
 	StartFromNow bool // on first contact with a mailbox, skip the mail already there
 	DryRun       bool // read-only: EXAMINE, no filing; replies are stored held (never sent), no reminders
@@ -144,6 +161,7 @@ type Daemon struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	kick     chan struct{} // wakes the outbox
+	paired   chan struct{} // wakes RunWaits: a workbook's password came (pii.go)
 	lastPoll atomic.Int64  // Unix ns of the last good fetch round (Health); the start before one
 	boxes    []*mailbox    // the mailboxes answered: IMAP's first, then Mailboxes
 	// pool holds the mail waiting to be decided; its workers decide the
@@ -187,6 +205,9 @@ func New(o Options) (*Daemon, error) {
 	}
 	if o.RateWindow <= 0 {
 		o.RateWindow = time.Hour
+	}
+	if o.PasswordWindow <= 0 {
+		o.PasswordWindow = 24 * time.Hour
 	}
 	if o.MaxSendTries <= 0 {
 		o.MaxSendTries = 12
@@ -255,7 +276,7 @@ func New(o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1), boxes: boxes, pool: newPool()}
+	d := &Daemon{o: o, log: o.Logger, metrics: o.Metrics, kick: make(chan struct{}, 1), paired: make(chan struct{}, 1), boxes: boxes, pool: newPool()}
 	d.warnAuth()
 	return d, nil
 }
@@ -281,6 +302,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			d.RunOutbox(ctx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.RunWaits(ctx) // pii.go: workbooks whose password did not come in time
+	}()
+	if d.o.RawRetention > 0 && !d.o.DryRun {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.RunRetention(ctx)
 		}()
 	}
 	if d.o.ReminderDays > 0 && !d.o.DryRun {

@@ -26,6 +26,7 @@ type Metrics struct {
 	// token_unavailable (no token: the provider unreachable, the token
 	// command failed).
 	SignInFailures *prometheus.CounterVec
+	Purged         prometheus.Counter // raw mail purged by retention
 }
 
 // NewMetrics creates the metrics and registers them on reg (nil: not
@@ -47,11 +48,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		SMTPUnavailable:   prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_smtp_unavailable_total", Help: "Outbox rounds in which the SMTP server could not be reached or refused the login."}),
 		LeftAlone:         prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_messages_left_alone_total", Help: "Messages a rescan left alone: in the mailbox before start-from-now, never stored."}),
 		SignInFailures:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intake_signin_failures_total", Help: "Sign-ins to the mail servers that failed, by server and reason (refused, token_refused, token_unavailable)."}, []string{"server", "reason"}),
+		Purged:            prometheus.NewCounter(prometheus.CounterOpts{Name: "intake_messages_purged_total", Help: "Raw messages that were not a submission, purged after their retention."}),
 		WorkbookReader:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "intake_workbooks_read_total", Help: "Workbooks read, by reader (excelize is the fallback of the streaming reader)."}, []string{"reader"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.MessagesFetched, m.Duplicates, m.Processed, m.ProcessSeconds, m.Failures, m.Quarantined,
-			m.Filed, m.RepliesSent, m.RepliesSuppressed, m.SendFailures, m.IMAPReconnects, m.Reminders, m.WorkbookReader, m.SMTPUnavailable, m.LeftAlone, m.SignInFailures)
+			m.Filed, m.RepliesSent, m.RepliesSuppressed, m.SendFailures, m.IMAPReconnects, m.Reminders, m.WorkbookReader, m.SMTPUnavailable, m.LeftAlone, m.SignInFailures, m.Purged)
 	}
 	return m
 }

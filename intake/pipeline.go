@@ -181,7 +181,10 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		}
 	}()
 	d.failpoint(PointDecide, m.ID)
-	msg, err := email.Parse(m.Raw, d.o.EmailLimits)
+	// S/MIME: decrypted with the mailbox's key and its signature verified
+	// before anything is read; the stored raw message stays as it came.
+	raw, sm := d.openSMIME(m.Raw, receivedAt(m))
+	msg, err := email.Parse(raw, d.o.EmailLimits)
 	if err != nil {
 		return store.Completion{Status: store.StatusRejected, Folder: d.o.Folders.Quarantine,
 			Note: "unreadable message: " + err.Error()}, nil
@@ -220,7 +223,13 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		return c, nil
 	}
 	c.Agency = agency.Code
-	if v, err := d.authenticate(ctx, msg, m.Raw); err != nil {
+	if sm.SignedBy(msg.From) {
+		// A verified S/MIME signature of the From address authenticates
+		// the sender in its own right, beside DMARC.
+		if err := d.rememberSigner(ctx, sm, msg.From, d.o.Now()); err != nil {
+			return c, err
+		}
+	} else if v, err := d.authenticate(ctx, msg, m.Raw); err != nil {
 		return c, err
 	} else if !v.Pass {
 		c.Status, c.Folder, c.Note = store.StatusRejected, d.o.Folders.Quarantine, "sender authentication failed: "+v.Reason
@@ -230,6 +239,13 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	// copies. Let it go, so a large mail is held once, not twice, while
 	// it is checked, annotated and stored.
 	m.Raw = nil
+
+	// A mail bringing the password of a workbook that waits for it.
+	if pc, ok, err := d.passwordMail(ctx, m, msg, receivedAt(m)); err != nil {
+		return c, err
+	} else if ok {
+		return pc, nil
+	}
 
 	var files []parser.Input
 	var stored []store.File
@@ -253,8 +269,15 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		c.Note = fmt.Sprintf("a copy of message %d (same Message-ID, sender and attachments): answered once", first)
 		return c, nil
 	}
+	// Encrypted workbooks are opened with their password for the check;
+	// the files stored are the encrypted originals as received.
+	dec, wait, purge, err := d.encryptedInputs(ctx, m, agency, files)
+	if err != nil {
+		return c, err
+	}
+	c.PurgeRaw = purge
 	recipients := append(append(append([]string(nil), msg.To...), msg.Cc...), msg.DeliveredTo...)
-	def, _ := d.o.Calls.Route(parser.RouteInput{Recipients: recipients, Subject: msg.Subject, Files: files})
+	def, _ := d.o.Calls.Route(parser.RouteInput{Recipients: recipients, Subject: msg.Subject, Files: dec.Files})
 	if def == nil {
 		def = d.defaultCall()
 	}
@@ -286,7 +309,7 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 			_ = spool.Close()
 		}
 	}()
-	sub, err := parser.CheckStream(ctx, def, files, parser.Context{Now: received, Agency: agency.Code,
+	sub, err := parser.CheckStream(ctx, def, dec.Files, parser.Context{Now: received, Agency: agency.Code,
 		Prior: d.o.Store.AgencyPrior(ctx, def.ID, agency.Code), Ref: d.o.Ref, Limits: d.o.Limits}, spool.Add)
 	if err != nil {
 		return c, err
@@ -300,7 +323,12 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 			d.log.Info("pipeline: workbook read by the fallback reader", "message", m.ID, "file_sha256", f.SHA256, "reader", f.Reader)
 		}
 	}
+	dec.AsReceived(&sub)
+	sub.Findings = append(dec.Findings, sub.Findings...)
 	unread := unreadFindings(msg)
+	if f := smimeFinding(sm); f != nil {
+		unread = append(unread, *f)
+	}
 	sub.Findings = append(unread, sub.Findings...)
 	switch {
 	case m.Truncated:
@@ -328,6 +356,11 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		Original:   reply.Original{MessageID: msg.MessageID, Subject: msg.Subject, From: msg.From, FromName: msg.FromName, References: msg.References, Date: msg.Date, Received: received},
 		Submission: sub, Due: due, Late: late, Now: d.o.Now(),
 	}
+	if wait {
+		wc, err := d.waitCompletion(out, m, msg, dec, received)
+		wc.Message = m.ID
+		return wc, err
+	}
 	var mail *reply.Mail
 	if accepted {
 		if out.Version, out.Changes, err = d.changes(ctx, def, agency.Code, period, &sub, spool); err != nil {
@@ -346,7 +379,7 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		}
 	} else {
 		c.Status, c.Folder = store.StatusDeficient, d.o.Folders.Deficient
-		if out.Annotated, err = d.annotatedCopies(ctx, def, files, sub.Findings, m.ID); err != nil {
+		if out.Annotated, err = d.annotatedCopies(ctx, def, plainOnly(files), sub.Findings, m.ID); err != nil {
 			return c, err
 		}
 		if out.Template, err = blankTemplate(ctx, def, sub.Findings); err != nil {
@@ -362,6 +395,9 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 		Accepted: accepted, Late: late, ReceivedAt: received, Files: stored, Result: sub, Spool: spool,
 	}
 	c.Note = fmt.Sprintf("%s: %d records, %d findings", receipt, spool.Len(), len(sub.Findings))
+	if err := d.encryptReply(ctx, def, mail, d.o.Now()); err != nil { // pii.go
+		return c, err
+	}
 	return d.withReply(ctx, c, msg.From, mail)
 }
 

@@ -345,7 +345,9 @@ func (k *checker) openError(fi int, name string, err error) {
 	case errors.Is(err, sheet.ErrLegacyXLS):
 		f.Code, f.Message, f.Fix = "legacy-xls", "The file is an old Excel 97-2003 workbook (.xls), which is not accepted.", "Open it in Excel and save it as \"Excel Workbook (.xlsx)\", then send that file."
 	case errors.Is(err, sheet.ErrEncrypted):
-		f.Code, f.Message, f.Fix = "encrypted", "The workbook is protected with a password, so it cannot be read.", "Remove the password (File > Info > Protect Workbook > Encrypt with Password, clear it), save, and send the file again."
+		// Reached only when no password was tried (DecryptInputs opens
+		// encrypted workbooks first). Never ask for the data in the clear.
+		f.Code, f.Message, f.Fix = "encrypted", "The workbook is encrypted with a password, and no password for it has reached this mailbox.", "Keep the workbook encrypted. Send its password in a separate email to this address, with the receipt number in the subject, or ask OPM to record your agency's password."
 	case errors.Is(err, sheet.ErrTooLarge):
 		f.Code, f.Message, f.Fix = "too-large", "The workbook is larger than this mailbox reads once unpacked"+limitDetail(err)+".", "Remove unused sheets, rows and formatting, or split the data over several emails."
 	case errors.Is(err, sheet.ErrNotXLSX):

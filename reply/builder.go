@@ -126,7 +126,7 @@ func NewBuilder(o Options) (*Builder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reply: parse html templates: %w", err)
 	}
-	for _, name := range []string{KindAcknowledgement, KindDeficiency, KindReminder, KindQuestion} {
+	for _, name := range []string{KindAcknowledgement, KindDeficiency, KindReminder, KindQuestion, KindWaiting} {
 		if text.Lookup(name) == nil || html.Lookup(name) == nil {
 			return nil, fmt.Errorf("reply: template %q is not defined", name)
 		}

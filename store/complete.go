@@ -27,6 +27,14 @@ type Completion struct {
 	Bounce     *Bounce        // nil unless Status == StatusBounce
 	Question   *NewQuestion   // required with StatusQuestion, nil otherwise
 	Now        time.Time
+	// Wait, when set, does not end the message's processing: the message
+	// waits for its workbook's password (WaitForPassword, with Reply as
+	// the waiting acknowledgement); Status and Submission are not used.
+	Wait *PasswordWait
+	// PurgeRaw: messages whose raw bytes are purged in the same
+	// transaction (the mail that brought a workbook's password, once the
+	// workbook is decided: the password is never kept).
+	PurgeRaw []int64
 }
 
 // NewSubmission is a submission to store.
@@ -83,6 +91,9 @@ func finalStatus(status string) bool {
 // without its records. Completing a message that is not in status received
 // is an error (nothing is done twice); ErrNotFound for an unknown message.
 func (s *Store) Complete(ctx context.Context, c Completion) (Completed, error) {
+	if c.Wait != nil {
+		return Completed{}, s.WaitForPassword(ctx, *c.Wait, c.Reply, c.Now) // pii.go
+	}
 	if !finalStatus(c.Status) {
 		return Completed{}, fmt.Errorf("store: complete %d: status %q is not a final status", c.Message, c.Status)
 	}
@@ -134,10 +145,16 @@ func (s *Store) Complete(ctx context.Context, c Completion) (Completed, error) {
 			c.Status, c.Folder, note, c.From, c.Agency, c.Call, receipt, ts(c.Now), c.Message); err != nil {
 			return fmt.Errorf("store: complete %d: %w", c.Message, err)
 		}
+		if err := purgeRaw(ctx, tx, c.PurgeRaw, c.Now); err != nil { // pii.go
+			return err
+		}
 		return nil
 	})
 	if err != nil {
 		return Completed{}, err
+	}
+	if len(c.PurgeRaw) > 0 {
+		s.dropLog(ctx) // pii.go
 	}
 	return done, nil
 }

@@ -180,7 +180,10 @@ func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
 
 // Pending returns the ids of the messages in status received, ascending.
 func (s *Store) Pending(ctx context.Context) ([]int64, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM messages WHERE status = ? ORDER BY id`, StatusReceived)
+	// A message waiting for its workbook's password (pii.go) is not
+	// pending until its wait is resolved.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM messages WHERE status = ?
+		AND id NOT IN (SELECT message FROM password_waits WHERE resolved_at IS NULL) ORDER BY id`, StatusReceived)
 	if err != nil {
 		return nil, fmt.Errorf("store: pending: %w", err)
 	}
@@ -276,6 +279,12 @@ func requireStatus(ctx context.Context, tx *sql.Tx, id int64, want string) error
 // moved a second time). ErrNotFound for an unknown id.
 func (s *Store) Replay(ctx context.Context, id int64) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
+		var purged string
+		if err := tx.QueryRowContext(ctx, `SELECT purged_at FROM purged WHERE message = ?`, id).Scan(&purged); err == nil {
+			return fmt.Errorf("store: replay %d: its raw mail was purged on %s (retention)", id, purged[:min(10, len(purged))])
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: replay %d: %w", id, err)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, attempts = 0, last_error = '' WHERE id = ?`,
 			StatusReceived, id)
 		if err != nil {

@@ -33,6 +33,12 @@
 //	reminders          one row per (call, agency, due): a reminder is queued once
 //	audit              who viewed records, downloaded a file or exported, when and
 //	                   what: append-only and hash-chained (audit.go)
+//	purged             messages whose raw bytes retention (retention.go) or a
+//	                   used password mail (pii.go) purged, and when
+//	password_waits     a mail whose encrypted workbook waits for its password,
+//	                   until when, and the mail that brought it (pii.go)
+//	smime_certs        the certificate of each sender's last verified S/MIME
+//	                   signature, to encrypt replies holding PII to (pii.go)
 //	questions          one per message in status question: agency, subject, text,
 //	                   asked, answered (when, by whom) and staff notes (question.go)
 //
@@ -108,7 +114,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	//   _cache_size=-65536: a 64 MiB page cache for the writer, so storing a
 	//     100,000-row submission in one transaction does not spill pages to
 	//     the log before its commit (SQLite's default is 2 MiB).
-	wdsn := uri + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL&_cache_size=-65536"
+	//   _secure_delete=on: a page freed by a write is overwritten with zeros,
+	//     so mail retention purges (retention.go) and rows rewritten on
+	//     the way (a message's row when its status is set) leave no copy of
+	//     the raw mail in the file's free pages. It costs a write of each
+	//     freed page; storing a submission frees none.
+	wdsn := uri + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate&_synchronous=NORMAL&_cache_size=-65536&_secure_delete=on"
 	db, err := sql.Open("sqlite3", wdsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -199,6 +210,9 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	}
 	return &Store{db: db, rdb: rdb, path: abs}, nil
 }
+
+// Path is the database file's absolute path.
+func (s *Store) Path() string { return s.path }
 
 // Sync makes every commit so far durable, through an OS crash or a power
 // loss: it fsyncs the write-ahead log, which under synchronous=NORMAL SQLite

@@ -133,7 +133,7 @@ func (a *app) Close() error {
 func agencies(cs []AgencyConfig, ref *parser.Reference) ([]intake.Agency, error) {
 	var out []intake.Agency
 	for _, c := range cs {
-		a := intake.Agency{Code: c.Code, Name: c.Name, Senders: append([]string(nil), c.Senders...), Contacts: c.Contacts}
+		a := intake.Agency{Code: c.Code, Name: c.Name, Senders: append([]string(nil), c.Senders...), Contacts: c.Contacts, WorkbookPassword: c.WorkbookPassword}
 		if c.GovOrganization != "" {
 			n := 0
 			for domain, org := range ref.Domains {
@@ -155,6 +155,10 @@ func agencies(cs []AgencyConfig, ref *parser.Reference) ([]intake.Agency, error)
 func (a *app) daemonOptions() (intake.Options, error) {
 	c := a.cfg
 	smtpTLS, err := tlsConfig(c.SMTP.Host, c.SMTP.CAFile)
+	if err != nil {
+		return intake.Options{}, err
+	}
+	smime, err := c.SMIME.smimeKeys()
 	if err != nil {
 		return intake.Options{}, err
 	}
@@ -191,6 +195,9 @@ func (a *app) daemonOptions() (intake.Options, error) {
 		RatePerSender:   c.RatePerSender,
 		RateWindow:      c.RateWindow,
 		ReminderDays:    c.ReminderDays,
+		RawRetention:    c.rawRetention(),
+		SMIME:           smime,
+		PasswordWindow:  c.passwordWindow(),
 		StartFromNow:    c.StartFromNow,
 		DryRun:          c.DryRun,
 		MaxMessageBytes: int64(c.MaxMessageMB) << 20,

@@ -32,6 +32,8 @@ type Config struct {
 	Mailboxes []MailboxConfig `yaml:"mailboxes"`
 	Folders   FoldersConfig   `yaml:"folders"`
 	Auth      AuthConfig      `yaml:"auth"`
+	SMIME     SMIMEConfig     `yaml:"smime"`     // pii.go
+	PII       PIIConfig       `yaml:"passwords"` // pii.go
 
 	Agencies []AgencyConfig `yaml:"agencies"`
 
@@ -44,11 +46,14 @@ type Config struct {
 	RatePerSender  int           `yaml:"rate_per_sender"` // replies per sender per rate_window
 	RateWindow     time.Duration `yaml:"rate_window"`     //
 	ReminderDays   int           `yaml:"reminder_days"`   // 0: no reminders
-	StartFromNow   bool          `yaml:"start_from_now"`  // skip mail already in the mailbox on first contact
-	DryRun         bool          `yaml:"dry_run"`         // read-only mailbox, no replies sent
-	PollInterval   time.Duration `yaml:"poll_interval"`   // without IDLE; also the IDLE refresh
-	RetryMin       time.Duration `yaml:"retry_min"`       // first wait before retrying a reply or a connection; doubles up to retry_max
-	RetryMax       time.Duration `yaml:"retry_max"`       //
+	// RetentionDays: raw mail that was not a submission (refused, ignored,
+	// bounces) is purged after this many days (default 90; -1 keeps it).
+	RetentionDays int           `yaml:"retention_days"`
+	StartFromNow  bool          `yaml:"start_from_now"` // skip mail already in the mailbox on first contact
+	DryRun        bool          `yaml:"dry_run"`        // read-only mailbox, no replies sent
+	PollInterval  time.Duration `yaml:"poll_interval"`  // without IDLE; also the IDLE refresh
+	RetryMin      time.Duration `yaml:"retry_min"`      // first wait before retrying a reply or a connection; doubles up to retry_max
+	RetryMax      time.Duration `yaml:"retry_max"`      //
 
 	Web WebConfig `yaml:"web"`
 	Log LogConfig `yaml:"log"`
@@ -145,6 +150,10 @@ type AgencyConfig struct {
 	// this organisation (e.g. "Department of Homeland Security").
 	GovOrganization string   `yaml:"gov_organization"`
 	Contacts        []string `yaml:"contacts"` // reminder recipients
+	// WorkbookPasswordFile holds the agency's password for encrypted
+	// workbooks (its first line), or $INTAKE_WORKBOOK_PASSWORD_<CODE>.
+	WorkbookPasswordFile string `yaml:"workbook_password_file"`
+	WorkbookPassword     string `yaml:"-"` // resolved; never logged
 }
 
 type LogConfig struct {
@@ -196,6 +205,9 @@ func (c *Config) applyDefaults() {
 			c.SMTP.Port = 465
 		}
 	}
+	if c.RetentionDays == 0 {
+		c.RetentionDays = 90
+	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 30 * time.Second
 	}
@@ -235,7 +247,10 @@ func (c *Config) resolveSecrets() error {
 		}
 		m.Password = v
 	}
-	return c.Web.fromEnv() // webconfig.go
+	if err := c.Web.fromEnv(); err != nil { // webconfig.go
+		return err
+	}
+	return c.resolveWorkbookPasswords() // pii.go
 }
 
 func secret(value, file, env string) (string, error) {
@@ -299,6 +314,12 @@ func (c *Config) Validate() error {
 	if c.Auth.RequireDMARC != nil && !*c.Auth.RequireDMARC {
 		bad("auth.require_dmarc: false is not supported: sender authentication is always required (auth.mode none is for loopback tests only)")
 	}
+	if err := c.validatePII(); err != nil { // pii.go
+		errs = append(errs, err)
+	}
+	if c.RetentionDays < -1 {
+		bad("retention_days: %d: give a number of days, or -1 to keep raw mail forever", c.RetentionDays)
+	}
 	if c.Auth.ReceivedHops < 0 {
 		bad("auth.received_hops: %d is negative", c.Auth.ReceivedHops)
 	}
@@ -355,4 +376,12 @@ func tlsConfig(host, caFile string) (*tls.Config, error) {
 		cfg.RootCAs = pool
 	}
 	return cfg, nil
+}
+
+// rawRetention is retention_days as a duration; 0 keeps raw mail.
+func (c *Config) rawRetention() time.Duration {
+	if c.RetentionDays <= 0 {
+		return 0
+	}
+	return time.Duration(c.RetentionDays) * 24 * time.Hour
 }

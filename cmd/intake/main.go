@@ -53,6 +53,8 @@ func commands() map[string]command {
 		"import":   {"run a backlog of mail through the pipeline: import FILE.mbox|DIR [--reply]", cmdImport},
 		"question": {"questions from agencies: question list, question answer ID --note TEXT", cmdQuestion},
 		"version":  {"print the version of this intake binary", cmdVersion},
+		"backup":   {"write a consistent copy of the store while the daemon runs: backup FILE", cmdBackup},
+		"purge":    {"purge raw mail that was not a submission past retention_days (--dry-run lists it)", cmdPurge},
 		"audit":    {"audit verify: is the audit log untouched; audit list: who viewed or exported what", cmdAudit},
 
 		"hash-password": {"print the bcrypt hash of a dashboard user's password (for web.users)", cmdHashPassword},

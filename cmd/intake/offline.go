@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func cmdTemplate(ctx context.Context, e *env, args []string) error {
 }
 
 func cmdCheck(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "check", "FILE.xlsx... [--call CALL] [--agency CODE] [--reference DIR] [--annotate OUT.xlsx]")
+	fs := flags(e, "check", "FILE.xlsx... [--call CALL] [--agency CODE] [--reference DIR] [--annotate OUT.xlsx] [--password-file F]")
 	callID := fs.String("call", "", "data call (default: recognised from the workbook)")
 	agency := fs.String("agency", "", "agency code of the sender")
 	refDir := fs.String("reference", "", "reference data directory (agency codes, pay plans)")
@@ -57,6 +58,7 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	maxFileMB := fs.Int64("max-file-mb", lim.MaxFileBytes>>20, "largest workbook read, in MiB (the mailbox's limit by default)")
 	maxUnzippedMB := fs.Int64("max-unzipped-mb", lim.MaxUnzippedBytes>>20, "largest workbook read once unpacked, in MiB (the mailbox's limit by default)")
 	annotate := fs.String("annotate", "", "write the annotated copy of the workbook (as a deficiency notice attaches it) to this file")
+	pwFile := fs.String("password-file", "", "file holding the password of encrypted workbooks (its first line; never on the command line)")
 	if err := parseInterspersed(fs, args); err != nil {
 		return err
 	}
@@ -87,12 +89,27 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 		}
 		files = append(files, parser.Input{Name: filepath.Base(p), File: f, Size: st.Size()})
 	}
+	password := ""
+	if *pwFile != "" {
+		if password, err = readPasswordFile(*pwFile); err != nil {
+			return err
+		}
+	}
+	dec := parser.DecryptInputs(files, password, lim)
+	files = dec.Files
+	if *annotate != "" && dec.Encrypted > 0 {
+		// The copy would hold the agency's data unencrypted.
+		return errors.New("--annotate is not offered for an encrypted workbook")
+	}
 	var def *parser.Definition
 	if *callID != "" {
 		if def = calls.Get(*callID); def == nil {
 			return fmt.Errorf("no data call %q (see `intake calls`)", *callID)
 		}
-	} else if def, _ = calls.Route(parser.RouteInput{Files: files}); def == nil {
+	} else if def, _ = calls.Route(parser.RouteInput{Files: files}); def == nil && len(dec.Findings) > 0 {
+		printFindings(e, dec.Findings)
+		return fmt.Errorf("%d problem(s): the encrypted workbook could not be opened", len(dec.Findings))
+	} else if def == nil {
 		return fmt.Errorf("the workbook matches no data call: name one with --call (see `intake calls`)")
 	}
 	// Rows stream through and are only counted: memory stays flat
@@ -103,6 +120,8 @@ func cmdCheck(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	dec.AsReceived(&sub)
+	sub.Findings = append(dec.Findings, sub.Findings...)
 	printCheck(e, def, sub)
 	fmt.Fprintf(e.stdout, "%d data rows checked.\n", rows)
 	if *annotate != "" {
@@ -240,4 +259,27 @@ func parseInterspersed(fs interface {
 		args = rest[1:]
 	}
 	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// readPasswordFile reads a workbook's password: the file's first line,
+// without its line ending (an editor's trailing newline is not part of it).
+func readPasswordFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("password file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("password file %s: empty first line", path)
+	}
+	return line, nil
+}
+
+// printFindings prints findings that belong to no data call (a workbook
+// that could not be opened).
+func printFindings(e *env, fs []parser.Finding) {
+	for _, f := range fs {
+		fmt.Fprintf(e.stdout, "%s  %s: %s\n    Fix: %s\n", strings.ToUpper(f.Severity), oneLine(f.File), oneLine(f.Message), oneLine(f.Fix))
+	}
 }

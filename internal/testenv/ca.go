@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -24,6 +25,9 @@ type CA struct {
 	Roots           *x509.CertPool // a pool holding only this CA
 	CAPEM           []byte         // the CA certificate, PEM
 	CertPEM, KeyPEM []byte         // the server certificate and its PKCS #8 key, PEM
+
+	cert *x509.Certificate // the CA's own, to issue more (SMIME)
+	key  *ecdsa.PrivateKey
 }
 
 // NewCA makes a CA and a server certificate, valid from an hour ago for a
@@ -41,7 +45,9 @@ func NewCA(t testing.TB) *CA {
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "intake test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		// From 2020: the daemon's tests run on a clock set in 2025, and
+		// S/MIME certificates are checked at the time mail arrived.
+		NotBefore: smimeEpoch, NotAfter: now.Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
@@ -73,6 +79,7 @@ func NewCA(t testing.TB) *CA {
 		Server: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{srvDER, caDER}, PrivateKey: srvKey}}, MinVersion: tls.VersionTLS12},
 		Roots:  roots,
 		CAPEM:  pemOf("CERTIFICATE", caDER), CertPEM: pemOf("CERTIFICATE", srvDER), KeyPEM: pemOf("PRIVATE KEY", keyDER),
+		cert: ca, key: caKey,
 	}
 }
 
@@ -85,4 +92,49 @@ func (c *CA) WriteFiles(t testing.TB, dir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Identity is an S/MIME certificate the test CA issued, with its key.
+type Identity struct {
+	Cert            *x509.Certificate
+	Key             *rsa.PrivateKey
+	CertPEM, KeyPEM []byte // the certificate, and its key (PKCS #8), PEM
+}
+
+// smimeEpoch starts the validity of the CA and of S/MIME certificates.
+var smimeEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// SMIME issues an S/MIME certificate for addr (an RSA key, e-mail
+// protection, the address as an rfc822Name), valid from 2020 until a day
+// from now, as an agency's CAC or the mailbox's own certificate is.
+func (c *CA) SMIME(t testing.TB, addr string) *Identity {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: addr},
+		NotBefore: smimeEpoch, NotAfter: now.Add(24 * time.Hour),
+		EmailAddresses: []string{addr},
+		KeyUsage:       x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Identity{Cert: cert, Key: key,
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})}
 }

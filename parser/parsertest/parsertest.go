@@ -6,6 +6,8 @@ package parsertest
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -177,4 +179,24 @@ func Bytes(tb testing.TB, f *excelize.File) []byte {
 		tb.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// Encrypt returns xlsx encrypted with password, as Excel's "Encrypt with
+// Password" does (ECMA-376 agile encryption), written by excelize's SaveAs.
+func Encrypt(tb testing.TB, xlsx []byte, password string) []byte {
+	tb.Helper()
+	f, err := excelize.OpenReader(bytes.NewReader(xlsx))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	path := filepath.Join(tb.TempDir(), "encrypted.xlsx")
+	if err := f.SaveAs(path, excelize.Options{Password: password}); err != nil {
+		tb.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
 }

@@ -1,0 +1,158 @@
+package intake_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"intake/intake"
+	"intake/parser/parsertest"
+	"intake/store"
+)
+
+const workbookPassword = "Correct-Horse-7-Battery"
+
+// encryptedReport is a good SES report, encrypted with password as Excel's
+// "Encrypt with Password" does (excelize).
+func encryptedReport(t *testing.T, password string) []byte {
+	return parsertest.Encrypt(t, parsertest.SESWorkbook(t, parsertest.GoodPositions(), parsertest.GoodRetentions()), password)
+}
+
+// noPasswordAnywhere fails when the password is in the log, a reply, or
+// the store's files.
+func noPasswordAnywhere(t *testing.T, h *harness, logs *syncBuffer, password string) {
+	t.Helper()
+	if strings.Contains(logs.String(), password) {
+		t.Error("the password is in the log")
+	}
+	for _, r := range h.smtp.Messages() {
+		if bytes.Contains(r.Data, []byte(password)) || strings.Contains(textBodies(t, r.Data), password) {
+			t.Error("the password is in a reply")
+		}
+	}
+	dir := filepath.Dir(storePath(t, h))
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err == nil && bytes.Contains(b, []byte(password)) {
+			t.Errorf("the password is in %s", filepath.Base(f))
+		}
+	}
+}
+
+// storePath is the harness store's file.
+func storePath(t *testing.T, h *harness) string { return h.store.Path() }
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// An agency whose workbook password is configured: its encrypted report is
+// opened with it and accepted; the store keeps the encrypted original, and
+// the acknowledgement names that file's SHA-256.
+func TestPassword_fromConfiguration(t *testing.T) {
+	var logs syncBuffer
+	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) {
+		o.Logger = slogTo(&logs)
+		o.Agencies[0].WorkbookPassword = workbookPassword
+	}})
+	enc := encryptedReport(t, workbookPassword)
+	h.deliver(message{from: dhsSender, subject: "SES report (encrypted)", messageID: "enc-1@dhs.gov", files: []attachment{{"report.xlsx", enc}}}.bytes(t))
+	h.start()
+	r := h.replies(1)[0]
+	h.waitFolder("Accepted", 1)
+	body := textBodies(t, r.Data)
+	if !strings.Contains(body, sha(enc)) {
+		t.Errorf("the acknowledgement does not name the encrypted file's SHA-256:\n%s", body)
+	}
+	subs, _ := h.store.Submissions(context.Background(), store.ListFilter{})
+	d, err := h.store.SubmissionByReceipt(context.Background(), subs[0].Receipt)
+	if err != nil || len(d.Files) != 1 || d.Files[0].SHA256 != sha(enc) || len(d.Records) == 0 {
+		t.Fatalf("stored: %+v, %v", d, err)
+	}
+	h.stop()
+	h.stop = nil
+	noPasswordAnywhere(t, h, &logs, workbookPassword)
+}
+
+// Without a configured password the workbook waits, with an acknowledgement
+// giving its receipt; the password in a second mail naming the receipt
+// opens it, the agency gets the real acknowledgement under the same
+// receipt, and the password mail is never answered and not kept.
+func TestPassword_secondMailNamingTheReceipt(t *testing.T) {
+	var logs syncBuffer
+	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) { o.Logger = slogTo(&logs) }})
+	enc := encryptedReport(t, workbookPassword)
+	h.deliver(message{from: dhsSender, subject: "SES report", messageID: "enc-2@dhs.gov", files: []attachment{{"report.xlsx", enc}}}.bytes(t))
+	h.start()
+	waiting := h.replies(1)[0]
+	wbody := textBodies(t, waiting.Data)
+	receipt := regexp.MustCompile(`SES-2025-\d{6}`).FindString(parseReply(t, waiting).Subject)
+	if receipt == "" || !strings.Contains(wbody, "waits for its password") {
+		t.Fatalf("no waiting acknowledgement with a receipt:\n%s", wbody)
+	}
+	if n, _ := h.imap.Count("INBOX"); n != 1 {
+		t.Errorf("the waiting mail was filed (INBOX has %d)", n)
+	}
+	h.deliver(message{from: dhsSender, subject: "Password for " + receipt, messageID: "pw-2@dhs.gov", body: workbookPassword + "\n\nRegards"}.bytes(t))
+	rs := h.replies(2)
+	ack := textBodies(t, rs[1].Data)
+	if !strings.Contains(parseReply(t, rs[1]).Subject, receipt) || !strings.Contains(ack, "accepted") {
+		t.Fatalf("second reply is not the acknowledgement of %s:\n%s", receipt, ack)
+	}
+	h.waitFolder("Accepted", 1)
+	h.waitFolder("Ignored", 1)
+	ms := messagesWith(t, h.store, store.StatusIgnored)
+	if len(ms) != 1 || !strings.Contains(ms[0].Note, receipt) {
+		t.Fatalf("password mail: %+v", ms)
+	}
+	pm, _ := h.store.Message(context.Background(), ms[0].ID)
+	if len(pm.Raw) != 0 {
+		t.Error("the password mail's raw bytes are kept")
+	}
+	h.stop()
+	h.stop = nil
+	if n := len(h.smtp.Messages()); n != 2 {
+		t.Errorf("%d replies, want 2 (waiting, then the acknowledgement)", n)
+	}
+	noPasswordAnywhere(t, h, &logs, workbookPassword)
+}
+
+// A password mail that names no receipt, within the window, is paired with
+// the sender's waiting workbook; a wrong password gets a notice saying so.
+func TestPassword_windowAndWrongPassword(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.deliver(message{from: dhsSender, subject: "SES report", messageID: "enc-3@dhs.gov", files: []attachment{{"report.xlsx", encryptedReport(t, workbookPassword)}}}.bytes(t))
+	h.start()
+	h.replies(1)
+	h.deliver(message{from: dhsSender, subject: "the password", messageID: "pw-3@dhs.gov", body: "Password: not-the-password"}.bytes(t))
+	rs := h.replies(2)
+	body := textBodies(t, rs[1].Data)
+	if !strings.Contains(body, "does not open it") {
+		t.Errorf("a wrong password is not named as such:\n%s", body)
+	}
+	h.waitFolder("Deficient", 1)
+}
+
+// No password within the window: the notice says none came.
+func TestPassword_noneInTime(t *testing.T) {
+	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) { o.PasswordWindow = time.Hour }})
+	h.deliver(message{from: dhsSender, subject: "SES report", messageID: "enc-4@dhs.gov", files: []attachment{{"report.xlsx", encryptedReport(t, workbookPassword)}}}.bytes(t))
+	h.start()
+	h.replies(1)
+	h.clock.Add(2 * time.Hour)
+	rs := h.replies(2)
+	body := textBodies(t, rs[1].Data)
+	if !strings.Contains(body, "no password for it has reached") {
+		t.Errorf("the notice does not say no password came:\n%s", body)
+	}
+	h.waitFolder("Deficient", 1)
+}
