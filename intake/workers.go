@@ -139,7 +139,7 @@ func (p *pool) setFetching(on bool) {
 
 // finish ends a job taken by take. It reports whether the fetch loop is to
 // be woken to file what was decided: every fileBatch decisions, and when
-// no mail is waiting to be decided (whatever is still being decided).
+// no mail is waiting or being decided.
 func (p *pool) finish(j *job, decided bool) (file bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -157,25 +157,31 @@ func (p *pool) finish(j *job, decided bool) (file bool) {
 		p.unfiled++
 		p.sinceFiled++
 	}
-	if p.unfiled > 0 && (p.unfiled >= fileBatch || len(p.queues) == 0) {
+	if p.unfiled > 0 && (p.unfiled >= fileBatch || p.idle()) {
 		p.unfiled = 0
 		return true
 	}
 	return false
 }
 
+// idle reports that no mail is waiting to be decided or being decided
+// (p.mu held). Filing then follows at once: one round files everything
+// a burst of mail came to, instead of the first decisions alone.
+func (p *pool) idle() bool { return len(p.queues) == 0 && len(p.busy) == 0 }
+
 // fileMaxLag is how long decided mail waits for filing at most, while mail
-// is still waiting to be decided and fewer than fileBatch were.
+// is still waiting to be decided or being decided and fewer than fileBatch
+// were.
 const fileMaxLag = 10 * time.Second
 
 // fileDue reports whether a round of the fetch loop files what was
-// decided: when no mail is waiting to be decided, or fileBatch were
+// decided: when no mail is waiting or being decided, or fileBatch were
 // decided since the last filing, or that was fileMaxLag ago. It resets
 // the count when it says yes.
 func (p *pool) fileDue(now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.queues) == 0 || p.sinceFiled >= fileBatch || now.Sub(p.lastFiled) >= fileMaxLag {
+	if p.idle() || p.sinceFiled >= fileBatch || now.Sub(p.lastFiled) >= fileMaxLag {
 		p.sinceFiled, p.lastFiled = 0, now
 		return true
 	}
