@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -214,13 +216,7 @@ func (d *Daemon) session(ctx context.Context, b *mailbox) (err error, lost bool)
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	defer func() {
-		select {
-		case <-c.Closed():
-			lost = true
-		default:
-		}
-	}()
+	defer func() { lost = connLost(c, err) }()
 
 	sel, err := c.Select(b.imap.Mailbox, d.o.DryRun)
 	if err != nil {
@@ -248,6 +244,20 @@ func (d *Daemon) session(ctx context.Context, b *mailbox) (err error, lost bool)
 			return err, false
 		}
 	}
+}
+
+// connLost reports whether a session ended because the connection did
+// (closed, reset, at EOF, a network error), as opposed to an answer of the
+// server or a failure of ours. The reader may not have seen the end yet
+// when a write fails: the error tells too.
+func connLost(c *imapbox.Conn, err error) bool {
+	select {
+	case <-c.Closed():
+		return true
+	default:
+	}
+	var ne net.Error
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
 }
 
 // step is one round of the fetch loop: fetch and store new mail, handing
