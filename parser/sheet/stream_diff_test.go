@@ -120,7 +120,10 @@ func diffRow(want, got sheet.Row, date1904, anyType, valuesOnly bool) string {
 			anyFormat = w.Format() == "General" // the style is as unseen as the type
 		}
 		if valuesOnly {
+			// Values only: the adapter lost the sheet's styles with its
+			// types, so it has no number format to compare either.
 			w.Type, w.Date = g.Type, g.Date
+			anyFormat = true
 			if _, err := strconv.ParseFloat(w.Value, 64); g.Date && err != nil {
 				continue // an ISO date (t="d") excelize could not type
 			}
