@@ -4,17 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
+	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,40 +21,44 @@ import (
 
 	"intake/intake"
 	"intake/intake/localmail"
-	"intake/parser"
+	"intake/internal/testenv"
 	"intake/parser/email"
 	"intake/parser/parsertest"
-	"intake/reply"
 	"intake/store"
 )
 
-// The deadline-day benchmarks run the daemon on the in-process IMAP and
-// SMTP servers with its default workers and deadline, and report when the
-// replies arrived and the process's peak resident memory while the daemon
-// worked (the mail is made first, then the peak is reset: what is
-// measured is the daemon and the in-process servers holding the mail).
+// The deadline-day benchmarks run the daemon as the operator does, an
+// `intake run` process of its own (built from cmd/intake, with the
+// default workers, deadline and memory limit), on the in-process IMAP and
+// SMTP servers of the benchmark's process, and report when the replies
+// arrived and the daemon process's peak resident memory (its rusage
+// VmHWM: the servers holding the mail and the replies are not the
+// daemon's and are not counted).
 //
 //	go test -run '^$' -bench 'DeadlineDay|LargeWorkbooks' -benchtime 1x ./intake
 //
 // INTAKE_BENCH_CAP (a duration, default 3m) bounds how long a run waits
 // for its replies. INTAKE_BENCH_LOG=FILE appends the daemon's log (JSON,
-// Info and up) to FILE, for a timeline; INTAKE_BENCH_HEAPPROFILE=FILE
-// writes a heap profile taken when the heap in use was largest (sampled
-// every 250 ms), for what the peak holds.
+// Info and up) to FILE, for a timeline.
 
-// benchDaemon is a daemon on in-process servers for a benchmark.
+// benchDaemon is the configuration of an `intake run` process on
+// in-process servers, for a benchmark.
 type benchDaemon struct {
 	imap    *localmail.IMAPServer
 	smtp    *localmail.SMTPServer
-	store   *store.Store
-	d       *intake.Daemon
+	bin     string // the intake binary
+	config  string // its configuration file
+	db      string // its store
 	mu      sync.Mutex
 	arrived map[string]time.Time // reply recipient -> when the SMTP server had it
 }
 
-func newBenchDaemon(b *testing.B, agencies []intake.Agency, modify func(*intake.Options)) *benchDaemon {
+// newBenchDaemon starts the servers and writes the daemon's configuration
+// for agencies; extra is YAML added at the top level.
+func newBenchDaemon(b *testing.B, agencies []intake.Agency, extra string) *benchDaemon {
 	b.Helper()
-	bd := &benchDaemon{arrived: map[string]time.Time{}}
+	dir := b.TempDir()
+	bd := &benchDaemon{arrived: map[string]time.Time{}, bin: testenv.BuildIntake(b, dir), db: filepath.Join(dir, "intake.db")}
 	var err error
 	if bd.imap, err = localmail.StartIMAP(localmail.IMAPOptions{}); err != nil {
 		b.Fatal(err)
@@ -75,53 +78,49 @@ func newBenchDaemon(b *testing.B, agencies []intake.Agency, modify func(*intake.
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { bd.smtp.Close() })
-	if bd.store, err = store.Open(context.Background(), filepath.Join(b.TempDir(), "intake.db")); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { bd.store.Close() })
-	defs, err := parser.Builtin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	calls, err := parser.NewRegistry(defs...)
-	if err != nil {
-		b.Fatal(err)
-	}
-	rb, err := reply.NewBuilder(reply.Options{From: botAddr, FromName: "OPM Data Call Intake"})
-	if err != nil {
-		b.Fatal(err)
-	}
 	host, port := splitAddrTB(b, bd.smtp.Addr)
-	o := intake.Options{
-		Store: bd.store, Calls: calls, Reply: rb, From: botAddr, DefaultCall: "ses-designation-review", Agencies: agencies,
-		IMAP:          intake.IMAPOptions{Addr: bd.imap.Addr, TLS: "none", Username: bd.imap.Username, Password: bd.imap.Password},
-		SMTP:          intake.SMTPOptions{Host: host, Port: port, TLS: "none"},
-		Auth:          email.AuthPolicy{TrustedAuthServID: authServID},
-		RatePerSender: 1000,
-		PollInterval:  time.Second,
-		Now:           func() time.Time { return time.Date(2025, 3, 20, 14, 0, 0, 0, time.UTC) },
-		Backoff:       func(int) time.Duration { return 100 * time.Millisecond },
-	}
-	if path := os.Getenv("INTAKE_BENCH_LOG"); path != "" {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-		if err != nil {
-			b.Fatal(err)
+	var ags strings.Builder
+	for _, a := range agencies {
+		fmt.Fprintf(&ags, "  - code: %s\n    name: %s\n    senders:\n", a.Code, a.Name)
+		for _, s := range a.Senders {
+			fmt.Fprintf(&ags, "      - %q\n", s)
 		}
-		b.Cleanup(func() { f.Close() })
-		o.Logger = slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	if modify != nil {
-		modify(&o)
-	}
-	if bd.d, err = intake.New(o); err != nil {
+	cfg := fmt.Sprintf(`store: %s
+from: %s
+from_name: OPM Data Call Intake
+default_call: ses-designation-review
+rate_per_sender: 1000
+poll_interval: 1s
+retry_min: 100ms
+imap:
+  addr: %s
+  tls: none
+  username: %s
+  password: %s
+smtp:
+  host: %s
+  port: %d
+  tls: none
+auth:
+  trusted_authserv_id: %s
+log:
+  level: info
+  format: json
+agencies:
+%s%s
+`, bd.db, botAddr, bd.imap.Addr, bd.imap.Username, bd.imap.Password, host, port, authServID, ags.String(), extra)
+	bd.config = filepath.Join(dir, "intake.yaml")
+	if err := os.WriteFile(bd.config, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	return bd
 }
 
-// run starts the daemon, waits until every address in want has a reply or
-// the cap passes, stops it, and returns when each reply arrived (since the
-// start) and the peak resident memory meanwhile.
+// run starts `intake run`, waits until every address in want has a reply
+// or the cap passes, stops it with SIGTERM, and returns when each reply
+// arrived (since the start) and the process's peak resident memory (0
+// when it ended by itself, which is an error).
 func (bd *benchDaemon) run(b *testing.B, want []string) (map[string]time.Duration, int64) {
 	b.Helper()
 	limit := 3 * time.Minute
@@ -132,14 +131,31 @@ func (bd *benchDaemon) run(b *testing.B, want []string) (map[string]time.Duratio
 		}
 		limit = d
 	}
-	runtime.GC()
-	debug.FreeOSMemory()
-	resetPeakRSS(b)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	cmd := exec.Command(bd.bin, "run", "--config", bd.config)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "INTAKE_") && !strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "GOGC=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if path := os.Getenv("INTAKE_BENCH_LOG"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stderr = io.MultiWriter(f, &stderr)
+	}
 	start := time.Now()
-	go func() { done <- bd.d.Run(ctx) }()
-	stopHeap := heapAtPeak(b)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var runErr error
+	ended := false
+wait:
 	for time.Since(start) < limit {
 		bd.mu.Lock()
 		n := 0
@@ -152,13 +168,32 @@ func (bd *benchDaemon) run(b *testing.B, want []string) (map[string]time.Duratio
 		if n == len(want) {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case runErr = <-exited:
+			ended = true
+			break wait
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	peak := peakRSS(b)
-	stopHeap()
-	cancel()
-	if err := <-done; err != nil {
-		b.Error(err)
+	var peak int64
+	if !ended {
+		// The peak is read from the live process: the rusage of a child
+		// that has ended counts, from before its exec, the peak of the
+		// process that started it (this one, holding the mail).
+		peak = peakRSS(b, cmd.Process.Pid)
+		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case runErr = <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			b.Error("intake run did not end within 10 s of SIGTERM")
+		}
+	}
+	if runErr != nil || ended {
+		b.Errorf("intake run: %v (ended by itself: %v); its log ends:\n%s", runErr, ended, lastBytes(stderr.String(), 4000))
 	}
 	out := map[string]time.Duration{}
 	bd.mu.Lock()
@@ -169,60 +204,10 @@ func (bd *benchDaemon) run(b *testing.B, want []string) (map[string]time.Duratio
 	return out, peak
 }
 
-// resetPeakRSS resets the process's peak resident set size (Linux: 5 to
-// /proc/self/clear_refs), so the peak read later is of what ran since.
-func resetPeakRSS(b *testing.B) {
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		b.Logf("cannot reset the peak RSS (%v): the figure includes making the mail", err)
-	}
-}
-
-// heapAtPeak samples the heap in use every 250 ms while the daemon runs
-// and, with INTAKE_BENCH_HEAPPROFILE set, writes a heap profile whenever
-// it is the largest yet; the returned func stops it.
-func heapAtPeak(b *testing.B) func() {
-	path := os.Getenv("INTAKE_BENCH_HEAPPROFILE")
-	if path == "" {
-		return func() {}
-	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		var top uint64
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			if ms.HeapInuse <= top+top/20 {
-				continue
-			}
-			top = ms.HeapInuse
-			var buf bytes.Buffer
-			if err := pprof.Lookup("heap").WriteTo(&buf, 0); err != nil {
-				b.Error(err)
-				return
-			}
-			if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	}()
-	return func() {
-		close(stop)
-		<-done
-	}
-}
-
-// peakRSS is the process's peak resident set size in bytes (VmHWM).
-func peakRSS(b *testing.B) int64 {
-	data, err := os.ReadFile("/proc/self/status")
+// peakRSS is the peak resident set size of process pid in bytes (VmHWM,
+// since its exec).
+func peakRSS(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -235,9 +220,23 @@ func peakRSS(b *testing.B) int64 {
 			return kb << 10
 		}
 	}
-	b.Fatal("no VmHWM in /proc/self/status")
+	b.Fatal("no VmHWM in /proc/PID/status")
 	return 0
 }
+
+// openStore opens the daemon's store, once the process has ended, for
+// what the benchmark reports.
+func (bd *benchDaemon) openStore(b *testing.B) *store.Store {
+	b.Helper()
+	st, err := store.Open(context.Background(), bd.db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+func lastBytes(s string, n int) string { return s[max(0, len(s)-n):] }
 
 func splitAddrTB(b *testing.B, addr string) (string, int) {
 	i := strings.LastIndexByte(addr, ':')
@@ -364,7 +363,7 @@ func deadlineDay(b *testing.B, smallAgencies, mediumAgencies, hugeAgencies int) 
 		code := agencyCode(i)
 		agencies = append(agencies, intake.Agency{Code: code, Name: "Agency " + code, Senders: []string{"@" + strings.ToLower(code) + ".gov"}})
 	}
-	bd := newBenchDaemon(b, agencies, nil)
+	bd := newBenchDaemon(b, agencies, "")
 	type mail struct {
 		class, to string
 		raw       []byte
@@ -429,7 +428,7 @@ func deadlineDay(b *testing.B, smallAgencies, mediumAgencies, hugeAgencies int) 
 			s.last = max(s.last, d)
 		}
 	}
-	counts, _, err := bd.store.Counts(context.Background())
+	counts, _, err := bd.openStore(b).Counts(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -517,13 +516,7 @@ func BenchmarkLargeWorkbooks(b *testing.B) {
 		// writes (shared strings; 5.9 MB): the size limits are raised to
 		// let it in, so what is measured is the work on its 950,000 rows.
 		bd := newBenchDaemon(b, []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
-			func(o *intake.Options) {
-				o.MaxMessageBytes = 256 << 20
-				o.EmailLimits = email.DefaultLimits()
-				o.EmailLimits.MaxPartBytes, o.EmailLimits.MaxAttachmentsBytes = 128<<20, 256<<20
-				o.Limits = parser.DefaultLimits()
-				o.Limits.MaxFileBytes, o.Limits.MaxUnzippedBytes = 128<<20, 2<<30
-			})
+			"max_message_mb: 256\nlimits:\n  max_file_mb: 128\n  max_attachments_mb: 256\n  max_unzipped_mb: 2048")
 		for _, c := range []struct {
 			name string
 			data []byte
@@ -553,7 +546,7 @@ func BenchmarkLargeWorkbooks(b *testing.B) {
 // when it has no receipt (the submission itself is not read: its records
 // would be, all of them).
 func noteOf(b *testing.B, bd *benchDaemon, addr string) string {
-	msgs, err := bd.store.Messages(context.Background(), store.MessageFilter{})
+	msgs, err := bd.openStore(b).Messages(context.Background(), store.MessageFilter{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -577,7 +570,7 @@ func replyKind(b *testing.B, bd *benchDaemon, addr string) string {
 			if err != nil {
 				b.Fatal(err)
 			}
-			out, err := bd.store.ReplyByMessageID(context.Background(), m.MessageID)
+			out, err := bd.openStore(b).ReplyByMessageID(context.Background(), m.MessageID)
 			if err != nil {
 				b.Fatal(err)
 			}

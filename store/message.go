@@ -407,6 +407,14 @@ func countBy(ctx context.Context, tx *sql.Tx, q string) (map[string]int, error) 
 	return out, nil
 }
 
+// earlierCopies are the processed messages with a Message-ID and sender,
+// other than one, and their submissions. "message_id <> ''" lets SQLite
+// use the partial index on message_id (it cannot tell that a bound
+// parameter is not ''); without it, it scanned the submissions and read
+// each one's message, raw bytes and all.
+const earlierCopies = `SELECT m.id, m.folder, s.id FROM messages m JOIN submissions s ON s.message = m.id
+	WHERE m.message_id = ? AND m.message_id <> '' AND m.from_addr = ? AND m.id <> ? AND m.status IN (?, ?) ORDER BY m.id`
+
 // EarlierCopy finds an earlier processed message that is the same mail as
 // message id, arrived again re-encoded on the way (another transfer
 // encoding, other line lengths: another content hash): the same
@@ -421,9 +429,7 @@ func (s *Store) EarlierCopy(ctx context.Context, id int64, messageID, from strin
 	}
 	want := slices.Clone(fileSHA256)
 	slices.Sort(want)
-	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id, m.folder, s.id FROM messages m JOIN submissions s ON s.message = m.id
-		WHERE m.message_id = ? AND m.from_addr = ? AND m.id <> ? AND m.status IN (?, ?) ORDER BY m.id`,
-		messageID, from, id, StatusAccepted, StatusDeficient)
+	rows, err := s.rdb.QueryContext(ctx, earlierCopies, messageID, from, id, StatusAccepted, StatusDeficient)
 	if err != nil {
 		return 0, "", fmt.Errorf("store: earlier copy: %w", err)
 	}

@@ -201,6 +201,8 @@ func (a *app) daemonOptions() (intake.Options, error) {
 		StartFromNow:    c.StartFromNow,
 		DryRun:          c.DryRun,
 		MaxMessageBytes: int64(c.MaxMessageMB) << 20,
+		EmailLimits:     c.Limits.email(),
+		Limits:          c.Limits.parser(),
 		PollInterval:    c.PollInterval,
 		Backoff:         intake.ExponentialBackoff(c.RetryMin, c.RetryMax),
 		Logger:          a.log,

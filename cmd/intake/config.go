@@ -43,6 +43,8 @@ type Config struct {
 	// quarantined with the reason (0: 5 minutes).
 	MaxProcessTime time.Duration `yaml:"max_process_time"`
 	MaxMessageMB   int           `yaml:"max_message_mb"`  // larger mail is answered unread
+	Limits         LimitsConfig  `yaml:"limits"`          // per submission (limits.go)
+	MemoryLimitMB  int           `yaml:"memory_limit_mb"` // soft limit of the daemon's Go heap (run.go); -1: none
 	RatePerSender  int           `yaml:"rate_per_sender"` // replies per sender per rate_window
 	RateWindow     time.Duration `yaml:"rate_window"`     //
 	ReminderDays   int           `yaml:"reminder_days"`   // 0: no reminders
@@ -208,6 +210,9 @@ func (c *Config) applyDefaults() {
 	if c.RetentionDays == 0 {
 		c.RetentionDays = 90
 	}
+	if c.MemoryLimitMB == 0 {
+		c.MemoryLimitMB = defaultMemoryLimitMB
+	}
 	if c.RetryMin == 0 {
 		c.RetryMin = 30 * time.Second
 	}
@@ -294,9 +299,13 @@ func (c *Config) Validate() error {
 	if c.Workers < 0 {
 		bad("workers: %d is negative (0 means the number of CPUs)", c.Workers)
 	}
+	if c.MemoryLimitMB < -1 {
+		bad("memory_limit_mb: %d: give a number of MiB, or -1 for no limit", c.MemoryLimitMB)
+	}
 	if c.MaxProcessTime < 0 {
 		bad("max_process_time: %s is negative (0 means 5m)", c.MaxProcessTime)
 	}
+	errs = append(errs, c.Limits.validate()...)   // limits.go
 	errs = append(errs, c.validateSignIn()...)    // signin.go
 	errs = append(errs, c.validateMailboxes()...) // mailboxes.go
 	if c.RetryMin <= 0 || c.RetryMax < c.RetryMin {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,27 +40,16 @@ func TestMain(m *testing.M) {
 
 var (
 	buildOnce sync.Once
-	buildErr  error
+	bin       string
 )
 
 // intakeBinary builds cmd/intake once per test binary (the first test that
-// needs it pays for the build; the go build cache makes later runs cheap)
-// and returns its path.
+// needs it pays for the build) and returns its path.
 func intakeBinary(t *testing.T) string {
 	t.Helper()
-	root := testenv.Root(t)
-	bin := filepath.Join(binDir, "intake")
-	buildOnce.Do(func() {
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/intake")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=1") // go-sqlite3 needs cgo
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/intake: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	buildOnce.Do(func() { bin = testenv.BuildIntake(t, binDir) })
+	if bin == "" {
+		t.Fatal("cmd/intake was not built (see the first test that needed it)")
 	}
 	return bin
 }

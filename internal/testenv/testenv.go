@@ -68,3 +68,17 @@ func LookPath(tb testing.TB, program, hint string) string {
 	}
 	return p
 }
+
+// BuildIntake builds cmd/intake into dir and returns the binary's path
+// (the go build cache makes a second build cheap).
+func BuildIntake(tb testing.TB, dir string) string {
+	tb.Helper()
+	bin := filepath.Join(dir, "intake")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/intake")
+	cmd.Dir = Root(tb)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1") // go-sqlite3 needs cgo
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("go build ./cmd/intake: %v\n%s", err, out)
+	}
+	return bin
+}
