@@ -212,6 +212,9 @@ func New(o Options) (*Daemon, error) {
 	if o.MaxSendTries <= 0 {
 		o.MaxSendTries = 12
 	}
+	if o.SMTP.Connections <= 0 {
+		o.SMTP.Connections = defaultSMTPConnections
+	}
 	if o.Workers <= 0 {
 		o.Workers = max(2, runtime.NumCPU())
 	}

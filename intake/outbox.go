@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/textproto"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -28,10 +30,24 @@ type SMTPOptions struct {
 	SignIn  *signin.Method
 	HELO    string
 	Timeout time.Duration // default 1 min
+	// Connections bounds the sessions replies are sent over side by
+	// side (default 3); the replies to one address go over one, in order.
+	Connections int
 }
 
-// outboxBatch bounds the replies sent over one connection per round.
-const outboxBatch = 50
+const (
+	// outboxBatch bounds the replies sent per round.
+	outboxBatch = 50
+	// claimChunk is how many replies of a session are claimed in one
+	// write: a few writes where one a reply had the queue wait on the
+	// store's writer behind the deciding workers, and few enough that a
+	// stop leaves little claimed and unsent (it waits for its next
+	// attempt time).
+	claimChunk = 10
+	// defaultSMTPConnections: a reply's round trips to the server, not
+	// the work, bound how many go out a second over one session.
+	defaultSMTPConnections = 3
+)
 
 // RunOutbox sends due replies until ctx ends. It sleeps until the next
 // reply is due or until it is kicked (new replies queued). While the SMTP
@@ -79,12 +95,14 @@ func (d *Daemon) RunOutbox(ctx context.Context) {
 // login. No reply is at fault, so none is charged an attempt.
 var errSMTPUnavailable = errors.New("outbox: SMTP server unavailable")
 
-// SendDue sends every reply that is due, over one connection. Each attempt
-// is recorded with its next attempt time before the message is sent, so a
-// crash mid-send cannot cause a retry storm; a reply interrupted after the
-// server took it may go out twice, with the same Message-ID. When the
-// connection or the login fails it returns an error wrapping
-// errSMTPUnavailable and leaves every reply as it was.
+// SendDue sends every reply that is due, over up to SMTP.Connections
+// sessions side by side, the replies to one address over one session in
+// their order. Each attempt is recorded with its next attempt time before
+// the message is sent, so a crash mid-send cannot cause a retry storm; a
+// reply interrupted after the server took it may go out twice, with the
+// same Message-ID. When no session can be opened (the connection or the
+// login fails) it returns an error wrapping errSMTPUnavailable and leaves
+// every reply as it was.
 func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 	items, err := d.o.Store.DueReplies(ctx, d.o.Now(), outboxBatch)
 	if err != nil || len(items) == 0 {
@@ -98,7 +116,7 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 	// What the server was told is recorded even when a stop was asked for
 	// meanwhile, or the reply would go out again on restart.
 	book := context.WithoutCancel(ctx)
-	client, err := d.dialSMTP(ctx)
+	clients, err := d.dialSessions(ctx, min(len(items), d.o.SMTP.Connections))
 	if err != nil {
 		err = fmt.Errorf("%w: %w", errSMTPUnavailable, err)
 		if ctx.Err() == nil {
@@ -106,50 +124,119 @@ func (d *Daemon) SendDue(ctx context.Context) (sent int, err error) {
 		}
 		return 0, err
 	}
-	// The session ends with QUIT (RFC 5321 section 4.1.1.10), so the
-	// server logs a clean end rather than a lost connection.
+	lanes := make([][]store.OutboxItem, len(clients))
+	for _, it := range items {
+		h := fnv.New32a()
+		for _, to := range it.To {
+			h.Write([]byte(strings.ToLower(to)))
+		}
+		i := int(h.Sum32() % uint32(len(clients)))
+		lanes[i] = append(lanes[i], it)
+	}
+	sents := make([]int, len(clients))
+	errs := make([]error, len(clients))
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() { sents[i], errs[i] = d.sendSession(ctx, book, c, lanes[i]) })
+	}
+	wg.Wait()
+	for _, n := range sents {
+		sent += n
+	}
+	return sent, errors.Join(errs...)
+}
+
+// dialSessions opens n sessions, at least one: an error when not even one
+// can be opened. A server that takes fewer (a limit on connections per
+// client) gets the replies over those it took.
+func (d *Daemon) dialSessions(ctx context.Context, n int) ([]*mailsmtp.Client, error) {
+	first, err := d.dialSMTP(ctx)
+	if err != nil {
+		return nil, err
+	}
+	more := make([]*mailsmtp.Client, max(n-1, 0))
+	var wg sync.WaitGroup
+	for i := range more {
+		wg.Go(func() {
+			c, _, err := d.dialSMTPOnce(ctx)
+			if err != nil {
+				d.log.Debug("outbox: one session fewer", "err", err)
+				return
+			}
+			more[i] = c
+		})
+	}
+	wg.Wait()
+	clients := []*mailsmtp.Client{first}
+	for _, c := range more {
+		if c != nil {
+			clients = append(clients, c)
+		}
+	}
+	return clients, nil
+}
+
+// sendSession sends items over one session, claiming them claimChunk at a
+// time, and ends the session with QUIT (RFC 5321 section 4.1.1.10), so the
+// server logs a clean end rather than a lost connection.
+func (d *Daemon) sendSession(ctx context.Context, book context.Context, client *mailsmtp.Client, items []store.OutboxItem) (sent int, err error) {
 	defer func() {
-		if client.Quit() != nil {
+		if client != nil && client.Quit() != nil {
 			client.Close()
 		}
 	}()
-	for _, it := range items {
+	for len(items) > 0 {
+		chunk := items[:min(len(items), claimChunk)]
+		items = items[len(chunk):]
 		if ctx.Err() != nil {
 			return sent, ctx.Err()
 		}
-		attempts, err := d.o.Store.ClaimReply(ctx, it.ID, d.o.Now().Add(d.o.Backoff(it.Attempts+1)))
+		claims := make([]store.Claim, len(chunk))
+		for i, it := range chunk {
+			claims[i] = store.Claim{ID: it.ID, Next: d.o.Now().Add(d.o.Backoff(it.Attempts + 1))}
+		}
+		attempts, err := d.o.Store.ClaimReplies(ctx, claims)
 		if err != nil {
 			return sent, err
 		}
-		log := d.log.With("reply", it.MessageID, "kind", it.Kind, "attempt", attempts)
-		sendErr := sendRaw(client, it)
-		if sendErr == nil {
-			d.failpoint(PointSent, 0)
-			if err := d.o.Store.ReplySent(book, it.ID, d.o.Now()); err != nil {
+		for i, it := range chunk {
+			if attempts[i] == 0 {
+				continue // held, or done, since it was listed: not to be sent
+			}
+			if ctx.Err() != nil {
+				return sent, ctx.Err()
+			}
+			log := d.log.With("reply", it.MessageID, "kind", it.Kind, "attempt", attempts[i])
+			sendErr := sendRaw(client, it)
+			if sendErr == nil {
+				d.failpoint(PointSent, 0)
+				if err := d.o.Store.ReplySent(book, it.ID, d.o.Now()); err != nil {
+					return sent, err
+				}
+				sent++
+				d.metrics.RepliesSent.WithLabelValues(it.Kind).Inc()
+				log.Info("outbox: sent", "to", len(it.To))
+				continue
+			}
+			permanent := Permanent(sendErr)
+			reason := sendErr.Error()
+			if !permanent && attempts[i] >= d.o.MaxSendTries {
+				permanent = true
+				reason = fmt.Sprintf("gave up after %d attempts: %s", attempts[i], reason)
+			}
+			if err := d.o.Store.ReplyFailed(book, it.ID, reason, permanent); err != nil {
 				return sent, err
 			}
-			sent++
-			d.metrics.RepliesSent.WithLabelValues(it.Kind).Inc()
-			log.Info("outbox: sent", "to", len(it.To))
-			continue
-		}
-		permanent := Permanent(sendErr)
-		reason := sendErr.Error()
-		if !permanent && attempts >= d.o.MaxSendTries {
-			permanent = true
-			reason = fmt.Sprintf("gave up after %d attempts: %s", attempts, reason)
-		}
-		if err := d.o.Store.ReplyFailed(book, it.ID, reason, permanent); err != nil {
-			return sent, err
-		}
-		d.metrics.SendFailures.WithLabelValues(map[bool]string{true: "permanent", false: "temporary"}[permanent]).Inc()
-		log.Warn("outbox: send failed", "err", sendErr, "permanent", permanent)
-		// Start the next message on a clean transaction, or on a fresh
-		// connection when this one is broken.
-		if client.Reset() != nil {
-			client.Close()
-			if client, err = d.dialSMTP(ctx); err != nil {
-				return sent, fmt.Errorf("%w: %w", errSMTPUnavailable, err)
+			d.metrics.SendFailures.WithLabelValues(map[bool]string{true: "permanent", false: "temporary"}[permanent]).Inc()
+			log.Warn("outbox: send failed", "err", sendErr, "permanent", permanent)
+			// Start the next message on a clean transaction, or on a fresh
+			// session when this one is broken.
+			if client.Reset() != nil {
+				client.Close()
+				if client, err = d.dialSMTP(ctx); err != nil {
+					client = nil
+					return sent, fmt.Errorf("%w: %w", errSMTPUnavailable, err)
+				}
 			}
 		}
 	}

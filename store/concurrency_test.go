@@ -79,8 +79,8 @@ func TestConcurrentWriters(t *testing.T) {
 					if int(d.ID%2) != p {
 						continue
 					}
-					if _, err := s.ClaimReply(ctx, d.ID, t0.Add(time.Hour)); err != nil {
-						report(err)
+					if n, err := s.ClaimReplies(ctx, []store.Claim{{ID: d.ID, Next: t0.Add(time.Hour)}}); err != nil || n[0] != 1 {
+						report(fmt.Errorf("claim %d: %v, %v", d.ID, n, err))
 						return
 					}
 					if err := s.ReplySent(ctx, d.ID, t0); err != nil {

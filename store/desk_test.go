@@ -155,7 +155,7 @@ func TestAttention_andReplyActions(t *testing.T) {
 	if err != nil || len(due) != 1 {
 		t.Fatal(due, err)
 	}
-	if _, err := s.ClaimReply(ctx, due[0].ID, t0.Add(2*time.Hour)); err != nil {
+	if _, err := s.ClaimReplies(ctx, []store.Claim{{ID: due[0].ID, Next: t0.Add(2 * time.Hour)}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ReplyFailed(ctx, due[0].ID, "550 no such user", true); err != nil {

@@ -408,10 +408,10 @@ func countBy(ctx context.Context, tx *sql.Tx, q string) (map[string]int, error) 
 }
 
 // earlierCopies are the processed messages with a Message-ID and sender,
-// other than one, and their submissions. "message_id <> ''" lets SQLite
-// use the partial index on message_id (it cannot tell that a bound
-// parameter is not ''); without it, it scanned the submissions and read
-// each one's message, raw bytes and all.
+// other than one, and their submissions. The condition that message_id is
+// not empty lets SQLite use the partial index on message_id (it cannot
+// tell that a bound parameter is not empty); without it, it scanned the
+// submissions and read each one's message, raw bytes and all.
 const earlierCopies = `SELECT m.id, m.folder, s.id FROM messages m JOIN submissions s ON s.message = m.id
 	WHERE m.message_id = ? AND m.message_id <> '' AND m.from_addr = ? AND m.id <> ? AND m.status IN (?, ?) ORDER BY m.id`
 

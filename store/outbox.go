@@ -203,26 +203,44 @@ func (s *Store) DueReplies(ctx context.Context, now time.Time, limit int) ([]Out
 	return out, nil
 }
 
-// ClaimReply records a send attempt and the time of the next one BEFORE the
-// reply is sent, so a crash while sending cannot cause a retry storm. It
-// returns the number of attempts including this one. ErrNotFound for an
-// unknown id; an error if the reply is not queued (held, sent, failed or
-// bounced replies are never sent).
-func (s *Store) ClaimReply(ctx context.Context, id int64, next time.Time) (attempts int, err error) {
-	if next.IsZero() {
-		return 0, fmt.Errorf("store: claim reply %d: zero next attempt time", id)
-	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		if err := requireOutboxStatus(ctx, tx, id, OutboxQueued); err != nil {
-			return err
+// Claim is a send attempt to record on a reply: when to try again should
+// this one not get through.
+type Claim struct {
+	ID   int64
+	Next time.Time
+}
+
+// ClaimReplies records a send attempt and the time of the next one on each
+// reply, all in one transaction, BEFORE they are sent, so a crash while
+// sending cannot cause a retry storm. It returns, claim by claim, the
+// number of attempts including this one, or 0 for a reply that is not
+// queued (held, sent, failed or bounced meanwhile, or unknown): such a
+// reply must not be sent.
+func (s *Store) ClaimReplies(ctx context.Context, claims []Claim) ([]int, error) {
+	for _, c := range claims {
+		if c.Next.IsZero() {
+			return nil, fmt.Errorf("store: claim reply %d: zero next attempt time", c.ID)
 		}
-		if err := tx.QueryRowContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?
-			WHERE id = ? RETURNING attempts`, ts(next), id).Scan(&attempts); err != nil {
-			return fmt.Errorf("store: claim reply %d: %w", id, err)
+	}
+	attempts := make([]int, len(claims))
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for i, c := range claims {
+			err := tx.QueryRowContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?
+				WHERE id = ? AND status = ? RETURNING attempts`, ts(c.Next), c.ID, OutboxQueued).Scan(&attempts[i])
+			if errors.Is(err, sql.ErrNoRows) {
+				attempts[i] = 0
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("store: claim reply %d: %w", c.ID, err)
+			}
 		}
 		return nil
 	})
-	return attempts, err
+	if err != nil {
+		return nil, err
+	}
+	return attempts, nil
 }
 
 func requireOutboxStatus(ctx context.Context, tx *sql.Tx, id int64, want string) error {

@@ -39,8 +39,8 @@ func TestOutbox_claimRetryPermanentFailure(t *testing.T) {
 	// Claim before sending: the next attempt is set, so it is not due again
 	// at once even if the daemon dies while sending.
 	next := t0.Add(5 * time.Minute)
-	if n, err := s.ClaimReply(ctx, a.ID, next); err != nil || n != 1 {
-		t.Fatalf("ClaimReply = %d, %v", n, err)
+	if n := claim(t, s, a.ID, next); n != 1 {
+		t.Fatalf("claimed = %d attempts, want 1", n)
 	}
 	if due, _ := s.DueReplies(ctx, t0.Add(time.Minute), 0); len(due) != 1 || due[0].ID != b.ID {
 		t.Errorf("DueReplies after claim = %+v, want only the unclaimed one", due)
@@ -57,8 +57,8 @@ func TestOutbox_claimRetryPermanentFailure(t *testing.T) {
 		!due[1].NextAttempt.Equal(next) {
 		t.Fatalf("DueReplies at next = %+v", due)
 	}
-	if n, err := s.ClaimReply(ctx, a.ID, next.Add(10*time.Minute)); err != nil || n != 2 {
-		t.Fatalf("second ClaimReply = %d, %v", n, err)
+	if n := claim(t, s, a.ID, next.Add(10*time.Minute)); n != 2 {
+		t.Fatalf("second claim = %d attempts, want 2", n)
 	}
 	// A permanent failure ends it.
 	if err := s.ReplyFailed(ctx, a.ID, "550 mailbox unavailable", true); err != nil {
@@ -67,8 +67,8 @@ func TestOutbox_claimRetryPermanentFailure(t *testing.T) {
 	if due, _ := s.DueReplies(ctx, next.Add(time.Hour), 0); len(due) != 1 || due[0].ID != b.ID {
 		t.Errorf("DueReplies after a permanent failure = %+v", due)
 	}
-	if _, err := s.ClaimReply(ctx, a.ID, next); err == nil {
-		t.Error("ClaimReply on a failed reply succeeded")
+	if n := claim(t, s, a.ID, next); n != 0 {
+		t.Error("a failed reply was claimed")
 	}
 	item, err := s.ReplyByMessageID(ctx, a.MessageID)
 	if err != nil || item.Status != store.OutboxFailed || item.Attempts != 2 {
@@ -76,8 +76,8 @@ func TestOutbox_claimRetryPermanentFailure(t *testing.T) {
 	}
 
 	// Sent.
-	if _, err := s.ClaimReply(ctx, b.ID, next); err != nil {
-		t.Fatal(err)
+	if n := claim(t, s, b.ID, next); n != 1 {
+		t.Fatalf("claimed = %d attempts, want 1", n)
 	}
 	if err := s.ReplySent(ctx, b.ID, t0.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
@@ -89,15 +89,17 @@ func TestOutbox_claimRetryPermanentFailure(t *testing.T) {
 	if err := s.ReplySent(ctx, b.ID, t0); err == nil {
 		t.Error("ReplySent twice succeeded")
 	}
-	if _, err := s.ClaimReply(ctx, b.ID, next); err == nil {
-		t.Error("ClaimReply on a sent reply succeeded (it would be sent twice)")
+	if n := claim(t, s, b.ID, next); n != 0 {
+		t.Error("a sent reply was claimed (it would be sent twice)")
+	}
+	if n := claim(t, s, 999, next); n != 0 {
+		t.Error("an unknown reply was claimed")
 	}
 	if _, ok, _ := s.NextReplyDue(ctx); ok {
 		t.Error("NextReplyDue reports a due reply with none queued")
 	}
 
 	for name, err := range map[string]error{
-		"ClaimReply":  func() error { _, err := s.ClaimReply(ctx, 999, next); return err }(),
 		"ReplySent":   s.ReplySent(ctx, 999, t0),
 		"ReplyFailed": s.ReplyFailed(ctx, 999, "x", true),
 		"ReplyByMessageID": func() error {
@@ -109,6 +111,16 @@ func TestOutbox_claimRetryPermanentFailure(t *testing.T) {
 			t.Errorf("%s(unknown) err = %v, want ErrNotFound", name, err)
 		}
 	}
+}
+
+// claim claims one reply and returns its attempts (0: not claimed).
+func claim(t *testing.T, s *store.Store, id int64, next time.Time) int {
+	t.Helper()
+	n, err := s.ClaimReplies(context.Background(), []store.Claim{{ID: id, Next: next}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n[0]
 }
 
 func TestQueueReminder_once(t *testing.T) {
@@ -220,8 +232,8 @@ func TestOutbox_heldRepliesNeverDue(t *testing.T) {
 		if err != nil || it.Status != store.OutboxHeld || it.LastError != "dry run" || it.Attempts != 0 {
 			t.Fatalf("%s = %+v, %v; want held, \"dry run\"", mid, it, err)
 		}
-		if _, err := s.ClaimReply(ctx, it.ID, t0.Add(time.Hour)); err == nil {
-			t.Errorf("ClaimReply(%s) succeeded: a held reply would be sent", mid)
+		if n := claim(t, s, it.ID, t0.Add(time.Hour)); n != 0 {
+			t.Errorf("claimed %s: a held reply would be sent", mid)
 		}
 	}
 	due, err := s.DueReplies(ctx, t0.AddDate(1, 0, 0), 0)
@@ -248,7 +260,7 @@ func TestRepliesWaiting(t *testing.T) {
 		t.Fatalf("due %d", len(due))
 	}
 	a, b := due[0], due[1]
-	if _, err := s.ClaimReply(ctx, b.ID, t0.Add(time.Minute)); err != nil {
+	if _, err := s.ClaimReplies(ctx, []store.Claim{{ID: b.ID, Next: t0.Add(time.Minute)}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.ReplySent(ctx, b.ID, t0); err != nil {

@@ -184,7 +184,7 @@ func (a *app) daemonOptions() (intake.Options, error) {
 		Mailboxes: mailboxes,
 		SMTP: intake.SMTPOptions{
 			Host: c.SMTP.Host, Port: c.SMTP.Port, TLS: c.SMTP.TLS, TLSConfig: smtpTLS, SignIn: smtpSignIn,
-			HELO: c.SMTP.HELO, Timeout: c.SMTP.Timeout,
+			HELO: c.SMTP.HELO, Timeout: c.SMTP.Timeout, Connections: c.SMTP.Connections,
 		},
 		Folders: intake.Folders{Accepted: c.Folders.Accepted, Deficient: c.Folders.Deficient, Ignored: c.Folders.Ignored,
 			Bounces: c.Folders.Bounces, Quarantine: c.Folders.Quarantine, Questions: c.Folders.Questions},

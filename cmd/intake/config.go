@@ -89,6 +89,7 @@ type SMTPConfig struct {
 	TokenCommand string        `yaml:"token_command"` //
 	HELO         string        `yaml:"helo"`
 	Timeout      time.Duration `yaml:"timeout"`
+	Connections  int           `yaml:"connections"` // sessions replies go out over side by side (default 3)
 }
 
 // OAuthConfig is an OAuth 2.0 client that gets access tokens for the mail
@@ -298,6 +299,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers < 0 {
 		bad("workers: %d is negative (0 means the number of CPUs)", c.Workers)
+	}
+	if c.SMTP.Connections < 0 {
+		bad("smtp.connections: %d is negative (0 means 3)", c.SMTP.Connections)
 	}
 	if c.MemoryLimitMB < -1 {
 		bad("memory_limit_mb: %d: give a number of MiB, or -1 for no limit", c.MemoryLimitMB)

@@ -48,6 +48,10 @@ type SMTPOptions struct {
 	// connection is encrypted, as a real submission server does.
 	TLS         *tls.Config
 	ImplicitTLS bool
+	// MaxSessions, when set, refuses a session past this many open at
+	// once (451 to its EHLO), as a server limiting connections per
+	// client does.
+	MaxSessions int
 }
 
 // SMTPServer is a running in-process SMTP server that keeps every message.
@@ -199,6 +203,10 @@ func (c *quitConn) Read(p []byte) (int, error) {
 // NewSession implements smtp.Backend.
 func (s *SMTPServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	s.mu.Lock()
+	if s.opts.MaxSessions > 0 && s.sessions >= s.opts.MaxSessions {
+		s.mu.Unlock()
+		return nil, errors.New("too many sessions from this client")
+	}
 	s.sessions++
 	s.mu.Unlock()
 	return &smtpSession{srv: s, conn: c}, nil
