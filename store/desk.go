@@ -56,14 +56,6 @@ func orderBy(cols map[string]string, sort, def string, desc bool, tie string) st
 	return ` ORDER BY ` + col + dir + `, ` + tie + dir
 }
 
-// limitOffset appends LIMIT and OFFSET when limit > 0.
-func limitOffset(q string, args []any, limit, offset int) (string, []any) {
-	if limit <= 0 {
-		return q, args
-	}
-	return q + ` LIMIT ? OFFSET ?`, append(args, limit, max(offset, 0))
-}
-
 // SubmissionQuery selects, orders and pages submissions. Zero fields
 // select all.
 type SubmissionQuery struct {
@@ -161,30 +153,9 @@ func (s *Store) SearchSubmissions(ctx context.Context, q SubmissionQuery) ([]Sub
 	if len(where) > 0 {
 		cond = ` WHERE ` + strings.Join(where, " AND ")
 	}
-	var (
-		out   []SubmissionSummary
-		total int
-	)
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+summaryFrom+cond, args...).Scan(&total); err != nil {
-			return err
-		}
-		sq, sargs := limitOffset(`SELECT `+summaryColumns+summaryFrom+cond+orderBy(submissionSorts, q.Sort, "received", q.Desc, "s.id"),
-			append([]any(nil), args...), q.Limit, q.Offset)
-		rows, err := tx.QueryContext(ctx, sq, sargs...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			x, err := scanSummary(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, x)
-		}
-		return rows.Err()
-	})
+	out, total, err := page(ctx, s, `SELECT COUNT(*)`+summaryFrom+cond,
+		`SELECT `+summaryColumns+summaryFrom+cond+orderBy(submissionSorts, q.Sort, "received", q.Desc, "s.id"),
+		args, q.Limit, q.Offset, scanSummary)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: search submissions: %w", err)
 	}
@@ -257,30 +228,9 @@ func (s *Store) SearchMessages(ctx context.Context, q MessageQuery) ([]Message, 
 	if len(where) > 0 {
 		cond = ` WHERE ` + strings.Join(where, " AND ")
 	}
-	var (
-		out   []Message
-		total int
-	)
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM messages`+cond, args...).Scan(&total); err != nil {
-			return err
-		}
-		mq, margs := limitOffset(`SELECT `+messageColumns+` FROM messages`+cond+orderBy(messageSorts, q.Sort, "received", q.Desc, "id"),
-			append([]any(nil), args...), q.Limit, q.Offset)
-		rows, err := tx.QueryContext(ctx, mq, margs...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanMessage(rows, false)
-			if err != nil {
-				return err
-			}
-			out = append(out, *m)
-		}
-		return rows.Err()
-	})
+	out, total, err := page(ctx, s, `SELECT COUNT(*) FROM messages`+cond,
+		`SELECT `+messageColumns+` FROM messages`+cond+orderBy(messageSorts, q.Sort, "received", q.Desc, "id"),
+		args, q.Limit, q.Offset, scanListedMessage)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: search messages: %w", err)
 	}
@@ -344,20 +294,9 @@ func (s *Store) SearchReplies(ctx context.Context, q ReplyQuery) ([]OutboxItem, 
 	if len(where) > 0 {
 		cond = ` WHERE ` + strings.Join(where, " AND ")
 	}
-	var (
-		out   []OutboxItem
-		total int
-	)
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*)`+outboxFrom+cond, args...).Scan(&total); err != nil {
-			return err
-		}
-		rq, rargs := limitOffset(`SELECT `+outboxListColumns+outboxFrom+cond+orderBy(replySorts, q.Sort, "created", q.Desc, "o.id"),
-			append([]any(nil), args...), q.Limit, q.Offset)
-		var err error
-		out, err = queryOutbox(ctx, tx, rq, rargs...)
-		return err
-	})
+	out, total, err := page(ctx, s, `SELECT COUNT(*)`+outboxFrom+cond,
+		`SELECT `+outboxListColumns+outboxFrom+cond+orderBy(replySorts, q.Sort, "created", q.Desc, "o.id"),
+		args, q.Limit, q.Offset, scanOutbox)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: search replies: %w", err)
 	}

@@ -165,6 +165,15 @@ func scanMessage(r rowScanner, withRaw bool) (*Message, error) {
 	return &m, nil
 }
 
+// scanListedMessage reads messageColumns, for lists (without the raw bytes).
+func scanListedMessage(r rowScanner) (Message, error) {
+	m, err := scanMessage(r, false)
+	if err != nil {
+		return Message{}, err
+	}
+	return *m, nil
+}
+
 // Message returns the stored message with its raw bytes, or ErrNotFound.
 func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
 	row := s.rdb.QueryRowContext(ctx, `SELECT `+messageColumns+`, raw FROM messages WHERE id = ?`, id)
@@ -341,29 +350,9 @@ func (s *Store) Messages(ctx context.Context, f MessageFilter) ([]Message, error
 	if err != nil {
 		return nil, err
 	}
-	q := `SELECT ` + messageColumns + ` FROM messages` + where + ` ORDER BY id DESC`
-	switch {
-	case f.Limit > 0:
-		q += ` LIMIT ? OFFSET ?`
-		args = append(args, f.Limit, max(f.Offset, 0))
-	case f.Offset > 0:
-		q += ` LIMIT -1 OFFSET ?`
-		args = append(args, f.Offset)
-	}
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	q, args := limitSkip(`SELECT `+messageColumns+` FROM messages`+where+` ORDER BY id DESC`, args, f.Limit, f.Offset)
+	out, err := queryAll(ctx, s.rdb, scanListedMessage, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: messages: %w", err)
-	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		m, err := scanMessage(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("store: messages: %w", err)
-		}
-		out = append(out, *m)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: messages: %w", err)
 	}
 	return out, nil

@@ -168,23 +168,8 @@ func scanOutbox(r rowScanner) (OutboxItem, error) {
 	return o, nil
 }
 
-func queryOutbox(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, query string, args ...any) ([]OutboxItem, error) {
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OutboxItem
-	for rows.Next() {
-		o, err := scanOutbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+func queryOutbox(ctx context.Context, q querier, query string, args ...any) ([]OutboxItem, error) {
+	return queryAll(ctx, q, scanOutbox, query, args...)
 }
 
 // DueReplies returns the queued replies whose next attempt is at or before

@@ -111,31 +111,14 @@ func scanQuestion(r rowScanner) (Question, error) {
 // the answered ones, newest first.
 func (s *Store) Questions(ctx context.Context, f QuestionFilter) ([]Question, error) {
 	where, args := f.where()
-	q := `SELECT ` + questionColumns + ` FROM questions` + where +
-		` ORDER BY answered_at IS NOT NULL, CASE WHEN answered_at IS NULL THEN message ELSE -message END`
-	switch {
-	case f.Limit > 0:
-		q += ` LIMIT ? OFFSET ?`
-		args = append(args, f.Limit, max(f.Offset, 0))
-	case f.Offset > 0:
-		q += ` LIMIT -1 OFFSET ?`
-		args = append(args, f.Offset)
-	}
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	q, args := limitSkip(`SELECT `+questionColumns+` FROM questions`+where+
+		` ORDER BY answered_at IS NOT NULL, CASE WHEN answered_at IS NULL THEN message ELSE -message END`, args, f.Limit, f.Offset)
+	out, err := queryAll(ctx, s.rdb, scanQuestion, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: questions: %w", err)
 	}
-	defer rows.Close()
-	out := []Question{}
-	for rows.Next() {
-		x, err := scanQuestion(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: questions: %w", err)
-		}
-		out = append(out, x)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: questions: %w", err)
+	if out == nil {
+		out = []Question{} // none is an empty list, not nil
 	}
 	return out, nil
 }

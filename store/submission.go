@@ -377,30 +377,13 @@ func (s *Store) Submissions(ctx context.Context, f ListFilter) ([]SubmissionSumm
 	if err != nil {
 		return nil, err
 	}
-	q := `SELECT ` + summaryColumns + summaryFrom + where + ` ORDER BY s.received_at DESC, s.id DESC`
-	switch {
-	case f.Limit > 0:
-		q += ` LIMIT ? OFFSET ?`
-		args = append(args, f.Limit, max(f.Offset, 0))
-	case f.Offset > 0:
-		q += ` LIMIT -1 OFFSET ?`
-		args = append(args, f.Offset)
-	}
-	rows, err := s.rdb.QueryContext(ctx, q, args...)
+	q, args := limitSkip(`SELECT `+summaryColumns+summaryFrom+where+` ORDER BY s.received_at DESC, s.id DESC`, args, f.Limit, f.Offset)
+	out, err := queryAll(ctx, s.rdb, scanSummary, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: submissions: %w", err)
 	}
-	defer rows.Close()
-	out := []SubmissionSummary{}
-	for rows.Next() {
-		x, err := scanSummary(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: submissions: %w", err)
-		}
-		out = append(out, x)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: submissions: %w", err)
+	if out == nil {
+		out = []SubmissionSummary{} // none is an empty list, not nil
 	}
 	return out, nil
 }

@@ -2,9 +2,7 @@ package integration_test
 
 import (
 	"context"
-	"log/slog"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,10 +15,7 @@ import (
 	"intake/intake/localmail"
 	"intake/intake/signin"
 	"intake/internal/oauthtest"
-	"intake/parser"
-	"intake/parser/email"
 	"intake/parser/parsertest"
-	"intake/reply"
 	"intake/store"
 )
 
@@ -105,22 +100,7 @@ func newOAuthRig(t *testing.T, bot string, mech string, withPostfix bool) *oauth
 		t.Cleanup(func() { smtpSrv.Close() })
 		r.smtp, smtpAddr = smtpSrv, smtpSrv.Addr
 	}
-	dc := r.dc
 
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	calls, err := parser.BuiltinRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := reply.NewBuilder(reply.Options{From: botAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
 	fetch, err := signin.ClientCredentials{TokenURL: idp.TokenURL, ClientID: "intake-app", ClientSecret: "s3cret"}.Fetcher()
 	if err != nil {
 		t.Fatal(err)
@@ -135,22 +115,15 @@ func newOAuthRig(t *testing.T, bot string, mech string, withPostfix bool) *oauth
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, port := splitHostPort(t, smtpAddr)
 	metrics := intake.NewMetrics(nil)
-	d, err := intake.New(intake.Options{
-		Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
-		Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
-		IMAP:         intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", SignIn: imapSignIn, Timeout: 10 * time.Second},
-		SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", SignIn: smtpSignIn, Timeout: 10 * time.Second},
-		Auth:         email.AuthPolicy{TrustedAuthServID: receivingID},
-		PollInterval: 300 * time.Millisecond,
-		Backoff:      func(int) time.Duration { return 100 * time.Millisecond },
-		Metrics:      metrics,
-		Logger:       slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	d, st := newInProcess(t, r.dc, smtpAddr, bot, "none", func(o *intake.Options) {
+		appendedMail(o)
+		// Bearer tokens for both servers, no password.
+		o.IMAP.Username, o.IMAP.Password, o.IMAP.SignIn = "", "", imapSignIn
+		o.SMTP.SignIn = smtpSignIn
+		o.PollInterval = 300 * time.Millisecond
+		o.Metrics = metrics
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	runUntilCleanup(t, d)
 	r.metrics, r.store = metrics, st
 	return r

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,11 +12,7 @@ import (
 	"intake/intake"
 	"intake/intake/localmail"
 	"intake/internal/testenv"
-	"intake/parser"
-	"intake/parser/email"
 	"intake/parser/parsertest"
-	"intake/reply"
-	"intake/store"
 )
 
 // Dovecot is stopped for a while and started again. The daemon's backoff
@@ -34,34 +29,13 @@ func TestDovecotOutage_backWithinSeconds(t *testing.T) {
 	}
 	t.Cleanup(func() { smtpSrv.Close() })
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	calls, err := parser.BuiltinRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := reply.NewBuilder(reply.Options{From: botAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var log testenv.SyncBuffer
-	host, port := splitHostPort(t, smtpSrv.Addr)
-	d, err := intake.New(intake.Options{
-		Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
-		Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
-		IMAP:         intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", Username: bot, Password: mailPass, Timeout: 10 * time.Second},
-		SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
-		Auth:         email.AuthPolicy{TrustedAuthServID: receivingID},
-		PollInterval: time.Minute,
-		Backoff:      intake.ExponentialBackoff(30*time.Second, time.Hour),
-		Logger:       slog.New(slog.NewTextHandler(io.MultiWriter(tlogWriter{t}, &log), &slog.HandlerOptions{Level: slog.LevelInfo})),
+	d, _ := newInProcess(t, dc, smtpSrv.Addr, bot, "none", func(o *intake.Options) {
+		appendedMail(o)
+		o.PollInterval = time.Minute
+		o.Backoff = intake.ExponentialBackoff(30*time.Second, time.Hour)
+		o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(tlogWriter{t}, &log), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	runUntilCleanup(t, d)
 	waitFor(t, 20*time.Second, "the first session", func() bool { return strings.Count(log.String(), "imap: connected") == 1 })
 

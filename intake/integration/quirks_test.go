@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,11 +14,7 @@ import (
 	"intake/intake"
 	"intake/intake/localmail"
 	"intake/internal/testenv"
-	"intake/parser"
-	"intake/parser/email"
 	"intake/parser/parsertest"
-	"intake/reply"
-	"intake/store"
 )
 
 // dovecotCaps is what Dovecot 2.3 advertises after login; each quirk
@@ -124,34 +119,11 @@ func runQuirkDaemon(t *testing.T, dc *dovecot, bot string, w io.Writer) *localma
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { smtpSrv.Close() })
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	calls, err := parser.BuiltinRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := reply.NewBuilder(reply.Options{From: botAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, port := splitHostPort(t, smtpSrv.Addr)
-	d, err := intake.New(intake.Options{
-		Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
-		Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
-		IMAP:         intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", Username: bot, Password: mailPass, Timeout: 10 * time.Second},
-		SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
-		Auth:         email.AuthPolicy{TrustedAuthServID: receivingID},
-		PollInterval: 300 * time.Millisecond,
-		Backoff:      func(int) time.Duration { return 100 * time.Millisecond },
-		Logger:       slog.New(slog.NewTextHandler(io.MultiWriter(tlogWriter{t}, w), &slog.HandlerOptions{Level: slog.LevelDebug})),
+	d, _ := newInProcess(t, dc, smtpSrv.Addr, bot, "none", func(o *intake.Options) {
+		appendedMail(o)
+		o.PollInterval = 300 * time.Millisecond
+		o.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(tlogWriter{t}, w), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	runUntilCleanup(t, d)
 	return smtpSrv
 }

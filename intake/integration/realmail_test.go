@@ -72,16 +72,17 @@ type realVariant struct {
 // (the imap port), trusting the test's CA.
 func startInProcess(mode string) func(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store {
 	return func(t *testing.T, dc *dovecot, pf *postfix, bot string) *store.Store {
-		d, st := newInProcess(t, dc, pf, bot, mode, nil)
+		d, st := newInProcess(t, dc, pf.smtpAddr, bot, mode, nil)
 		runUntilCleanup(t, d)
 		return st
 	}
 }
 
 // newInProcess makes a daemon in the test process for the bot's mailbox on
-// dc (see startInProcess), replying through pf; modify, if not nil,
-// changes its options first.
-func newInProcess(t *testing.T, dc *dovecot, pf *postfix, bot, mode string, modify func(*intake.Options)) (*intake.Daemon, *store.Store) {
+// dc (see startInProcess), replying through the SMTP server at smtpAddr
+// (plain, no sign-in), trusting the results of mail that came through the
+// test's Postfix; modify, if not nil, changes its options first.
+func newInProcess(t *testing.T, dc *dovecot, smtpAddr, bot, mode string, modify func(*intake.Options)) (*intake.Daemon, *store.Store) {
 	ctx := context.Background()
 	imapOpts := intake.IMAPOptions{Addr: dc.imapAddr, TLS: mode, Username: bot, Password: mailPass, Timeout: 10 * time.Second}
 	if mode == "tls" {
@@ -107,7 +108,7 @@ func newInProcess(t *testing.T, dc *dovecot, pf *postfix, bot, mode string, modi
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, port := splitHostPort(t, pf.smtpAddr)
+	host, port := splitHostPort(t, smtpAddr)
 	o := intake.Options{
 		Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
 		Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
@@ -127,6 +128,11 @@ func newInProcess(t *testing.T, dc *dovecot, pf *postfix, bot, mode string, modi
 	}
 	return d, st
 }
+
+// appendedMail changes newInProcess's options for mail the test puts into
+// the bot's mailbox itself (submission.bytes) instead of sending it through
+// Postfix: the receiving server's Received field is the only one.
+func appendedMail(o *intake.Options) { o.Auth.ReceivedHops = 1 }
 
 // startBinary runs `intake run` from a YAML configuration, as an operator
 // would: IMAP over TLS with the CA in imap.ca_file, replies through Postfix.

@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -15,10 +14,7 @@ import (
 
 	"intake/intake"
 	"intake/intake/localmail"
-	"intake/parser"
-	"intake/parser/email"
 	"intake/parser/parsertest"
-	"intake/reply"
 	"intake/store"
 )
 
@@ -85,35 +81,13 @@ func TestDovecotRestarted(t *testing.T) {
 	t.Cleanup(func() { smtpSrv.Close() })
 
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "intake.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	calls, err := parser.BuiltinRegistry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := reply.NewBuilder(reply.Options{From: botAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, port := splitHostPort(t, smtpSrv.Addr)
 	metrics := intake.NewMetrics(nil)
-	d, err := intake.New(intake.Options{
-		Store: st, Calls: calls, Reply: rb, From: botAddr, Own: []string{bot}, DefaultCall: defaultCall,
-		Agencies:     []intake.Agency{{Code: "HS", Name: "Department of Homeland Security", Senders: []string{"@dhs.gov"}}},
-		IMAP:         intake.IMAPOptions{Addr: dc.imapAddr, TLS: "none", Username: bot, Password: mailPass, Timeout: 10 * time.Second},
-		SMTP:         intake.SMTPOptions{Host: host, Port: port, TLS: "none", Timeout: 10 * time.Second},
-		Auth:         email.AuthPolicy{TrustedAuthServID: receivingID},
-		PollInterval: 300 * time.Millisecond,
-		Backoff:      func(int) time.Duration { return 200 * time.Millisecond },
-		Metrics:      metrics,
-		Logger:       slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	d, st := newInProcess(t, dc, smtpSrv.Addr, bot, "none", func(o *intake.Options) {
+		appendedMail(o)
+		o.PollInterval = 300 * time.Millisecond
+		o.Backoff = func(int) time.Duration { return 200 * time.Millisecond }
+		o.Metrics = metrics
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	runUntilCleanup(t, d)
 
 	deliver := func(id string) {

@@ -88,7 +88,7 @@ func TestRealServers_largeMailDoesNotDelaySmallMail(t *testing.T) {
 			close(open)
 		}
 	}
-	d, st := newInProcess(t, dc, pf, bot, "none", func(o *intake.Options) {
+	d, st := newInProcess(t, dc, pf.smtpAddr, bot, "none", func(o *intake.Options) {
 		o.Agencies = append(o.Agencies,
 			intake.Agency{Code: "TR", Name: "Department of the Treasury", Senders: []string{"@treasury.gov"}},
 			intake.Agency{Code: "ED", Name: "Department of Education", Senders: []string{"@ed.gov"}})
