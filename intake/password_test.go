@@ -156,3 +156,64 @@ func TestPassword_noneInTime(t *testing.T) {
 	}
 	h.waitFolder("Deficient", 1)
 }
+
+// A password sent ahead of its workbook (a first line "Password: ...")
+// gets no reply and is kept; the encrypted workbook that follows from the
+// same address is opened with it and acknowledged, and the password mail's
+// raw bytes are then purged.
+func TestPassword_sentAheadOfTheWorkbook(t *testing.T) {
+	var logs syncBuffer
+	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) { o.Logger = slogTo(&logs) }})
+	h.deliver(message{from: dhsSender, subject: "workbook password", messageID: "pw-ahead@dhs.gov", body: "Password: " + workbookPassword + "\n\nJane"}.bytes(t))
+	h.start()
+	h.waitFolder("Ignored", 1)
+	ms := messagesWith(t, h.store, store.StatusIgnored)
+	if len(ms) != 1 || !strings.Contains(ms[0].Note, "sent ahead") {
+		t.Fatalf("password mail: %+v", ms)
+	}
+	h.deliver(message{from: dhsSender, subject: "SES report", messageID: "enc-ahead@dhs.gov", files: []attachment{{"report.xlsx", encryptedReport(t, workbookPassword)}}}.bytes(t))
+	rs := h.replies(1)
+	if ack := textBodies(t, rs[0].Data); !strings.Contains(ack, "accepted") {
+		t.Fatalf("the workbook is not accepted with the password sent ahead:\n%s", ack)
+	}
+	h.waitFolder("Accepted", 1)
+	pm, _ := h.store.Message(context.Background(), ms[0].ID)
+	if len(pm.Raw) != 0 {
+		t.Error("the password mail's raw bytes are kept after its workbook was decided")
+	}
+	h.stop()
+	h.stop = nil
+	if n := len(h.smtp.Messages()); n != 1 {
+		t.Errorf("%d replies, want 1 (the acknowledgement; the password mail is not answered)", n)
+	}
+	noPasswordAnywhere(t, h, &logs, workbookPassword)
+}
+
+// A password sent ahead and never used is purged when its window closes;
+// a workbook after that waits for a password as usual. A short mail with
+// no "Password:" label, and no workbook waiting, is not taken for one.
+func TestPassword_sentAheadExpires(t *testing.T) {
+	h := newHarness(t, harnessOptions{Modify: func(o *intake.Options) { o.PasswordWindow = time.Hour }})
+	h.deliver(message{from: dhsSender, subject: "workbook password", messageID: "pw-late@dhs.gov", body: "Password: " + workbookPassword}.bytes(t))
+	h.deliver(message{from: "deputy@dhs.gov", subject: "hello", messageID: "q-ahead@dhs.gov", body: "Is the deadline Friday?"}.bytes(t))
+	h.start()
+	h.waitFolder("Ignored", 1)
+	if qs := messagesWith(t, h.store, store.StatusQuestion); len(qs) != 1 {
+		t.Errorf("the short question was not taken as a question: %+v", qs)
+	}
+	pw := messagesWith(t, h.store, store.StatusIgnored)[0]
+	h.clock.Add(2 * time.Hour)
+	waitFor(t, "the unused password purged", func() bool {
+		m, err := h.store.Message(context.Background(), pw.ID)
+		return err == nil && len(m.Raw) == 0
+	})
+	h.deliver(message{from: dhsSender, subject: "SES report", messageID: "enc-late@dhs.gov", files: []attachment{{"report.xlsx", encryptedReport(t, workbookPassword)}}}.bytes(t))
+	rs := h.replies(2) // the question's, then the workbook's
+	var waiting bool
+	for _, r := range rs {
+		waiting = waiting || strings.Contains(textBodies(t, r.Data), "waits for its password")
+	}
+	if !waiting {
+		t.Error("the workbook after the window did not wait for its password")
+	}
+}

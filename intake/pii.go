@@ -142,32 +142,64 @@ func (d *Daemon) pairedWait(ctx context.Context, msg *email.Message, received ti
 	return store.PasswordWait{}, false, nil
 }
 
+// labelledPassword reports whether a mail that no waiting workbook claims
+// is a workbook's password sent ahead of the workbook: no spreadsheet, a
+// first line "Password: ...", and at most three lines in all (the
+// password, a greeting, a name). Without a workbook waiting, the label is
+// what tells a password from a short question.
+func labelledPassword(msg *email.Message) bool {
+	for _, a := range msg.Attachments {
+		if a.Spreadsheet() {
+			return false
+		}
+	}
+	var lines []string
+	for _, l := range strings.Split(msg.Text, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return len(lines) > 0 && len(lines) <= 3 && len(lines[0]) > 9 &&
+		strings.EqualFold(lines[0][:9], "password:") && passwordOf(msg) != ""
+}
+
 // workbookPassword returns the password to open message m's encrypted
-// workbooks with, and whether m may still wait for one: the agency's
-// configured password; else the one its password mail brought (read from
-// that mail's raw bytes, which are purged once m is decided); else none,
-// and m may wait if it never has.
-func (d *Daemon) workbookPassword(ctx context.Context, m *store.Message, agency *Agency) (password string, mayWait bool, err error) {
+// workbooks with, the password mail it comes from (0 for none: its raw
+// bytes are purged once m is decided), and whether m may still wait for
+// one: the agency's configured password; else the one its password mail
+// brought; else one its sender sent ahead, within the window before m
+// came; else none, and m may wait if it never has.
+func (d *Daemon) workbookPassword(ctx context.Context, m *store.Message, sender string, agency *Agency) (password string, from int64, mayWait bool, err error) {
 	if agency.WorkbookPassword != "" {
-		return agency.WorkbookPassword, false, nil
+		return agency.WorkbookPassword, 0, false, nil
 	}
 	w, err := d.o.Store.WaitOf(ctx, m.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return "", true, nil
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Sent ahead: tried, and if it does not open the workbook, the
+		// workbook may still wait for another.
+		from, err = d.o.Store.EarlierPasswordMail(ctx, sender, m.ID, receivedAt(m))
+		if err != nil || from == 0 {
+			return "", 0, true, err
+		}
+		mayWait = true
+	case err != nil:
+		return "", 0, false, err
+	case w.PasswordMessage == 0:
+		return "", 0, false, nil
+	default:
+		from = w.PasswordMessage
 	}
-	if err != nil || w.PasswordMessage == 0 {
-		return "", false, err
-	}
-	pm, err := d.o.Store.Message(ctx, w.PasswordMessage)
+	pm, err := d.o.Store.Message(ctx, from)
 	if err != nil {
-		return "", false, err
+		return "", 0, false, err
 	}
 	raw, _ := d.openSMIME(pm.Raw, pm.ReceivedAt)
 	msg, err := email.Parse(raw, d.o.EmailLimits)
 	if err != nil {
-		return "", false, nil
+		return "", from, mayWait, nil
 	}
-	return passwordOf(msg), false, nil
+	return passwordOf(msg), from, mayWait, nil
 }
 
 // expireWaits ends the waits whose window closed: their messages are
@@ -187,21 +219,53 @@ func (d *Daemon) expireWaits(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// expirePasswordMails purges the passwords sent ahead of a workbook that
+// never came within the window.
+func (d *Daemon) expirePasswordMails(ctx context.Context, now time.Time) error {
+	ids, err := d.o.Store.ExpiredPasswordMails(ctx, now)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := d.o.Store.PurgeRawNow(ctx, id, "a workbook password sent ahead of its workbook: no encrypted workbook came within the window; purged unused", now); err != nil {
+			return err
+		}
+		d.log.Info("pii: a password sent ahead was not used in time: purged", "message", id)
+	}
+	return nil
+}
+
 // passwordMail decides a mail that brings the password of a workbook
 // waiting for it (pairedWait): the wait is resolved with this mail, so the
 // workbook is decided next with the password read from this mail's raw
 // bytes, which go with that decision (Completion.PurgeRaw). The mail itself
-// is ignored (never answered) and filed with the automatic mail. handled
+// is ignored (never answered) and filed with the automatic mail. A
+// password sent ahead of its workbook (labelledPassword, no workbook
+// waiting) is ignored and filed the same way, and kept for the sender's
+// next encrypted workbook within the window (workbookPassword). handled
 // is false for any other mail. A mail seen again after a crash, whose
 // wait it already resolved, is recognised as well.
-func (d *Daemon) passwordMail(ctx context.Context, m *store.Message, msg *email.Message, received time.Time) (c store.Completion, handled bool, err error) {
+func (d *Daemon) passwordMail(ctx context.Context, m *store.Message, msg *email.Message, agency string, received time.Time) (c store.Completion, handled bool, err error) {
 	w, err := d.o.Store.WaitByPasswordMessage(ctx, m.ID)
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrNotFound):
 		var ok bool
-		if w, ok, err = d.pairedWait(ctx, msg, received); err != nil || !ok {
+		if w, ok, err = d.pairedWait(ctx, msg, received); err != nil {
 			return c, false, err
+		}
+		if !ok {
+			if !labelledPassword(msg) {
+				return c, false, nil
+			}
+			// Sent ahead of its workbook: kept for it, unanswered.
+			until := received.Add(d.o.PasswordWindow)
+			c.From, c.Agency = msg.From, agency
+			c.Status, c.Folder = store.StatusIgnored, d.o.Folders.Ignored
+			c.PasswordMail = &store.PasswordMail{Agency: agency, Sender: msg.From, Until: until}
+			c.Note = fmt.Sprintf("a workbook password sent ahead of its workbook: kept for the sender's next encrypted workbook until %s UTC, then purged; never shown or kept once used",
+				until.UTC().Format(time.DateTime))
+			return c, true, nil
 		}
 		if err := d.o.Store.ResolveWait(ctx, w.Message, m.ID, d.o.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return c, false, err
@@ -225,17 +289,17 @@ func (d *Daemon) passwordMail(ctx context.Context, m *store.Message, msg *email.
 // password m may use (workbookPassword). wait is true when a workbook
 // needs a password that has not come and m may wait for one; purge names
 // the password mail whose raw bytes go with m's decision.
-func (d *Daemon) encryptedInputs(ctx context.Context, m *store.Message, agency *Agency, files []parser.Input) (dec parser.Decrypted, wait bool, purge []int64, err error) {
-	password, mayWait, err := d.workbookPassword(ctx, m, agency)
+func (d *Daemon) encryptedInputs(ctx context.Context, m *store.Message, sender string, agency *Agency, files []parser.Input) (dec parser.Decrypted, wait bool, purge []int64, err error) {
+	password, from, mayWait, err := d.workbookPassword(ctx, m, sender, agency)
 	if err != nil {
 		return dec, false, nil, err
 	}
 	dec = parser.DecryptInputs(files, password, d.o.Limits)
 	if dec.Encrypted == 0 {
-		return dec, false, nil, nil
+		return dec, false, nil, nil // a password sent ahead stays for an encrypted one
 	}
-	if w, err := d.o.Store.WaitOf(ctx, m.ID); err == nil && w.PasswordMessage != 0 {
-		purge = []int64{w.PasswordMessage}
+	if from != 0 {
+		purge = []int64{from}
 	}
 	return dec, dec.NeedPassword && mayWait, purge, nil
 }
@@ -279,6 +343,9 @@ func (d *Daemon) RunWaits(ctx context.Context) {
 			return
 		case <-d.paired:
 		case <-t.C:
+			if err := d.expirePasswordMails(ctx, d.o.Now()); err != nil {
+				d.log.Error("pii: expire password mails", "err", err)
+			}
 			ws, err := d.o.Store.ExpiredWaits(ctx, d.o.Now())
 			if err != nil || len(ws) == 0 {
 				continue

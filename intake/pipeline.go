@@ -241,7 +241,7 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	m.Raw = nil
 
 	// A mail bringing the password of a workbook that waits for it.
-	if pc, ok, err := d.passwordMail(ctx, m, msg, receivedAt(m)); err != nil {
+	if pc, ok, err := d.passwordMail(ctx, m, msg, agency.Code, receivedAt(m)); err != nil {
 		return c, err
 	} else if ok {
 		return pc, nil
@@ -271,7 +271,7 @@ func (d *Daemon) decide(ctx context.Context, m *store.Message) (c store.Completi
 	}
 	// Encrypted workbooks are opened with their password for the check;
 	// the files stored are the encrypted originals as received.
-	dec, wait, purge, err := d.encryptedInputs(ctx, m, agency, files)
+	dec, wait, purge, err := d.encryptedInputs(ctx, m, msg.From, agency, files)
 	if err != nil {
 		return c, err
 	}

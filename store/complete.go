@@ -31,6 +31,10 @@ type Completion struct {
 	// waits for its workbook's password (WaitForPassword, with Reply as
 	// the waiting acknowledgement); Status and Submission are not used.
 	Wait *PasswordWait
+	// PasswordMail, when set, keeps this message, a workbook's password
+	// that came before the workbook, for the sender's next encrypted
+	// workbook (EarlierPasswordMail).
+	PasswordMail *PasswordMail
 	// PurgeRaw: messages whose raw bytes are purged in the same
 	// transaction (the mail that brought a workbook's password, once the
 	// workbook is decided: the password is never kept).
@@ -144,6 +148,12 @@ func (s *Store) Complete(ctx context.Context, c Completion) (Completed, error) {
 			agency = ?, call = ?, receipt = ?, processed_at = ?, last_error = '' WHERE id = ?`,
 			c.Status, c.Folder, note, c.From, c.Agency, c.Call, receipt, ts(c.Now), c.Message); err != nil {
 			return fmt.Errorf("store: complete %d: %w", c.Message, err)
+		}
+		if pm := c.PasswordMail; pm != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO password_mails (message, agency, sender, until, created_at)
+				VALUES (?, ?, ?, ?, ?)`, c.Message, pm.Agency, normAddr(pm.Sender), ts(pm.Until), ts(c.Now)); err != nil {
+				return fmt.Errorf("store: complete %d: password mail: %w", c.Message, err)
+			}
 		}
 		if err := purgeRaw(ctx, tx, c.PurgeRaw, c.Now); err != nil { // pii.go
 			return err

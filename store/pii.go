@@ -130,6 +130,53 @@ func (s *Store) ResolveWait(ctx context.Context, message, passwordMail int64, no
 	})
 }
 
+// PasswordMail is a workbook's password that came before its workbook:
+// the mail is kept for the sender's next encrypted workbook received until
+// Until.
+type PasswordMail struct {
+	Agency, Sender string
+	Until          time.Time
+}
+
+// EarlierPasswordMail returns the newest password mail of sender that came
+// before message (a lower id) and may still be used by a workbook received
+// at: its window open then and its raw bytes not purged (used, or
+// expired). 0 when there is none.
+func (s *Store) EarlierPasswordMail(ctx context.Context, sender string, message int64, received time.Time) (int64, error) {
+	var id int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT p.message FROM password_mails p
+		WHERE p.sender = ? AND p.message < ? AND p.until >= ?
+		AND NOT EXISTS (SELECT 1 FROM purged WHERE purged.message = p.message)
+		ORDER BY p.message DESC LIMIT 1`, normAddr(sender), message, tsq(received)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: earlier password mail: %w", err)
+	}
+	return id, nil
+}
+
+// ExpiredPasswordMails returns the password mails whose window closed
+// before now unused (their raw bytes not purged yet).
+func (s *Store) ExpiredPasswordMails(ctx context.Context, now time.Time) ([]int64, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT p.message FROM password_mails p
+		WHERE p.until < ? AND NOT EXISTS (SELECT 1 FROM purged WHERE purged.message = p.message) ORDER BY p.message`, tsq(now))
+	if err != nil {
+		return nil, fmt.Errorf("store: expired password mails: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: expired password mails: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
 // PurgeRawNow deletes the raw bytes of one message at once (a mail that
 // carried a workbook's password: the password is never kept), recording
 // note on it. Its row, hash and dedupe key stay, so the same mail fetched
