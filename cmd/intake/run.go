@@ -151,8 +151,10 @@ func firstNonEmpty(s ...string) string {
 // lets the heap grow to twice what is live before it collects: on
 // deadline day, with one large workbook per worker, well past what the
 // work needs. The limit makes it collect sooner as the heap nears it, at
-// a cost in CPU only when it is near.
-const defaultMemoryLimitMB = 384
+// a cost in CPU only when it is near. Memory outside the Go heap comes on
+// top (SQLite's page cache of the writer, 64 MiB; the binary, some 30 MB):
+// 256 keeps the process near 420 MB with a 950,000-row version diffed.
+const defaultMemoryLimitMB = 256
 
 // setMemoryLimit sets the soft limit of the Go heap to mb MiB (-1: none)
 // and returns what restores the one before (tests call run in their own
