@@ -191,21 +191,9 @@ func (s *Store) Message(ctx context.Context, id int64) (*Message, error) {
 func (s *Store) Pending(ctx context.Context) ([]int64, error) {
 	// A message waiting for its workbook's password (pii.go) is not
 	// pending until its wait is resolved.
-	rows, err := s.rdb.QueryContext(ctx, `SELECT id FROM messages WHERE status = ?
+	ids, err := queryAll(ctx, s.rdb, scanID, `SELECT id FROM messages WHERE status = ?
 		AND id NOT IN (SELECT message FROM password_waits WHERE resolved_at IS NULL) ORDER BY id`, StatusReceived)
 	if err != nil {
-		return nil, fmt.Errorf("store: pending: %w", err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store: pending: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: pending: %w", err)
 	}
 	return ids, nil

@@ -48,6 +48,13 @@ func queryAll[T any](ctx context.Context, q querier, scan func(rowScanner) (T, e
 	return out, rows.Err()
 }
 
+// scanID reads a row of one integer column (an id).
+func scanID(r rowScanner) (int64, error) {
+	var id int64
+	err := r.Scan(&id)
+	return id, err
+}
+
 // page returns, from one snapshot, how many rows countQuery counts and a
 // page of them: listQuery (the same rows, ordered) cut by limitOffset, each
 // row read by scan. Both queries take args.

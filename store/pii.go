@@ -160,21 +160,12 @@ func (s *Store) EarlierPasswordMail(ctx context.Context, sender string, message 
 // ExpiredPasswordMails returns the password mails whose window closed
 // before now unused (their raw bytes not purged yet).
 func (s *Store) ExpiredPasswordMails(ctx context.Context, now time.Time) ([]int64, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT p.message FROM password_mails p
+	ids, err := queryAll(ctx, s.rdb, scanID, `SELECT p.message FROM password_mails p
 		WHERE p.until < ? AND NOT EXISTS (SELECT 1 FROM purged WHERE purged.message = p.message) ORDER BY p.message`, tsq(now))
 	if err != nil {
 		return nil, fmt.Errorf("store: expired password mails: %w", err)
 	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store: expired password mails: %w", err)
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 // PurgeRawNow deletes the raw bytes of one message at once (a mail that
