@@ -207,7 +207,11 @@ func (d *Daemon) sendSession(ctx context.Context, book context.Context, client *
 				return sent, ctx.Err()
 			}
 			log := d.log.With("reply", it.MessageID, "kind", it.Kind, "attempt", attempts[i])
-			sendErr := sendRaw(client, it)
+			// Each reply has the whole timeout: a session sends many.
+			sendErr := client.UpdateDeadline(orDefault(d.o.SMTP.Timeout, time.Minute))
+			if sendErr == nil {
+				sendErr = sendRaw(client, it)
+			}
 			if sendErr == nil {
 				d.failpoint(PointSent, 0)
 				if err := d.o.Store.ReplySent(book, it.ID, d.o.Now()); err != nil {
