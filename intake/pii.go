@@ -144,8 +144,8 @@ func (d *Daemon) pairedWait(ctx context.Context, msg *email.Message, received ti
 
 // labelledPassword reports whether a mail that no waiting workbook claims
 // is a workbook's password sent ahead of the workbook: no spreadsheet, a
-// first line "Password: ...", and at most three lines in all (the
-// password, a greeting, a name). Without a workbook waiting, the label is
+// first line "Password: ..." that asks nothing, and at most three lines in
+// all (the password, a greeting, a name). Without a workbook waiting, the label is
 // what tells a password from a short question.
 func labelledPassword(msg *email.Message) bool {
 	for _, a := range msg.Attachments {
@@ -160,7 +160,8 @@ func labelledPassword(msg *email.Message) bool {
 		}
 	}
 	return len(lines) > 0 && len(lines) <= 3 && len(lines[0]) > 9 &&
-		strings.EqualFold(lines[0][:9], "password:") && passwordOf(msg) != ""
+		strings.EqualFold(lines[0][:9], "password:") && passwordOf(msg) != "" &&
+		!strings.HasSuffix(lines[0], "?") // "Password: do you need one?" is a question
 }
 
 // workbookPassword returns the password to open message m's encrypted
