@@ -31,9 +31,9 @@ import (
 // `intake run` process of its own (built from cmd/intake, with the
 // default workers, deadline and memory limit), on the in-process IMAP and
 // SMTP servers of the benchmark's process, and report when the replies
-// arrived and the daemon process's peak resident memory (its rusage
-// VmHWM: the servers holding the mail and the replies are not the
-// daemon's and are not counted).
+// arrived and the daemon process's peak resident memory (VmHWM, read
+// before it is stopped: the servers holding the mail and the replies are
+// not the daemon's and are not counted).
 //
 //	go test -run '^$' -bench 'DeadlineDay|LargeWorkbooks' -benchtime 1x ./intake
 //
