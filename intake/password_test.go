@@ -47,6 +47,23 @@ func noPasswordAnywhere(t *testing.T, h *harness, logs *syncBuffer, password str
 	}
 }
 
+// passwordGone stops the daemon once its workbook is decided and checks
+// that the password mail's raw bytes are purged, that replies (what) went
+// out, and that the password is nowhere.
+func passwordGone(t *testing.T, h *harness, logs *syncBuffer, passwordMail int64, replies int, what string) {
+	t.Helper()
+	pm, _ := h.store.Message(context.Background(), passwordMail)
+	if len(pm.Raw) != 0 {
+		t.Error("the password mail's raw bytes are kept after its workbook was decided")
+	}
+	h.stop()
+	h.stop = nil
+	if n := len(h.smtp.Messages()); n != replies {
+		t.Errorf("%d replies, want %d (%s)", n, replies, what)
+	}
+	noPasswordAnywhere(t, h, logs, workbookPassword)
+}
+
 // storePath is the harness store's file.
 func storePath(t *testing.T, h *harness) string { return h.store.Path() }
 
@@ -114,16 +131,7 @@ func TestPassword_secondMailNamingTheReceipt(t *testing.T) {
 	if len(ms) != 1 || !strings.Contains(ms[0].Note, receipt) {
 		t.Fatalf("password mail: %+v", ms)
 	}
-	pm, _ := h.store.Message(context.Background(), ms[0].ID)
-	if len(pm.Raw) != 0 {
-		t.Error("the password mail's raw bytes are kept")
-	}
-	h.stop()
-	h.stop = nil
-	if n := len(h.smtp.Messages()); n != 2 {
-		t.Errorf("%d replies, want 2 (waiting, then the acknowledgement)", n)
-	}
-	noPasswordAnywhere(t, h, &logs, workbookPassword)
+	passwordGone(t, h, &logs, ms[0].ID, 2, "waiting, then the acknowledgement")
 }
 
 // A password mail that names no receipt, within the window, is paired with
@@ -177,16 +185,7 @@ func TestPassword_sentAheadOfTheWorkbook(t *testing.T) {
 		t.Fatalf("the workbook is not accepted with the password sent ahead:\n%s", ack)
 	}
 	h.waitFolder("Accepted", 1)
-	pm, _ := h.store.Message(context.Background(), ms[0].ID)
-	if len(pm.Raw) != 0 {
-		t.Error("the password mail's raw bytes are kept after its workbook was decided")
-	}
-	h.stop()
-	h.stop = nil
-	if n := len(h.smtp.Messages()); n != 1 {
-		t.Errorf("%d replies, want 1 (the acknowledgement; the password mail is not answered)", n)
-	}
-	noPasswordAnywhere(t, h, &logs, workbookPassword)
+	passwordGone(t, h, &logs, ms[0].ID, 1, "the acknowledgement; the password mail is not answered")
 }
 
 // A password sent ahead and never used is purged when its window closes;
