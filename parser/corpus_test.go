@@ -20,7 +20,7 @@ import (
 // with the SES definition: no panic, no hang (each file has a deadline),
 // bounded limits; outcomes are counted and logged.
 func TestCheck_corpus(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() && !testenv.CI() { // under CI the corpus always runs
 		t.Skip("corpus run skipped in -short mode")
 	}
 	root := filepath.Join(testenv.Shared(t), "corpus", "xlsx")
