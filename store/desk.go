@@ -94,65 +94,34 @@ var submissionSorts = map[string]string{
 // many it selects in all, from one snapshot. An unknown State is
 // ErrBadFilter.
 func (s *Store) SearchSubmissions(ctx context.Context, q SubmissionQuery) ([]SubmissionSummary, int, error) {
-	if q.State != "" && !slices.Contains(SubmissionStates, q.State) {
-		return nil, 0, fmt.Errorf("%w %q (want one of %s)", ErrBadFilter, q.State, strings.Join(SubmissionStates, ", "))
-	}
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, a ...any) {
-		where = append(where, cond)
-		args = append(args, a...)
-	}
+	var w where
 	if q.Call != "" {
-		add("s.call = ?", q.Call)
+		w.add("s.call = ?", q.Call)
 	}
-	if q.Periods != nil {
-		if len(q.Periods) == 0 {
-			add("0")
-		} else {
-			add("s.period IN ("+placeholders(len(q.Periods))+")", anys(q.Periods)...)
-		}
-	}
-	if q.Agencies != nil {
-		if len(q.Agencies) == 0 {
-			add("0")
-		} else {
-			add("s.agency IN ("+placeholders(len(q.Agencies))+")", anys(q.Agencies)...)
-		}
-	}
-	switch q.State {
-	case "":
-	case "accepted":
-		add("s.state IN (?, ?)", stateCurrent, stateSuperseded)
-	default:
-		add("s.state = ?", q.State)
+	w.in("s.period", q.Periods)
+	w.in("s.agency", q.Agencies)
+	if err := w.state("s.state", q.State); err != nil {
+		return nil, 0, err
 	}
 	if q.LatestOnly {
-		add(`s.id = (SELECT MAX(l.id) FROM submissions l WHERE l.call = s.call AND l.agency = s.agency AND l.period = s.period)`)
+		w.add(`s.id = (SELECT MAX(l.id) FROM submissions l WHERE l.call = s.call AND l.agency = s.agency AND l.period = s.period)`)
 	}
 	if t := strings.TrimSpace(q.Text); t != "" {
-		p := likeEscape(t)
-		or := []string{`s.receipt LIKE ? ESCAPE '\'`, `s.sender LIKE ? ESCAPE '\'`, `s.agency LIKE ? ESCAPE '\'`,
-			`EXISTS (SELECT 1 FROM files f WHERE f.submission = s.id AND f.name LIKE ? ESCAPE '\')`}
-		oargs := []any{p, p, p, p}
+		more := []string{`EXISTS (SELECT 1 FROM files f WHERE f.submission = s.id AND f.name LIKE ? ESCAPE '\')`}
+		margs := []any{likeEscape(t)}
 		if len(q.AgencyCodes) > 0 {
-			or = append(or, "s.agency IN ("+placeholders(len(q.AgencyCodes))+")")
-			oargs = append(oargs, anys(q.AgencyCodes)...)
+			more = append(more, "s.agency IN ("+placeholders(len(q.AgencyCodes))+")")
+			margs = append(margs, anys(q.AgencyCodes)...)
 		}
 		if len(q.RecordKeys) > 0 {
-			or = append(or, `EXISTS (SELECT 1 FROM records r, json_each(r.fields) j WHERE r.submission = s.id
+			more = append(more, `EXISTS (SELECT 1 FROM records r, json_each(r.fields) j WHERE r.submission = s.id
 				AND j.key IN (`+placeholders(len(q.RecordKeys))+`) AND j.value = ? COLLATE NOCASE)`)
-			oargs = append(oargs, anys(q.RecordKeys)...)
-			oargs = append(oargs, t)
+			margs = append(margs, anys(q.RecordKeys)...)
+			margs = append(margs, t)
 		}
-		add("("+strings.Join(or, " OR ")+")", oargs...)
+		w.contains(t, []string{"s.receipt", "s.sender", "s.agency"}, more, margs...)
 	}
-	cond := ""
-	if len(where) > 0 {
-		cond = ` WHERE ` + strings.Join(where, " AND ")
-	}
+	cond, args := w.clause(), w.args
 	out, total, err := page(ctx, s, `SELECT COUNT(*)`+summaryFrom+cond,
 		`SELECT `+summaryColumns+summaryFrom+cond+orderBy(submissionSorts, q.Sort, "received", q.Desc, "s.id"),
 		args, q.Limit, q.Offset, scanSummary)
@@ -203,31 +172,10 @@ func (s *Store) SearchMessages(ctx context.Context, q MessageQuery) ([]Message, 
 	if err := knownStatuses(q.Statuses, MessageStatuses); err != nil {
 		return nil, 0, err
 	}
-	var (
-		where []string
-		args  []any
-	)
-	if q.Statuses != nil {
-		if len(q.Statuses) == 0 {
-			where = append(where, "0")
-		} else {
-			where = append(where, "status IN ("+placeholders(len(q.Statuses))+")")
-			args = append(args, anys(q.Statuses)...)
-		}
-	}
-	if t := strings.TrimSpace(q.Text); t != "" {
-		p := likeEscape(t)
-		var or []string
-		for _, c := range []string{"from_addr", "message_id", "note", "agency", "receipt", "last_error"} {
-			or = append(or, c+` LIKE ? ESCAPE '\'`)
-			args = append(args, p)
-		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = ` WHERE ` + strings.Join(where, " AND ")
-	}
+	var w where
+	w.in("status", q.Statuses)
+	w.contains(q.Text, []string{"from_addr", "message_id", "note", "agency", "receipt", "last_error"}, nil)
+	cond, args := w.clause(), w.args
 	out, total, err := page(ctx, s, `SELECT COUNT(*) FROM messages`+cond,
 		`SELECT `+messageColumns+` FROM messages`+cond+orderBy(messageSorts, q.Sort, "received", q.Desc, "id"),
 		args, q.Limit, q.Offset, scanListedMessage)
@@ -265,35 +213,13 @@ func (s *Store) SearchReplies(ctx context.Context, q ReplyQuery) ([]OutboxItem, 
 	if err := knownStatuses(q.Statuses, OutboxStatuses); err != nil {
 		return nil, 0, err
 	}
-	var (
-		where []string
-		args  []any
-	)
-	if q.Statuses != nil {
-		if len(q.Statuses) == 0 {
-			where = append(where, "0")
-		} else {
-			where = append(where, "o.status IN ("+placeholders(len(q.Statuses))+")")
-			args = append(args, anys(q.Statuses)...)
-		}
-	}
+	var w where
+	w.in("o.status", q.Statuses)
 	if q.Answers != 0 {
-		where = append(where, "o.answers = ?")
-		args = append(args, q.Answers)
+		w.add("o.answers = ?", q.Answers)
 	}
-	if t := strings.TrimSpace(q.Text); t != "" {
-		p := likeEscape(t)
-		var or []string
-		for _, c := range []string{"o.recipients", "o.message_id", "o.kind", "s.receipt", "o.last_error"} {
-			or = append(or, c+` LIKE ? ESCAPE '\'`)
-			args = append(args, p)
-		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = ` WHERE ` + strings.Join(where, " AND ")
-	}
+	w.contains(q.Text, []string{"o.recipients", "o.message_id", "o.kind", "s.receipt", "o.last_error"}, nil)
+	cond, args := w.clause(), w.args
 	out, total, err := page(ctx, s, `SELECT COUNT(*)`+outboxFrom+cond,
 		`SELECT `+outboxListColumns+outboxFrom+cond+orderBy(replySorts, q.Sort, "created", q.Desc, "o.id"),
 		args, q.Limit, q.Offset, scanOutbox)

@@ -62,31 +62,15 @@ type QuestionFilter struct {
 }
 
 func (f QuestionFilter) where() (string, []any) {
-	var (
-		conds []string
-		args  []any
-	)
+	var w where
 	if f.Open {
-		conds = append(conds, "answered_at IS NULL")
+		w.add("answered_at IS NULL")
 	}
 	if len(f.Agencies) > 0 {
-		conds = append(conds, "agency IN (?"+strings.Repeat(", ?", len(f.Agencies)-1)+")")
-		for _, a := range f.Agencies {
-			args = append(args, a)
-		}
+		w.in("agency", f.Agencies)
 	}
-	if t := strings.TrimSpace(f.Text); t != "" {
-		var or []string
-		for _, c := range []string{"sender", "agency", "subject", "text", "notes"} {
-			or = append(or, c+` LIKE ? ESCAPE '\'`)
-			args = append(args, likeEscape(t))
-		}
-		conds = append(conds, "("+strings.Join(or, " OR ")+")")
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	w.contains(f.Text, []string{"sender", "agency", "subject", "text", "notes"}, nil)
+	return w.clause(), w.args
 }
 
 const questionColumns = `message, agency, call, sender, subject, text, asked_at, answered_at, answered_by, notes`

@@ -317,43 +317,23 @@ func scanSummary(r rowScanner) (SubmissionSummary, error) {
 
 // where returns the WHERE clause of f ("" for none) and its arguments.
 func (f ListFilter) where() (string, []any, error) {
-	var (
-		conds []string
-		args  []any
-	)
-	add := func(cond string, arg ...any) {
-		conds = append(conds, cond)
-		args = append(args, arg...)
-	}
+	var w where
 	if f.Call != "" {
-		add("s.call = ?", f.Call)
+		w.add("s.call = ?", f.Call)
 	}
 	if f.Agency != "" {
-		add("s.agency = ?", f.Agency)
+		w.add("s.agency = ?", f.Agency)
 	}
 	if len(f.Agencies) > 0 {
-		in := make([]any, len(f.Agencies))
-		for i, a := range f.Agencies {
-			in[i] = a
-		}
-		add("s.agency IN (?"+strings.Repeat(", ?", len(in)-1)+")", in...)
+		w.in("s.agency", f.Agencies)
 	}
-	switch f.State {
-	case "":
-	case "accepted":
-		add("s.state IN (?, ?)", stateCurrent, stateSuperseded)
-	case stateCurrent, stateSuperseded, stateDeficient:
-		add("s.state = ?", f.State)
-	default:
-		return "", nil, fmt.Errorf("%w %q (want one of %s)", ErrBadFilter, f.State, strings.Join(SubmissionStates, ", "))
+	if err := w.state("s.state", f.State); err != nil {
+		return "", nil, err
 	}
 	if !f.Since.IsZero() {
-		add("s.received_at >= ?", tsq(f.Since))
+		w.add("s.received_at >= ?", tsq(f.Since))
 	}
-	if len(conds) == 0 {
-		return "", args, nil
-	}
-	return ` WHERE ` + strings.Join(conds, " AND "), args, nil
+	return w.clause(), w.args, nil
 }
 
 // CountSubmissions returns how many submissions f selects, Limit and
