@@ -16,12 +16,8 @@ func cmdImport(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "import", "FILE.mbox|DIR --config FILE [--reply]")
 	path := fs.String("config", "intake.yaml", "configuration file")
 	answer := fs.Bool("reply", false, "answer the senders (off by default: old mail was likely answered already; the replies are stored held)")
-	if err := parseInterspersed(fs, args); err != nil {
+	if err := parseOneArg(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	cfg, err := LoadConfig(*path)
 	if err != nil {

@@ -12,12 +12,8 @@ import (
 func cmdBackup(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "backup", "FILE [--config FILE | --store FILE]")
 	config, storePath := staffFlags(fs)
-	if err := parseInterspersed(fs, args); err != nil {
+	if err := parseOneArg(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	a, err := openStaff(ctx, e, *config, *storePath)
 	if err != nil {

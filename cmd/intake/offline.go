@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -259,6 +260,20 @@ func parseInterspersed(fs interface {
 		args = rest[1:]
 	}
 	return fs.Parse(append([]string{"--"}, pos...))
+}
+
+// parseOneArg parses flags and the one positional argument a command takes
+// (anywhere among the flags); without exactly one it prints the usage and
+// is a usage error.
+func parseOneArg(fs *flag.FlagSet, args []string) error {
+	if err := parseInterspersed(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	return nil
 }
 
 // readPasswordFile reads a workbook's password: the file's first line,

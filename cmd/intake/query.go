@@ -354,12 +354,8 @@ func attemptStates(ctx context.Context, a *app, subs []store.SubmissionSummary) 
 func cmdShow(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "show", "RECEIPT [--config FILE | --store FILE]")
 	config, storePath := staffFlags(fs)
-	if err := parseInterspersed(fs, args); err != nil {
+	if err := parseOneArg(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	a, err := openStaff(ctx, e, *config, *storePath)
 	if err != nil {
@@ -518,12 +514,8 @@ func cmdExport(ctx context.Context, e *env, args []string) error {
 func cmdReplay(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "replay", "MESSAGE-ID [--config FILE] [--store FILE]   (the number `intake list --messages` shows)")
 	config, storePath := staffFlags(fs)
-	if err := parseInterspersed(fs, args); err != nil {
+	if err := parseOneArg(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
 	}
 	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
 	if err != nil {
