@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"intake/parser"
+	"intake/parser/parsertest"
 	"intake/reply"
 )
 
@@ -72,22 +73,7 @@ func deficiencyOutcome(t testing.TB) reply.Outcome {
 				{Name: "positions.xlsx", Size: int64(len(wb)), SHA256: "00"},
 				{Name: "old.xls", Size: 1024, SHA256: "11"},
 			},
-			Findings: []parser.Finding{
-				{File: "positions.xlsx", Sheet: "Positions", Row: 3, Col: 2, Column: "Current Designation", Code: "not-allowed", Severity: parser.SeverityError,
-					Message: "The value is not one of the allowed values.", Fix: "Choose General or Career Reserved."},
-				{File: "positions.xlsx", Sheet: "Positions", Row: 4, Col: 5, Column: "Grade", Code: "range", Severity: parser.SeverityError,
-					Message: "The grade is above 15.", Fix: "Enter a whole number from 1 to 15."},
-				{File: "positions.xlsx", Sheet: "Positions", Row: 4, Col: 4, Column: "Redesignation Date", Code: "rule", Severity: parser.SeverityError,
-					Message: "A redesignation date is given but the designation did not change.", Fix: "Clear the date or correct the designation.", Cite: "OPM memo of 5 February 2025"},
-				{File: "positions.xlsx", Sheet: "Positions", Row: 4, Col: 3, Column: "Noncareer Majority (Y/N)", Code: "bad-yesno", Severity: parser.SeverityError,
-					Message: "The answer is not Y or N.", Fix: "Enter Y or N."},
-				{File: "positions.xlsx", Sheet: "Positions", Row: 4, Code: "duplicate-row", Severity: parser.SeverityWarning,
-					Message: "This row repeats row 2.", Fix: "Delete one of the two rows."},
-				{File: "positions.xlsx", Sheet: "Retention", Code: "missing-sheet", Severity: parser.SeverityError,
-					Message: "The workbook has no retention request sheet.", Fix: "Add the Retention sheet from the template."},
-				{File: "old.xls", Code: "legacy-xls", Severity: parser.SeverityError,
-					Message: "The file is an old binary Excel 97-2003 workbook (.xls).", Fix: "Save it as an Excel Workbook (.xlsx) and send that."},
-			},
+			Findings: parsertest.DeficiencyFindings(),
 		},
 		// reply never opens what it attaches: any bytes will do.
 		Annotated: []reply.Annotated{{File: "positions.xlsx", Data: annotatedBytes}},

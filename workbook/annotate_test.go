@@ -9,12 +9,13 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"intake/parser"
+	"intake/parser/parsertest"
 	"intake/workbook"
 )
 
 func annotated(t testing.TB) (*excelize.File, []parser.Finding) {
 	t.Helper()
-	fs := deficiencyFindings()
+	fs := parsertest.DeficiencyFindings()
 	data, err := workbook.Annotate(context.Background(), parser.Input{Name: "positions.xlsx", Data: agencyWorkbook(t)}, fs, workbook.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +159,7 @@ func TestAnnotate_issuesSheet(t *testing.T) {
 // An annotated copy sent back and annotated again keeps one comment per
 // cell and gets a second Issues sheet.
 func TestAnnotate_again(t *testing.T) {
-	fs := deficiencyFindings()
+	fs := parsertest.DeficiencyFindings()
 	once, err := workbook.Annotate(context.Background(), parser.Input{Name: "positions.xlsx", Data: agencyWorkbook(t)}, fs, workbook.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"intake/internal/testenv"
 	"intake/parser"
+	"intake/parser/parsertest"
 	"intake/workbook"
 )
 
@@ -73,7 +74,7 @@ func TestAnnotate_realPrograms(t *testing.T) {
 	if err := exec.Command(py, "-c", "import openpyxl").Run(); err != nil {
 		testenv.Missing(t, "openpyxl for /usr/bin/python3 (Debian package python3-openpyxl)")
 	}
-	fs := deficiencyFindings()
+	fs := parsertest.DeficiencyFindings()
 	out, err := workbook.Annotate(context.Background(), parser.Input{Name: "positions.xlsx", Data: agencyWorkbook(t)}, fs, workbook.Options{})
 	if err != nil {
 		t.Fatal(err)
