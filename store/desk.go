@@ -394,25 +394,10 @@ func (s *Store) KindCounts(ctx context.Context, ids []int64) (map[int64]map[stri
 // KindTotals returns the records in force for call (of each agency and
 // period, those of the version that last sent the kind), per kind.
 func (s *Store) KindTotals(ctx context.Context, call string) (map[string]int, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT c.kind, COUNT(r.id)
+	out, err := countBy(ctx, s.rdb, `SELECT c.kind, COUNT(r.id)
 		FROM current_kinds c JOIN records r ON r.submission = c.submission AND r.kind = c.kind
 		WHERE c.call = ? GROUP BY c.kind`, call)
 	if err != nil {
-		return nil, fmt.Errorf("store: kind totals: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var (
-			kind string
-			n    int
-		)
-		if err := rows.Scan(&kind, &n); err != nil {
-			return nil, fmt.Errorf("store: kind totals: %w", err)
-		}
-		out[kind] = n
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: kind totals: %w", err)
 	}
 	return out, nil

@@ -363,8 +363,9 @@ func (s *Store) Counts(ctx context.Context) (messages map[string]int, outbox map
 	return messages, outbox, nil
 }
 
-func countBy(ctx context.Context, tx *sql.Tx, q string) (map[string]int, error) {
-	rows, err := tx.QueryContext(ctx, q)
+// countBy reads a (key, count) query into a map.
+func countBy(ctx context.Context, q querier, query string, args ...any) (map[string]int, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: counts: %w", err)
 	}
