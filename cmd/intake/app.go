@@ -36,7 +36,8 @@ type app struct {
 	reply    *reply.Builder
 	agencies []intake.Agency
 	metrics  *prometheus.Registry
-	lock     *store.Lock                 // held by the commands that decide mail (run, replay)
+	lock     *store.Lock                 // held by the commands that decide mail (run, replay, import)
+	memory   func()                      // restores the heap limit those commands set (run.go)
 	health   func(context.Context) error // more for /healthz (intake run: the daemon's)
 	// With intake run, the daemon's staff actions for the dashboard: decide
 	// a stored message again, wake the outbox. nil under intake serve.
@@ -125,6 +126,9 @@ func openAppMode(ctx context.Context, e *env, cfg *Config, readOnly bool) (*app,
 func (a *app) Close() error {
 	err := a.store.Close()
 	a.lock.Unlock() // nil-safe: only the deciding commands hold one
+	if a.memory != nil {
+		a.memory()
+	}
 	return err
 }
 

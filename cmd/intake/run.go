@@ -25,7 +25,6 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer setMemoryLimit(cfg.MemoryLimitMB)()
 	cfg.DryRun = cfg.DryRun || *dry
 	cfg.StartFromNow = cfg.StartFromNow || *fromNow
 	if err := cfg.ValidateDaemon(); err != nil {
@@ -72,6 +71,8 @@ func openDaemon(ctx context.Context, e *env, cfg *Config, whenLocked string) (*a
 		return nil, nil, err
 	}
 	a.lock = lock
+	// Every command that decides mail keeps its heap under the limit.
+	a.memory = setMemoryLimit(cfg.MemoryLimitMB)
 	opts, err := a.daemonOptions()
 	if err == nil {
 		var d *intake.Daemon
@@ -158,7 +159,7 @@ const defaultMemoryLimitMB = 256
 
 // setMemoryLimit sets the soft limit of the Go heap to mb MiB (-1: none)
 // and returns what restores the one before (tests call run in their own
-// process). A GOMEMLIMIT in the environment wins.
+// process; the app restores it when it closes). A GOMEMLIMIT in the environment wins.
 func setMemoryLimit(mb int) func() {
 	if os.Getenv("GOMEMLIMIT") != "" || mb < 0 {
 		return func() {}
