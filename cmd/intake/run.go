@@ -145,7 +145,7 @@ func firstNonEmpty(s ...string) string {
 }
 
 // defaultMemoryLimitMB is the soft limit of the daemon's Go heap. What
-// the daemon holds at once is bounded (a version diff keeps some 70 bytes
+// the daemon holds at once is bounded (a version diff keeps some 113 bytes
 // a stored row, a check a few megabytes plus its keys, the largest mail),
 // but reading, checking and annotating a large workbook allocates much
 // more short-lived memory than that, and the Go collector by default
